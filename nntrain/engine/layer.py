@@ -1,0 +1,127 @@
+"""The Layer base class: hyperparameters in __init__, weights in build(), maths in forward()."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any, Callable
+
+import numpy as np
+
+from nntrain.errors import ShapeError
+
+Shape = tuple  # one example's shape, without the batch dimension; None for a length known only at run time
+Backward = Callable[[np.ndarray], Any]
+
+_counters: dict[str, itertools.count] = {}
+
+
+def unique_name(prefix: str) -> str:
+    """dense, dense_1, dense_2... like Keras's automatic layer names."""
+    n = next(_counters.setdefault(prefix, itertools.count()))
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def _snake(name: str) -> str:
+    # Dense -> dense, BatchNormalization -> batch_normalization, GlobalAveragePooling1D -> global_average_pooling1d
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
+
+
+class Layer:
+    """Base class of every layer.
+
+    Attributes:
+        params: trainable arrays by name ("kernel", "bias"); `grads` has the same keys.
+        state: non-trainable arrays (BatchNormalization's moving statistics): saved, never optimized.
+        trainable: False freezes the layer: no gradients for its params, the optimizer skips it.
+        needs_input_grad: set False by the model when the layer reads model inputs only, so backward
+            can skip computing dL/dx (it returns None then).
+    """
+
+    multi_input = False  # True for layers fed a list of tensors (Concatenate, Add)
+
+    def __init__(self, name: str | None = None, trainable: bool = True):
+        self.auto_named = name is None
+        self.name = name or unique_name(_snake(type(self).__name__))
+        self.trainable = bool(trainable)
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}
+        self.built = False
+        self.dtype = np.dtype(np.float32)
+        self.rng: np.random.Generator | None = None
+        self.needs_input_grad = True
+        self.input_shape: Shape | list[Shape] | None = None
+        self.output_shape: Shape | None = None
+
+    # --- shapes and weights -------------------------------------------------------------------------
+    def compute_output_shape(self, input_shape):
+        """The output shape for `input_shape` (no batch dim). Raise ShapeError when the input cannot fit."""
+        return input_shape
+
+    def build(self, input_shape, rng: np.random.Generator, dtype=np.float32) -> None:
+        """Check the input shape, create weights. Subclasses create params in `create_params`."""
+        self.output_shape = self.compute_output_shape(input_shape)
+        self.input_shape = input_shape
+        self.rng = rng
+        self.dtype = np.dtype(dtype)
+        self.create_params(input_shape)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.built = True
+
+    def create_params(self, input_shape) -> None:
+        """Create `self.params` / `self.state` for this input shape (weightless layers do nothing)."""
+
+    def shape_error(self, input_shape, expected: str) -> ShapeError:
+        return ShapeError(
+            f"layer `{self.name}` ({type(self).__name__}) cannot take input of shape "
+            f"{format_shape(input_shape)}: expected {expected}"
+        )
+
+    # --- maths ----------------------------------------------------------------------------------------
+    def forward(self, x, training: bool) -> tuple[Any, Backward]:
+        """Returns the output and `backward(dy) -> dx`, which also adds dL/dparam into `self.grads`."""
+        raise NotImplementedError
+
+    def penalty(self) -> float:
+        """Regularization penalty of this layer's weights and last activity (0.0 when none)."""
+        return 0.0
+
+    def add_penalty_grads(self) -> None:
+        """Add the gradient of the weight penalties into `self.grads`."""
+
+    # --- serialization --------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """Exactly the constructor's arguments."""
+        return {"name": self.name, "trainable": self.trainable}
+
+    def count_params(self) -> int:
+        return sum(int(v.size) for v in self.params.values()) + sum(int(v.size) for v in self.state.values())
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """Copies of params and state by name."""
+        return {k: v.copy() for k, v in {**self.params, **self.state}.items()}
+
+    def set_weights(self, weights: dict[str, np.ndarray]) -> None:
+        """Copy values into the existing arrays (in place, so optimizer and model views stay valid)."""
+        own = {**self.params, **self.state}
+        for key, value in weights.items():
+            if key not in own:
+                raise ShapeError(f"layer `{self.name}` has no weight {key!r}; it has {sorted(own)}")
+            value = np.asarray(value)
+            if value.shape != own[key].shape:
+                raise ShapeError(
+                    f"layer `{self.name}` weight {key!r} has shape {own[key].shape}, got {value.shape}"
+                )
+            own[key][...] = value
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def format_shape(shape) -> str:
+    """(None, 28, 28) style, with the batch dimension shown as None like Keras."""
+    if isinstance(shape, list):
+        return "[" + ", ".join(format_shape(s) for s in shape) + "]"
+    dims = ", ".join("None" if d is None else str(d) for d in shape)
+    return f"(None, {dims})" if shape else "(None,)"
