@@ -1,0 +1,1 @@
+"""Training: the fit / evaluate / predict loop, callbacks and the progress display."""

@@ -1,0 +1,264 @@
+"""The fit / evaluate / predict loop over an engine Model (Keras semantics).
+
+The loop owns batching, shuffling, validation, class and sample weights, callbacks and the state needed
+to resume exactly: epoch counter, the shuffle generator, the model's generator (dropout), the optimizer
+slots, callback state and the history so far.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from nntrain.engine.model import Model, _take
+from nntrain.engine.sparse import MultiHot
+from nntrain.errors import ConfigError, ShapeError
+
+
+class History:
+    """Per-epoch logs: `history.history["val_loss"][3]` is epoch 4's validation loss, as in Keras."""
+
+    def __init__(self):
+        self.epoch: list[int] = []
+        self.history: dict[str, list[float]] = {}
+
+    def append(self, epoch: int, logs: dict[str, float]) -> None:
+        n = len(self.epoch)
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, [math.nan] * n).append(float(v))
+        for k, vals in self.history.items():
+            if len(vals) < n + 1:
+                vals.append(math.nan)
+
+    def rows(self) -> list[dict[str, float]]:
+        return [{"epoch": e + 1, **{k: v[i] for k, v in self.history.items()}} for i, e in enumerate(self.epoch)]
+
+    def get_state(self) -> dict:
+        return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()}}
+
+    def set_state(self, state: dict) -> None:
+        self.epoch = [int(e) for e in state["epoch"]]
+        self.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
+
+
+def _rows(xs: list) -> int:
+    return len(xs[0])
+
+
+def _batch_size(batch_size, n: int) -> int:
+    if batch_size == "full" or batch_size is None and n == 0:
+        return max(n, 1)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ConfigError(f"batch_size expects a positive integer or \"full\", got {batch_size!r}")
+    return batch_size
+
+
+def class_sample_weights(y: np.ndarray, class_weight: dict) -> np.ndarray:
+    """Per-sample weights from a {class index: weight} map; y: sparse labels (batch,) / (batch, 1),
+    one-hot (batch, classes) or binary 0/1."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        labels = y.argmax(axis=1)
+    else:
+        labels = np.rint(y.reshape(len(y))).astype(np.int64)
+    classes = np.unique(labels)
+    missing = [int(c) for c in classes if int(c) not in class_weight]
+    if missing:
+        raise ConfigError(f"class_weight has no weight for class(es) {missing}; it has {sorted(class_weight)}")
+    lut = np.zeros(int(labels.max()) + 1 if len(labels) else 1, np.float64)
+    for c, w in class_weight.items():
+        if 0 <= int(c) < len(lut):
+            lut[int(c)] = float(w)
+    return lut[labels]
+
+
+class Trainer:
+    """Runs epochs over (x, y) and keeps everything needed to stop and resume bit-exactly.
+
+    Args:
+        model: a compiled Model.
+        x, y: arrays (or MultiHot) / dicts by input and output name.
+        batch_size: positive int, or "full" for batch gradient descent.
+        validation_data: (x_val, y_val) or None.
+        shuffle: reshuffle the training rows every epoch.
+        sample_weight: (n,) weights, or None; class_weight: {class: weight} for single-output models.
+        callbacks: Callback instances, called in order.
+        seed: seeds the shuffling generator.
+    """
+
+    def __init__(self, model: Model, x, y, epochs: int = 1, batch_size=32, validation_data=None,
+                 shuffle: bool = True, class_weight: dict | None = None, sample_weight=None,
+                 callbacks=None, seed: int = 0):
+        from nntrain.training.callbacks import CallbackList
+
+        if not model.compiled:
+            raise ConfigError("compile the model (loss, optimizer) before fitting it")
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ConfigError(f"epochs expects a positive integer, got {epochs!r}")
+        self.model = model
+        self.xs, self.ys = model.as_input_list(x), model.as_output_list(y)
+        model.check_data(self.xs, self.ys, "the training data")
+        self.n = _rows(self.xs)
+        if self.n == 0:
+            raise ShapeError("the training data has no rows")
+        self.batch_size = _batch_size(batch_size, self.n)
+        self.epochs = epochs
+        self.shuffle = shuffle
+        self.val = None
+        if validation_data is not None:
+            vx, vy = model.as_input_list(validation_data[0]), model.as_output_list(validation_data[1])
+            model.check_data(vx, vy, "the validation data")
+            if _rows(vx):
+                self.val = (vx, vy)
+        self.sample_weight = None
+        if class_weight:
+            if len(self.ys) != 1:
+                raise ConfigError("class_weight needs a single-output model; give sample weights per output instead")
+            self.sample_weight = class_sample_weights(self.ys[0], class_weight).astype(model.dtype)
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, dtype=model.dtype).reshape(-1)
+            if len(sw) != self.n:
+                raise ShapeError(f"sample_weight has {len(sw)} values for {self.n} training rows")
+            self.sample_weight = sw if self.sample_weight is None else self.sample_weight * sw
+        self.shuffle_rng = np.random.default_rng([seed, 1])
+        self.epoch = 0  # next epoch to run (0-based)
+        self.history = History()
+        self.callbacks = CallbackList(callbacks or [], self)
+        self.tracker = None
+        self.stop_training = False
+        self.interrupted = False
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def running_logs(self) -> dict[str, float]:
+        """Loss and metrics so far in the current epoch (for progress displays)."""
+        return self.tracker.result() if self.tracker is not None else {}
+
+    def run(self) -> History:
+        """Train from `self.epoch` up to `self.epochs`; returns the history (also on early stop)."""
+        cbs = self.callbacks
+        self.stop_training = False
+        cbs.on_train_begin()
+        try:
+            while self.epoch < self.epochs and not self.stop_training:
+                self._run_epoch()
+        except KeyboardInterrupt:
+            self.interrupted = True
+            cbs.on_interrupt()
+            raise
+        finally:
+            cbs.on_train_end()
+        return self.history
+
+    def _run_epoch(self) -> None:
+        model, cbs, epoch = self.model, self.callbacks, self.epoch
+        cbs.on_epoch_begin(epoch)
+        start = time.perf_counter()
+        order = self.shuffle_rng.permutation(self.n) if self.shuffle else None
+        self.tracker = tracker = model.new_tracker()
+        bs, sw_all = self.batch_size, self.sample_weight
+        for step in range(self.steps_per_epoch):
+            lo, hi = step * bs, min(self.n, (step + 1) * bs)
+            if order is None:
+                xb = [x[lo:hi] for x in self.xs]
+                yb = [y[lo:hi] for y in self.ys]
+                sw = None if sw_all is None else sw_all[lo:hi]
+            else:
+                idx = order[lo:hi]
+                xb = [_take(x, idx) for x in self.xs]
+                yb = [np.take(y, idx, axis=0) for y in self.ys]
+                sw = None if sw_all is None else sw_all[idx]
+            model.train_on_batch(xb, yb, sw, tracker)
+            cbs.on_train_batch_end(step)
+            if self.stop_training:
+                break
+        logs = tracker.result()
+        if self.val is not None:
+            logs.update(evaluate_lists(model, *self.val, batch_size=bs, prefix="val_"))
+        logs["learning_rate"] = float(model.optimizer.learning_rate)
+        logs["seconds"] = time.perf_counter() - start
+        self.tracker = None
+        self.epoch = epoch + 1
+        self.history.append(epoch, logs)
+        cbs.on_epoch_end(epoch, logs)
+
+    # --- resume ---------------------------------------------------------------------------------------
+    def get_state(self) -> dict:
+        """Everything besides weights and optimizer slots that an exact resume needs (JSON-able)."""
+        return {
+            "epoch": self.epoch,
+            "shuffle_rng": self.shuffle_rng.bit_generator.state,
+            "model_rng": self.model.rng.bit_generator.state,
+            "history": self.history.get_state(),
+            "callbacks": self.callbacks.get_state(),
+        }
+
+    def set_state(self, state: dict) -> None:
+        self.epoch = int(state["epoch"])
+        self.shuffle_rng.bit_generator.state = state["shuffle_rng"]
+        self.model.rng.bit_generator.state = state["model_rng"]
+        self.history.set_state(state["history"])
+        self.callbacks.set_state(state.get("callbacks", {}))
+
+
+def fit(model: Model, x, y, epochs: int = 1, batch_size=32, validation_data=None, validation_split: float = 0.0,
+        shuffle: bool = True, class_weight=None, sample_weight=None, callbacks=None, seed: int = 0) -> History:
+    """Keras-style fit. validation_split takes the last fraction of the rows (before shuffling), as Keras."""
+    if validation_split:
+        if validation_data is not None:
+            raise ConfigError("give validation_data or validation_split, not both")
+        if not 0 < validation_split < 1:
+            raise ConfigError(f"validation_split expects a fraction in (0, 1), got {validation_split!r}")
+        xs, ys = model.as_input_list(x), model.as_output_list(y)
+        n = _rows(xs)
+        cut = int(n * (1 - validation_split))
+        pick = lambda arrs, sl: [a[sl] for a in arrs]
+        x_names, y_names = model.input_names, model.output_names
+        as_x = lambda arrs: dict(zip(x_names, arrs)) if isinstance(x, dict) else arrs[0]
+        as_y = lambda arrs: dict(zip(y_names, arrs)) if isinstance(y, dict) else arrs[0]
+        validation_data = (as_x(pick(xs, slice(cut, None))), as_y(pick(ys, slice(cut, None))))
+        x, y = as_x(pick(xs, slice(0, cut))), as_y(pick(ys, slice(0, cut)))
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight)[:cut]
+    trainer = Trainer(model, x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+                      shuffle=shuffle, class_weight=class_weight, sample_weight=sample_weight,
+                      callbacks=callbacks, seed=seed)
+    return trainer.run()
+
+
+def evaluate_lists(model: Model, xs: list, ys: list, batch_size: int = 32, sample_weight=None,
+                   prefix: str = "") -> dict[str, float]:
+    n = _rows(xs)
+    bs = _batch_size(batch_size, n)
+    tracker = model.new_tracker()
+    for lo in range(0, n, bs):
+        sw = None if sample_weight is None else sample_weight[lo:lo + bs]
+        model.test_on_batch([x[lo:lo + bs] for x in xs], [y[lo:lo + bs] for y in ys], sw, tracker)
+    return tracker.result(prefix)
+
+
+def evaluate(model: Model, x, y, batch_size=32, sample_weight=None) -> dict[str, float]:
+    """Loss and metrics over all of (x, y), exact over every sample, in inference mode."""
+    xs, ys = model.as_input_list(x), model.as_output_list(y)
+    model.check_data(xs, ys, "the evaluation data")
+    sw = None if sample_weight is None else np.asarray(sample_weight, model.dtype)
+    return evaluate_lists(model, xs, ys, batch_size=batch_size, sample_weight=sw)
+
+
+def predict(model: Model, x, batch_size=32):
+    """Inference-mode outputs, batched: an array for single-output models, else a dict by output name."""
+    xs = model.as_input_list(x)
+    model.check_data(xs, None, "the prediction data")
+    n = _rows(xs)
+    bs = _batch_size(batch_size, n)
+    chunks = [model.predict_on_batch([x[lo:lo + bs] for x in xs]) for lo in range(0, n, bs)]
+    if not chunks:
+        outs = [np.zeros((0, *model.shapes[o]), model.dtype) for o in model.output_names]
+    else:
+        outs = [np.concatenate([c[i] for c in chunks]) for i in range(len(model.output_names))]
+    return outs[0] if len(outs) == 1 else dict(zip(model.output_names, outs))
