@@ -284,6 +284,8 @@ class Model:
                 and act.name == loss_obj.fuses_with
                 and getattr(act, "axis", -1) == -1
                 and self._consumers.get(name, 0) == 0
+                # an activity penalty applies to the activated output, which a fused layer never computes
+                and getattr(layer, "activity_regularizer", None) is None
             )
             layer.emit_logits = fuse
             if fuse:
@@ -502,7 +504,7 @@ class Tracker:
         return out
 
 
-def _rename_auto_named(layers: list[Layer]) -> None:
+def assign_names(layers: list[Layer]) -> None:
     """Layers without a given name get dense, dense_1, ... counted within this model, so the same config
     always gives the same names (checkpoints are keyed by them)."""
     taken = {l.name for l in layers if not l.auto_named}
@@ -537,7 +539,7 @@ def Sequential(layers: list[Layer], input_shape=None, name: str = "sequential", 
         inp = Input(shape=input_shape, name="input")
     if not layers:
         raise ConfigError("a Sequential model needs at least one layer after its input")
-    _rename_auto_named(layers)
+    assign_names(layers)
     nodes, prev = [], inp.name
     for layer in layers:
         if isinstance(layer, Input):
