@@ -1,0 +1,504 @@
+"""Optimizers: Keras 3's update rules on NumPy arrays, the parameters updated in place.
+
+The base class owns what every optimizer shares: the step counter, the learning rate or its schedule, gradient
+clipping, decoupled weight decay, the slot arrays and their checkpoint state. A subclass declares its slots and writes
+its update rule, once, over all parameters at a time.
+
+Why flat buffers: for a small model each NumPy call costs far more than its arithmetic, and an Adam step is a dozen
+calls. So the parameters of one dtype are laid end to end: the gradients are gathered into one flat buffer, the
+slots and scratch are flat too, the rule runs once on the whole buffer, and each parameter then takes its slice of
+the result (`w -= delta`). A step costs the rule's dozen calls plus about one call per parameter, and allocates no
+array the size of a parameter.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from numbers import Real
+
+import numpy as np
+
+from nntrain.engine.schedules import SCHEDULES, Schedule, check_bool, check_number, serialize, text_number_hint
+from nntrain.errors import CheckpointError, ConfigError
+from nntrain.registry import Registry
+
+OPTIMIZERS = Registry("optimizer")
+
+
+class _FlatGroup:
+    """The parameters of one dtype, end to end: flat gradient, slot and scratch buffers, with per-parameter views."""
+
+    __slots__ = ("keys", "grad", "slots", "scratch", "grad_views", "delta_views", "slot_views")
+
+    def __init__(self, params: dict[str, np.ndarray], slot_init: dict[str, float], n_scratch: int):
+        self.keys = list(params)
+        dtype = next(iter(params.values())).dtype
+        total = sum(p.size for p in params.values())
+        self.grad = np.empty(total, dtype)
+        self.slots = tuple(np.full(total, value, dtype) for value in slot_init.values())
+        self.scratch = tuple(np.empty(total, dtype) for _ in range(n_scratch))
+        self.grad_views = self._views(self.grad, params)
+        self.delta_views = self._views(self.scratch[0], params)
+        self.slot_views = {
+            f"{key}/{name}": view
+            for name, flat in zip(slot_init, self.slots)
+            for key, view in zip(self.keys, self._views(flat, params))
+        }
+
+    @staticmethod
+    def _views(flat: np.ndarray, params: dict[str, np.ndarray]) -> list[np.ndarray]:
+        views, start = [], 0
+        for p in params.values():
+            views.append(flat[start : start + p.size].reshape(p.shape))
+            start += p.size
+        return views
+
+
+class Optimizer:
+    """Base class. The training loop calls `apply(params, grads)` once per batch.
+
+    Each step, as in Keras 3: clip the gradients (at most one of `clipnorm` per parameter, `clipvalue` elementwise,
+    `global_clipnorm` over all of them), decay the weights (`w -= w * weight_decay * lr`, when set), apply the
+    subclass's rule with the learning rate of the current step, and count the step.
+
+    Args:
+        learning_rate: a number >= 0, a `Schedule`, or a mapping such as {"name": "cosine_decay", ...}.
+        clipnorm: clip each parameter's gradient to this L2 norm.
+        clipvalue: clip each gradient element to [-clipvalue, clipvalue].
+        global_clipnorm: scale all gradients together so that their joint L2 norm is at most this.
+        weight_decay: decoupled weight decay, applied to every parameter before the update.
+
+    Attributes:
+        iterations: the number of `apply` calls done; schedules and bias corrections read it.
+    """
+
+    n_scratch = 1  # flat scratch buffers the rule needs; scratch[0] receives the step to subtract
+    scalar_state: tuple[str, ...] = ()  # float attributes saved with the slots (Nadam's running product)
+
+    def __init__(self, learning_rate: float | dict | Schedule = 0.001, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None,
+                 weight_decay: float | None = None):
+        owner = type(self).__name__
+        self._schedule: Schedule | None = None
+        self._lr = 0.0
+        if isinstance(learning_rate, dict):
+            learning_rate = SCHEDULES.build(learning_rate)
+        if isinstance(learning_rate, Schedule):
+            self._schedule = learning_rate
+        elif isinstance(learning_rate, Real) and not isinstance(learning_rate, bool):
+            self._lr = check_number(owner, "learning_rate", learning_rate, 0)
+        else:
+            raise ConfigError(
+                f"{owner}(learning_rate=...) expects a number >= 0 or a schedule mapping such as "
+                f"{{name: cosine_decay, initial_learning_rate: 0.01, decay_steps: 1000}}, got "
+                f"learning_rate={learning_rate!r}{text_number_hint(learning_rate)}"
+            )
+        clips = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+        given = [name for name, value in clips.items() if value is not None]
+        if len(given) > 1:
+            raise ConfigError(f"{owner} accepts only one of clipnorm, clipvalue and global_clipnorm, got {given}")
+        for name, value in clips.items():
+            setattr(self, name, None if value is None else check_number(owner, name, value, 0, low_open=True))
+        self.weight_decay = None if weight_decay is None else check_number(owner, "weight_decay", weight_decay, 0)
+        self.iterations = 0
+        self._groups: list[_FlatGroup] | None = None  # None until build()
+        self._n_params = 0
+        self._slot_views: dict[str, np.ndarray] = {}  # "<param key>/<slot name>" -> view into a flat slot
+        self._pending_slots: dict | None = None  # slots given to set_state() before build()
+
+    # ----- what a subclass provides
+
+    def slots(self) -> dict[str, float]:
+        """The slot names this optimizer keeps for every parameter, with their initial values."""
+        return {}
+
+    def _begin_step(self, lr: float):
+        """Called once per step, before the rule; returns the per-step constants `_update` needs (by default lr)."""
+        return lr
+
+    def _update(self, g: np.ndarray, slots: tuple, scratch: tuple, c) -> None:
+        """The rule on flat buffers: update the slots and write into scratch[0] the step to subtract from w.
+
+        Args:
+            g: (n,) gradients of all parameters of one dtype, clipped.
+            slots: (n,) arrays in the order of `slots()`.
+            scratch: `n_scratch` (n,) arrays, of undefined content.
+            c: what `_begin_step` returned.
+        """
+        raise NotImplementedError
+
+    # ----- the contract the training loop uses
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate of the coming step (the schedule evaluated at `iterations`)."""
+        return self._lr if self._schedule is None else float(self._schedule(self.iterations))
+
+    def set_learning_rate(self, value: float) -> None:
+        """Fix the learning rate to `value`, replacing any schedule (used by ReduceLROnPlateau and friends)."""
+        self._lr = check_number(type(self).__name__, "learning_rate", value, 0)
+        self._schedule = None
+
+    def build(self, params: dict[str, np.ndarray]) -> None:
+        """Create the slots (same dtype as the parameters, zeros unless the rule says otherwise) and scratch buffers.
+
+        Args:
+            params: the trainable parameters, keyed "<layer>/<param>"; `apply` must get the same keys.
+        """
+        by_dtype: dict[np.dtype, dict[str, np.ndarray]] = {}
+        for key, p in params.items():
+            by_dtype.setdefault(p.dtype, {})[key] = p
+        self._groups = [_FlatGroup(group, self.slots(), self.n_scratch) for group in by_dtype.values()]
+        self._n_params = len(params)
+        self._slot_views = {k: v for group in self._groups for k, v in group.slot_views.items()}
+        if self._pending_slots is not None:
+            pending, self._pending_slots = self._pending_slots, None
+            self._restore_slots(pending)
+
+    def apply(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """One step: update every array of `params` in place (never rebound), then count the step.
+
+        Args:
+            params: the trainable parameters, keyed as in `build` (built on the first call if needed).
+            grads: their gradients, same keys and shapes; they are read, not modified.
+        """
+        if self._groups is None:
+            self.build(params)
+        elif len(params) != self._n_params:
+            raise ValueError(
+                f"{type(self).__name__} was built for {self._n_params} parameters but got {len(params)}; "
+                "a new set of parameters needs a new optimizer"
+            )
+        for group in self._groups:
+            np.concatenate([grads[key].reshape(-1) for key in group.keys], out=group.grad)
+        self._clip()
+        lr = self.learning_rate
+        c = self._begin_step(lr)
+        keep = 1.0 - lr * self.weight_decay if self.weight_decay else None
+        for group in self._groups:
+            self._update(group.grad, group.slots, group.scratch, c)
+            for key, delta in zip(group.keys, group.delta_views):
+                w = params[key]
+                if keep is not None:
+                    w *= keep  # Keras decays the weights before the rule's step (which does not depend on w)
+                w -= delta
+        self.iterations += 1
+
+    def _clip(self) -> None:
+        if self.clipnorm is not None:
+            for group in self._groups:
+                for g in group.grad_views:
+                    norm = math.sqrt(float(np.vdot(g, g)))
+                    if norm > self.clipnorm:
+                        g *= self.clipnorm / norm
+        elif self.clipvalue is not None:
+            for group in self._groups:
+                np.clip(group.grad, -self.clipvalue, self.clipvalue, out=group.grad)
+        elif self.global_clipnorm is not None:
+            norm = math.sqrt(sum(float(np.vdot(group.grad, group.grad)) for group in self._groups))
+            if norm > self.global_clipnorm:
+                for group in self._groups:
+                    group.grad *= self.global_clipnorm / norm
+
+    def get_config(self) -> dict:
+        """The constructor's arguments (a schedule as its `{"name": ...}` mapping): `OPTIMIZERS.build(name, **config)`
+        makes the same optimizer, without its state."""
+        names = list(inspect.signature(type(self)).parameters)
+        lr = self._lr if self._schedule is None else serialize(self._schedule)
+        return {name: lr if name == "learning_rate" else getattr(self, name) for name in names}
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Copies of every slot as "<param key>/<slot name>", plus "iterations", "learning_rate" when it is fixed
+        (not a schedule) and any `scalar_state`; all numpy arrays, ready for HDF5."""
+        state = {key: view.copy() for key, view in self._slot_views.items()}
+        state["iterations"] = np.array(self.iterations, dtype=np.int64)
+        if self._schedule is None:
+            state["learning_rate"] = np.array(self._lr, dtype=np.float64)
+        for name in self.scalar_state:
+            state[name] = np.array(getattr(self, name), dtype=np.float64)
+        return state
+
+    def set_state(self, state: dict) -> None:
+        """Restore what `get_state` returned, exactly: resumed training is bit-identical to uninterrupted training.
+
+        Slots are copied into the existing arrays; given before `build`, they are kept until `build` runs.
+
+        Raises:
+            CheckpointError: a missing or unexpected key, or a slot of the wrong shape.
+        """
+        missing = [k for k in ("iterations", *self.scalar_state) if k not in state]
+        if missing:
+            raise CheckpointError(f"{type(self).__name__} state lacks {missing}")
+        self.iterations = int(np.asarray(state["iterations"]))
+        if "learning_rate" in state:
+            self.set_learning_rate(float(np.asarray(state["learning_rate"])))
+        for name in self.scalar_state:
+            setattr(self, name, float(np.asarray(state[name])))
+        scalars = {"iterations", "learning_rate", *self.scalar_state}
+        slot_state = {k: v for k, v in state.items() if k not in scalars}
+        if self._groups is None:
+            self._pending_slots = slot_state
+        else:
+            self._restore_slots(slot_state)
+
+    def _restore_slots(self, slot_state: dict) -> None:
+        missing = sorted(self._slot_views.keys() - slot_state.keys())
+        unexpected = sorted(slot_state.keys() - self._slot_views.keys())
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{type(self).__name__} state does not match its parameters: missing {missing}, "
+                f"unexpected {unexpected}"
+            )
+        for key, view in self._slot_views.items():
+            value = np.asarray(slot_state[key])
+            if value.shape != view.shape:
+                raise CheckpointError(f"optimizer slot {key!r} has shape {value.shape} in the state, {view.shape} here")
+            np.copyto(view, value)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
+
+
+@OPTIMIZERS.register("sgd")
+class SGD(Optimizer):
+    """Gradient descent with optional momentum, as Keras 3's `SGD`.
+
+        momentum == 0:    w -= lr * g
+        otherwise:        m = momentum * m - lr * g
+                          w += m                          (nesterov=False)
+                          w += momentum * m - lr * g      (nesterov=True)
+    """
+
+    def __init__(self, learning_rate: float | dict | Schedule = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 clipnorm: float | None = None, clipvalue: float | None = None, global_clipnorm: float | None = None,
+                 weight_decay: float | None = None):
+        super().__init__(learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay)
+        self.momentum = check_number("SGD", "momentum", momentum, 0, 1)
+        self.nesterov = check_bool("SGD", "nesterov", nesterov)
+        self.n_scratch = 2 if self.nesterov else 1
+
+    def slots(self):
+        return {"momentum": 0.0} if self.momentum else {}
+
+    def _update(self, g, slots, scratch, lr):
+        delta = scratch[0]
+        np.multiply(g, lr, out=delta)
+        if not self.momentum:
+            return
+        m = slots[0]
+        m *= self.momentum
+        m -= delta
+        if self.nesterov:  # delta = lr * g - momentum * m
+            delta -= np.multiply(m, self.momentum, out=scratch[1])
+        else:
+            np.negative(m, out=delta)
+
+
+@OPTIMIZERS.register("adagrad")
+class Adagrad(Optimizer):
+    """Adagrad, as Keras 3's `Adagrad`: each weight's step shrinks with the sum of its past squared gradients.
+
+        acc += g^2                        (acc starts at initial_accumulator_value)
+        w -= lr * g / sqrt(acc + epsilon)
+    """
+
+    def __init__(self, learning_rate: float | dict | Schedule = 0.001, initial_accumulator_value: float = 0.1,
+                 epsilon: float = 1e-7, clipnorm: float | None = None, clipvalue: float | None = None,
+                 global_clipnorm: float | None = None, weight_decay: float | None = None):
+        super().__init__(learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay)
+        self.initial_accumulator_value = check_number(
+            "Adagrad", "initial_accumulator_value", initial_accumulator_value, 0
+        )
+        self.epsilon = check_number("Adagrad", "epsilon", epsilon, 0)
+
+    def slots(self):
+        return {"accumulator": self.initial_accumulator_value}
+
+    def _update(self, g, slots, scratch, lr):
+        acc, delta = slots[0], scratch[0]
+        np.square(g, out=delta)
+        acc += delta
+        np.add(acc, self.epsilon, out=delta)
+        np.sqrt(delta, out=delta)
+        np.divide(g, delta, out=delta)
+        delta *= lr
+
+
+@OPTIMIZERS.register("rmsprop")
+class RMSprop(Optimizer):
+    """RMSprop, as Keras 3's `RMSprop` (plain momentum, optionally centered).
+
+        v = rho * v + (1 - rho) * g^2
+        centered:     a = rho * a + (1 - rho) * g;   denominator = v - a^2 + epsilon
+        otherwise:    denominator = v + epsilon
+        step = lr * g / sqrt(denominator)
+        momentum > 0: mom = momentum * mom + step;   w -= mom
+        otherwise:    w -= step
+
+    One departure: centered, v - a^2 is clamped at 0 before epsilon is added. It is >= 0 in exact arithmetic, but
+    rounding can make it slightly negative when the gradient barely varies, where Keras would produce NaN.
+    """
+
+    def __init__(self, learning_rate: float | dict | Schedule = 0.001, rho: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-7, centered: bool = False, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None,
+                 weight_decay: float | None = None):
+        super().__init__(learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay)
+        self.rho = check_number("RMSprop", "rho", rho, 0, 1, high_open=True)
+        self.momentum = check_number("RMSprop", "momentum", momentum, 0, 1, high_open=True)
+        self.epsilon = check_number("RMSprop", "epsilon", epsilon, 0)
+        self.centered = check_bool("RMSprop", "centered", centered)
+
+    def slots(self):
+        names = ["velocity"] + ["momentum"] * (self.momentum > 0) + ["average_gradient"] * self.centered
+        return dict.fromkeys(names, 0.0)
+
+    def _update(self, g, slots, scratch, lr):
+        v, delta = slots[0], scratch[0]  # slots: velocity[, momentum][, average_gradient]
+        v *= self.rho
+        np.square(g, out=delta)
+        delta *= 1.0 - self.rho
+        v += delta
+        if self.centered:
+            a = slots[-1]
+            a *= self.rho
+            np.multiply(g, 1.0 - self.rho, out=delta)
+            a += delta
+            np.square(a, out=delta)
+            np.subtract(v, delta, out=delta)
+            np.maximum(delta, 0.0, out=delta)
+            delta += self.epsilon
+        else:
+            np.add(v, self.epsilon, out=delta)
+        np.sqrt(delta, out=delta)
+        np.divide(g, delta, out=delta)
+        delta *= lr
+        if self.momentum > 0:
+            mom = slots[1]
+            mom *= self.momentum
+            mom += delta
+            delta[...] = mom
+
+
+@OPTIMIZERS.register("adam")
+class Adam(Optimizer):
+    """Adam, as Keras 3's `Adam` (optionally AMSGrad). With t = iterations + 1:
+
+        m += (g - m) * (1 - beta_1)
+        v += (g^2 - v) * (1 - beta_2)
+        amsgrad:  v_hat = max(v_hat, v), used in place of v below
+        w -= alpha * m / (sqrt(v) + epsilon),   alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
+
+    `alpha` folds the bias corrections of both moments into the step size, so epsilon is added to the
+    uncorrected sqrt(v) ("epsilon hat" in the paper), exactly as Keras does.
+    """
+
+    def __init__(self, learning_rate: float | dict | Schedule = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, amsgrad: bool = False, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None,
+                 weight_decay: float | None = None):
+        super().__init__(learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay)
+        owner = type(self).__name__
+        self.beta_1 = check_number(owner, "beta_1", beta_1, 0, 1, high_open=True)
+        self.beta_2 = check_number(owner, "beta_2", beta_2, 0, 1, high_open=True)
+        self.epsilon = check_number(owner, "epsilon", epsilon, 0)
+        self.amsgrad = check_bool(owner, "amsgrad", amsgrad)
+
+    def slots(self):
+        return dict.fromkeys(["momentum", "velocity"] + ["velocity_hat"] * self.amsgrad, 0.0)
+
+    def _begin_step(self, lr):
+        t = self.iterations + 1
+        return lr * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
+
+    def _update(self, g, slots, scratch, alpha):
+        m, v, delta = slots[0], slots[1], scratch[0]
+        np.subtract(g, m, out=delta)
+        delta *= 1.0 - self.beta_1
+        m += delta
+        np.square(g, out=delta)
+        delta -= v
+        delta *= 1.0 - self.beta_2
+        v += delta
+        if self.amsgrad:
+            v = np.maximum(slots[2], v, out=slots[2])
+        np.sqrt(v, out=delta)
+        delta += self.epsilon
+        np.divide(m, delta, out=delta)
+        delta *= alpha
+
+
+@OPTIMIZERS.register("adamw")
+class AdamW(Adam):
+    """Adam with decoupled weight decay, as Keras 3's `AdamW`: before each Adam step,
+    w -= w * weight_decay * lr (the base class applies it)."""
+
+    def __init__(self, learning_rate: float | dict | Schedule = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None):
+        if weight_decay is None:
+            raise ConfigError("AdamW(weight_decay=...) expects a number >= 0, got weight_decay=None")
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, clipnorm, clipvalue, global_clipnorm,
+                         weight_decay)
+
+
+@OPTIMIZERS.register("nadam")
+class Nadam(Optimizer):
+    """Nadam (Adam with Nesterov momentum), as Keras 3's `Nadam`. With t = iterations + 1:
+
+        u_t = beta_1 * (1 - 0.5 * 0.96^t)            momentum schedule; u_{t+1} likewise
+        U_t = u_1 * u_2 * ... * u_t                  running product (`u_product`, saved in the state)
+        m += (g - m) * (1 - beta_1)
+        v += (g^2 - v) * (1 - beta_2)
+        m_hat = u_{t+1} * m / (1 - U_t * u_{t+1}) + (1 - u_t) * g / (1 - U_t)
+        v_hat = v / (1 - beta_2^t)
+        w -= lr * m_hat / (sqrt(v_hat) + epsilon)
+
+    m_hat is the Nesterov look-ahead: next step's momentum term plus this step's gradient term, each divided by its
+    own bias correction; v_hat is v's bias correction. (Keras 2 used 0.96^(0.004 t); Keras 3 uses 0.96^t.)
+    """
+
+    n_scratch = 2
+    scalar_state = ("u_product",)
+
+    def __init__(self, learning_rate: float | dict | Schedule = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, clipnorm: float | None = None, clipvalue: float | None = None,
+                 global_clipnorm: float | None = None, weight_decay: float | None = None):
+        super().__init__(learning_rate, clipnorm, clipvalue, global_clipnorm, weight_decay)
+        self.beta_1 = check_number("Nadam", "beta_1", beta_1, 0, 1, high_open=True)
+        self.beta_2 = check_number("Nadam", "beta_2", beta_2, 0, 1, high_open=True)
+        self.epsilon = check_number("Nadam", "epsilon", epsilon, 0)
+        self.u_product = 1.0
+
+    def slots(self):
+        return {"momentum": 0.0, "velocity": 0.0}
+
+    def _begin_step(self, lr):
+        t = self.iterations + 1
+        u_t = self.beta_1 * (1.0 - 0.5 * 0.96**t)
+        u_next = self.beta_1 * (1.0 - 0.5 * 0.96 ** (t + 1))
+        self.u_product *= u_t
+        m_coef = u_next / (1.0 - self.u_product * u_next)
+        g_coef = (1.0 - u_t) / (1.0 - self.u_product)
+        return lr, m_coef, g_coef, 1.0 - self.beta_2**t
+
+    def _update(self, g, slots, scratch, c):
+        lr, m_coef, g_coef, v_correction = c
+        m, v = slots
+        delta, denominator = scratch
+        np.subtract(g, m, out=delta)
+        delta *= 1.0 - self.beta_1
+        m += delta
+        np.square(g, out=delta)
+        delta -= v
+        delta *= 1.0 - self.beta_2
+        v += delta
+        np.multiply(m, m_coef, out=delta)  # delta = m_hat
+        np.multiply(g, g_coef, out=denominator)
+        delta += denominator
+        np.divide(v, v_correction, out=denominator)
+        np.sqrt(denominator, out=denominator)
+        denominator += self.epsilon
+        delta /= denominator
+        delta *= lr
