@@ -381,6 +381,17 @@ class RMSprop(Optimizer):
             delta[...] = mom
 
 
+def _update_moments(g, m, v, beta_1: float, beta_2: float, tmp) -> None:
+    """Adam's and Nadam's moment estimates, in place: m += (g - m)(1 - beta_1), v += (g^2 - v)(1 - beta_2)."""
+    np.subtract(g, m, out=tmp)
+    tmp *= 1.0 - beta_1
+    m += tmp
+    np.square(g, out=tmp)
+    tmp -= v
+    tmp *= 1.0 - beta_2
+    v += tmp
+
+
 @OPTIMIZERS.register("adam")
 class Adam(Optimizer):
     """Adam, as Keras 3's `Adam` (optionally AMSGrad). With t = iterations + 1:
@@ -414,13 +425,7 @@ class Adam(Optimizer):
 
     def _update(self, g, slots, scratch, alpha):
         m, v, delta = slots[0], slots[1], scratch[0]
-        np.subtract(g, m, out=delta)
-        delta *= 1.0 - self.beta_1
-        m += delta
-        np.square(g, out=delta)
-        delta -= v
-        delta *= 1.0 - self.beta_2
-        v += delta
+        _update_moments(g, m, v, self.beta_1, self.beta_2, delta)
         if self.amsgrad:
             v = np.maximum(slots[2], v, out=slots[2])
         np.sqrt(v, out=delta)
@@ -487,13 +492,7 @@ class Nadam(Optimizer):
         lr, m_coef, g_coef, v_correction = c
         m, v = slots
         delta, denominator = scratch
-        np.subtract(g, m, out=delta)
-        delta *= 1.0 - self.beta_1
-        m += delta
-        np.square(g, out=delta)
-        delta -= v
-        delta *= 1.0 - self.beta_2
-        v += delta
+        _update_moments(g, m, v, self.beta_1, self.beta_2, delta)
         np.multiply(m, m_coef, out=delta)  # delta = m_hat
         np.multiply(g, g_coef, out=denominator)
         delta += denominator
