@@ -1,0 +1,167 @@
+"""make_bundle: choose the validation rows, fit the preprocessor on the training rows only, transform every split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nntrain.data.preprocessor import Preprocessor
+from nntrain.data.raw import RawData, RawSplit
+from nntrain.data.splits import split_indices
+from nntrain.errors import ConfigError
+
+
+@dataclass
+class Split:
+    """Model-ready rows.
+
+    Attributes:
+        x: float32 (rows, ...), int32 (rows, maxlen) ids, MultiHot (rows, dimension), or a dict name -> those.
+        y: (rows,) int32 class indices / float32 targets, (rows, k) float32, or a dict name -> those.
+    """
+
+    x: Any
+    y: Any
+
+    def __len__(self) -> int:
+        x = self.x if not isinstance(self.x, dict) else next(iter(self.x.values()))
+        return len(x)
+
+
+@dataclass
+class DataBundle:
+    """Everything training needs from the data section.
+
+    Attributes:
+        train, val, test: Split or None.
+        preprocessor: the fitted Preprocessor (save its get_state() with the model).
+        class_names: output name -> class names or None ("output" for single-output models).
+        indices: "train"/"val"/"test" -> int64 row numbers in the file/array each split came from.
+        info: dataset, task(s), feature names, input shapes, outputs (see `make_info`).
+    """
+
+    train: Split
+    val: Split | None
+    test: Split | None
+    preprocessor: Preprocessor
+    class_names: dict[str, list[str] | None]
+    indices: dict[str, np.ndarray] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+
+def _shape(x: Any) -> tuple:
+    return tuple(int(d) for d in x.shape[1:])
+
+
+def make_info(name: str, pre: Preprocessor, x: Any) -> dict:
+    """Dataset facts for the CLI and model building (shapes exclude the batch dimension).
+
+    Keys: dataset, task (the first output's), tasks (per output), n_classes (first output's or None), inputs
+    (name -> shape), input_shape (single input's shape), feature_names (name -> list or None), outputs
+    (name -> {task, n_classes, width, class_names}), input_kinds.
+    """
+    xs = x if isinstance(x, dict) else {next(iter(pre.inputs)): x}
+    outputs = {
+        n: {"task": p.encoder.task, "n_classes": p.encoder.n_classes, "width": p.width,
+            "class_names": p.encoder.class_names}
+        for n, p in pre.outputs.items()
+    }
+    first = next(iter(outputs.values()))
+    inputs = {n: _shape(v) for n, v in xs.items()}
+    return {
+        "dataset": name,
+        "task": first["task"],
+        "tasks": {n: o["task"] for n, o in outputs.items()},
+        "n_classes": first["n_classes"],
+        "inputs": inputs,
+        "input_shape": next(iter(inputs.values())),
+        "input_kinds": {n: p.kind for n, p in pre.inputs.items()},
+        "feature_names": {n: p.feature_names for n, p in pre.inputs.items()},
+        "outputs": outputs,
+    }
+
+
+def make_bundle(
+    raw: RawData,
+    spec: dict,
+    train_idx: np.ndarray | None = None,
+    val_idx: np.ndarray | None = None,
+    validation_split: float = 0.0,
+    shuffle: bool = True,
+    stratify: bool = False,
+    seed: int = 0,
+) -> DataBundle:
+    """Fit on the training rows and transform train/validation/test.
+
+    Validation comes from, in order: the explicit validation file; `val_idx` (positions in raw.train, e.g. a
+    k-fold); a `validation_split` fraction of raw.train (the last rows when not shuffled, as in Keras).
+
+    Args:
+        raw: from load_raw.
+        spec: the data section (preprocessing, target_preprocessing, tokenizer, inputs/outputs).
+        train_idx: positions in raw.train to train on (default: all not used for validation).
+        val_idx: positions in raw.train to validate on.
+        validation_split: fraction of raw.train held out for validation when no file/indices give it.
+        shuffle: pick the validation fraction at random (seeded).
+        stratify: keep class proportions in the validation fraction.
+        seed: seed of the validation split.
+    """
+    spec = dict(spec or {})
+    n = len(raw.train)
+    everything = np.arange(n, dtype=np.int64)
+    val_split: RawSplit | None = None
+    if raw.validation is not None:
+        train_pos = everything if train_idx is None else np.asarray(train_idx, np.int64)
+        val_split = raw.validation
+    elif val_idx is not None:
+        val_pos = np.asarray(val_idx, np.int64)
+        train_pos = np.setdiff1d(everything, val_pos) if train_idx is None else np.asarray(train_idx, np.int64)
+        val_split = raw.train.take(val_pos)
+    elif validation_split:
+        labels = raw.stratify_labels() if stratify else None
+        base = everything if train_idx is None else np.asarray(train_idx, np.int64)
+        keep, held = split_indices(len(base), validation_split, shuffle, None if labels is None else labels[base],
+                                   seed)
+        train_pos = base[keep]
+        val_split = raw.train.take(base[held])
+    else:
+        train_pos = everything if train_idx is None else np.asarray(train_idx, np.int64)
+    if len(train_pos) == 0:
+        raise ConfigError("no training rows are left after taking the validation rows out")
+
+    train_split = raw.train.take(train_pos)
+    pre = Preprocessor.from_spec(raw, spec)
+    x, y = pre.fit_transform(train_split, raw)
+
+    def transform(part: RawSplit | None) -> Split | None:
+        if part is None or len(part) == 0:
+            return None
+        return Split(pre.transform_x(part.x), pre.transform_y(part.y, part.source))
+
+    indices = {"train": train_split.rows}
+    if val_split is not None:
+        indices["val"] = val_split.rows
+    if raw.test is not None:
+        indices["test"] = raw.test.rows
+    return DataBundle(
+        Split(x, y), transform(val_split), transform(raw.test), pre, pre.class_names, indices,
+        make_info(raw.name, pre, x),
+    )
+
+
+def load_data(
+    spec: dict,
+    base_dir,
+    validation_split: float = 0.0,
+    shuffle: bool = True,
+    stratify: bool = False,
+    seed: int = 0,
+    progress=None,
+) -> DataBundle:
+    """load_raw + make_bundle: the data section of a config, ready to train on."""
+    from nntrain.data.loading import load_raw
+
+    raw = load_raw(spec, base_dir, progress)
+    return make_bundle(raw, spec, None, None, validation_split, shuffle, stratify, seed)

@@ -1,0 +1,80 @@
+"""load_raw: read everything a data spec names (dataset by name, or own files), without fitting anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from nntrain.data import bundled, catalogue
+from nntrain.data.files import check_like, read_file, resolve
+from nntrain.data.raw import RawData
+from nntrain.data.splits import split_indices
+from nntrain.errors import ConfigError
+from nntrain.registry import Registry
+
+# Every dataset name, bundled first: a bundled table needs no download (boston_housing is bundled with Keras's split).
+DATASETS = Registry("dataset")
+for _entry in (*bundled.BUNDLED.values(), *catalogue.CATALOGUE.values()):
+    DATASETS.register(_entry.name)(_entry)
+
+_OWN_FILE_KEYS = ("train", "test", "validation")
+
+
+def dataset_entry(name: str):
+    """The BundledEntry or CatalogueEntry of a dataset name (closest-match ConfigError when unknown)."""
+    try:
+        return DATASETS.get(name)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}. For own files use data.train instead", ("data", "dataset")) from None
+
+
+def _check_source(spec: dict) -> None:
+    if spec.get("dataset") is not None:
+        given = [k for k in _OWN_FILE_KEYS if spec.get(k)]
+        if given:
+            raise ConfigError(
+                f"data.dataset and data.{given[0]} are both set; use a named dataset or own files, not both",
+                ("data", given[0]),
+            )
+    elif not spec.get("train"):
+        raise ConfigError("data needs `dataset` (a named dataset) or `train` (a data file or folder)", ("data",))
+    elif spec.get("options"):
+        raise ConfigError("data.options are loader arguments of a named dataset; own files take none",
+                          ("data", "options"))
+
+
+def load_raw(spec: dict, base_dir: Path, progress: Callable[[int, int, str], None] | None = None) -> RawData:
+    """Read the train (and test/validation) data a `data:` section names; nothing is fitted.
+
+    Args:
+        spec: the validated `data:` section (defaults filled, or a plain dict of the keys used).
+        base_dir: folder relative paths are taken from (the config file's folder).
+        progress: optional download callback progress(done_bytes, total_bytes, description).
+
+    Returns:
+        RawData with train, and test/validation when given, predefined (Keras splits) or held out (test_split).
+    """
+    spec = dict(spec or {})
+    _check_source(spec)
+    if spec.get("dataset") is not None:
+        entry = dataset_entry(spec["dataset"])
+        if entry.source == "bundled":
+            return bundled.load(entry.name, spec)
+        if spec.get("test_split") is not None:
+            hint = " (use data.options.test_split)" if "test_split" in entry.options else ""
+            raise ConfigError(f"dataset {entry.name!r} has a predefined test split{hint}", ("data", "test_split"))
+        return catalogue.load(entry.name, spec.get("options"), progress)
+
+    train = read_file(resolve(spec["train"], base_dir), spec)
+    raw = RawData(str(spec["train"]), train.split, None, None, train.kinds, train.sources, train.class_names,
+                  {n: None for n in train.split.y})
+    for key in ("test", "validation"):
+        if spec.get(key):
+            data = read_file(resolve(spec[key], base_dir), spec, like=train)
+            check_like(data, train)
+            setattr(raw, key, data.split)
+    test_split = spec.get("test_split")
+    if test_split and raw.test is None:
+        keep, held = split_indices(len(raw.train), test_split, True, raw.stratify_labels(), 0)
+        raw.train, raw.test = raw.train.take(keep), raw.train.take(held)
+    return raw

@@ -1,0 +1,101 @@
+"""RawData: what was read from files or a dataset, before anything is fitted.
+
+Raw inputs come in four kinds, which decide the first preprocessing stage:
+    "table":     a Table of named CSV columns (numeric and categorical)
+    "array":     a numeric ndarray (rows, ...), e.g. images (rows, 28, 28) uint8
+    "sequences": an object ndarray (rows,) of integer id lists (imdb, reuters)
+    "text":      an object ndarray (rows,) of str documents (text folders)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+INPUT_KINDS = ("table", "array", "sequences", "text")
+
+
+def object_array(items) -> np.ndarray:
+    """(len(items),) object array holding each item as is (numpy would otherwise stack equal-length lists)."""
+    out = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        out[i] = item
+    return out
+
+
+def take_rows(value: Any, rows: np.ndarray) -> Any:
+    """Rows of a Table, an ndarray or a MultiHot."""
+    if hasattr(value, "take") and not isinstance(value, np.ndarray):
+        return value.take(rows)
+    return value[rows]
+
+
+@dataclass
+class RawSplit:
+    """One part of the data (train, validation or test), untransformed.
+
+    Attributes:
+        x: input name -> raw input of that input's kind, `rows` long.
+        y: output name -> (rows,) or (rows, k) raw targets: numbers, or str labels as an object array.
+        rows: (rows,) int64 row numbers in `source`, so a split can be audited.
+        source: the file or dataset part the rows come from.
+    """
+
+    x: dict[str, Any]
+    y: dict[str, np.ndarray]
+    rows: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def take(self, idx: np.ndarray) -> "RawSplit":
+        """The rows at positions `idx` of this split."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return RawSplit(
+            {k: take_rows(v, idx) for k, v in self.x.items()},
+            {k: v[idx] for k, v in self.y.items()},
+            self.rows[idx],
+            self.source,
+        )
+
+
+@dataclass
+class RawData:
+    """Everything a data spec names, read but not fitted.
+
+    Attributes:
+        name: the dataset name or training file.
+        train: training rows (validation is chosen from them later unless `validation` is given).
+        test: test rows: a test file, a predefined split, or a held-out fraction; or None.
+        validation: rows from an explicit validation file, or None.
+        kinds: input name -> one of INPUT_KINDS.
+        sources: input name -> where it lives in a file: {"columns": [...]} (CSV/NPY), {"key": "x"} (NPZ/HDF5),
+            {"text": True} (text folders) or {} (catalogue); read_inputs uses it at predict time.
+        class_names: output name -> class names known from the dataset's metadata, or None.
+        tasks: output name -> task known from metadata ("binary", "multiclass", "regression"), or None to infer.
+        hints: input name -> {"vocab_size": int} and similar facts known from the loader.
+    """
+
+    name: str
+    train: RawSplit
+    test: RawSplit | None = None
+    validation: RawSplit | None = None
+    kinds: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, dict] = field(default_factory=dict)
+    class_names: dict[str, list[str] | None] = field(default_factory=dict)
+    tasks: dict[str, str | None] = field(default_factory=dict)
+    hints: dict[str, dict] = field(default_factory=dict)
+
+    def stratify_labels(self) -> np.ndarray | None:
+        """(train rows,) class labels of the first output when it is a classification target, else None."""
+        from nntrain.data.targets import looks_categorical
+
+        name = next(iter(self.train.y))
+        y = self.train.y[name]
+        task = self.tasks.get(name)
+        if task == "regression" or y.ndim != 1:
+            return None
+        return y if task in ("binary", "multiclass") or looks_categorical(y) else None

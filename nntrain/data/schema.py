@@ -1,0 +1,206 @@
+"""DATA_SCHEMA: the JSON Schema (draft 2020-12 subset) of a config's `data:` section.
+
+Pure data, no imports: the config validator walks it (unknown keys, types, ranges, defaults) and `nntrain schema`
+prints it. Keys without a `default` are optional and stay absent when not given; their meaning when absent depends
+on the data source and is described in `description`.
+"""
+
+from __future__ import annotations
+
+# Names of the preprocessing steps; nntrain.data.preprocessing registers exactly these (a test checks it).
+STEP_NAMES = ("standardize", "minmax", "rescale", "flatten", "reshape", "one_hot", "multi_hot", "pad_sequences")
+
+_INT_OR_NULL_MIN1 = {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]}
+
+
+def _step(name: str, description: str, properties: dict | None = None, required: tuple = ()) -> dict:
+    """The `{name: {args}}` form of one step."""
+    args: dict = {"type": "object", "additionalProperties": False, "properties": properties or {}}
+    if required:
+        args["required"] = list(required)
+    if not required:
+        args["default"] = {}
+    return {
+        "type": "object",
+        "description": description,
+        "properties": {name: args},
+        "required": [name],
+        "additionalProperties": False,
+    }
+
+
+_STEP_FORMS = [
+    _step("standardize", "Per-feature (x - mean) / std, mean and std fitted on the training rows only."),
+    _step("minmax", "Per-feature (x - min) / (max - min) into [0, 1], fitted on the training rows only."),
+    _step(
+        "rescale",
+        "x * scale + offset (e.g. scale: 0.00392156862745098 for 8-bit pixels).",
+        {
+            "scale": {"type": "number", "description": "Multiplier."},
+            "offset": {"type": "number", "default": 0.0, "description": "Added after scaling."},
+        },
+        required=("scale",),
+    ),
+    _step("flatten", "(n, d1, d2, ...) -> (n, d1 * d2 * ...)."),
+    _step(
+        "reshape",
+        "Reshape each sample (batch dimension excluded); one entry may be -1.",
+        {"shape": {"type": "array", "items": {"type": "integer", "minimum": -1}, "description": "Sample shape."}},
+        required=("shape",),
+    ),
+    _step(
+        "one_hot",
+        "Class indices (n,) -> float32 (n, num_classes).",
+        {"num_classes": {**_INT_OR_NULL_MIN1, "default": None, "description": "Default: inferred from train."}},
+    ),
+    _step(
+        "multi_hot",
+        "Integer sequences -> sparse 0/1 MultiHot (n, dimension); ids >= dimension are dropped.",
+        {
+            "dimension": {
+                **_INT_OR_NULL_MIN1,
+                "default": None,
+                "description": "Vocabulary size. Default: the tokenizer's, or the largest training id + 1.",
+            }
+        },
+    ),
+    _step(
+        "pad_sequences",
+        "Integer sequences -> int32 (n, maxlen), as keras pad_sequences.",
+        {
+            "maxlen": {**_INT_OR_NULL_MIN1, "default": None, "description": "Default: longest training sequence."},
+            "padding": {"type": "string", "enum": ["pre", "post"], "default": "pre"},
+            "truncating": {"type": "string", "enum": ["pre", "post"], "default": "pre"},
+            "value": {"type": "integer", "default": 0, "description": "Padding id."},
+        },
+    ),
+]
+
+STEP_SCHEMA = {
+    "description": "A preprocessing step: its name, or {name: {arguments}}.",
+    "oneOf": [{"type": "string", "enum": list(STEP_NAMES)}, *_STEP_FORMS],
+}
+
+STEPS_SCHEMA = {"type": "array", "items": STEP_SCHEMA}
+
+_COLUMNS = {
+    "description": "A column name, a list of column names (CSV), a column index (NPY), or an array key (NPZ/HDF5).",
+    "anyOf": [
+        {"type": "string"},
+        {"type": "integer"},
+        {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+    ],
+}
+
+_PATH = {"type": "string", "description": "Relative paths are relative to the config file's folder."}
+
+DATA_SCHEMA: dict = {
+    "type": "object",
+    "description": "Where the data comes from and how it is prepared. Give `dataset` or `train`.",
+    "additionalProperties": False,
+    "properties": {
+        "dataset": {
+            "type": "string",
+            "description": "A bundled dataset (iris, wine, breast_cancer, digits, boston_housing) or a Keras "
+            "catalogue one (mnist, fashion_mnist, imdb, reuters, california_housing); see `nntrain datasets`.",
+        },
+        "options": {
+            "type": "object",
+            "description": "Loader arguments of `dataset`, with Keras's meanings and defaults.",
+            "additionalProperties": False,
+            "properties": {
+                "num_words": {**_INT_OR_NULL_MIN1, "description": "imdb/reuters: keep the most frequent words."},
+                "skip_top": {"type": "integer", "minimum": 0, "description": "imdb/reuters: drop the top ids."},
+                "maxlen": {**_INT_OR_NULL_MIN1, "description": "imdb/reuters: drop longer sequences."},
+                "index_from": {"type": "integer", "minimum": 0, "description": "imdb/reuters: first word id."},
+                "start_char": {
+                    "anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}],
+                    "description": "imdb/reuters: id marking a sequence start (1).",
+                },
+                "oov_char": {
+                    "anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}],
+                    "description": "imdb/reuters: id of cut-out words (2).",
+                },
+                "test_split": {
+                    "type": "number",
+                    "minimum": 0,
+                    "exclusiveMaximum": 1,
+                    "description": "reuters/boston_housing/california_housing: test fraction (0.2).",
+                },
+                "seed": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Shuffle seed (Keras sets: 113; other bundled sets' test split: 0).",
+                },
+                "version": {
+                    "type": "string",
+                    "enum": ["small", "large"],
+                    "description": "california_housing: 600 or 20,640 rows.",
+                },
+            },
+        },
+        "train": {
+            **_PATH,
+            "description": "Training data: .csv(.gz), .npy, .npz, .h5/.hdf5, or a folder with one sub-folder of "
+            ".txt files per class. Relative to the config file's folder.",
+        },
+        "test": {**_PATH, "description": "Test data, same format as `train`."},
+        "validation": {**_PATH, "description": "Explicit validation data, same format as `train`."},
+        "test_split": {
+            "type": "number",
+            "minimum": 0,
+            "exclusiveMaximum": 1,
+            "description": "Fraction of `train` held out as test when there is no test file and no predefined "
+            "split (stratified for classification). Default: 0.2 for bundled sets, none for own files.",
+        },
+        "target": {
+            **_COLUMNS,
+            "description": "Target column(s) (CSV, required there), column index (NPY), or key (NPZ/HDF5, default "
+            "'y').",
+        },
+        "features": {
+            **_COLUMNS,
+            "description": "Feature columns (CSV/NPY; default: all but the target) or key (NPZ/HDF5, default 'x').",
+        },
+        "inputs": {
+            "type": "object",
+            "description": "Multi-input models: input name -> its columns or key.",
+            "additionalProperties": _COLUMNS,
+        },
+        "outputs": {
+            "type": "object",
+            "description": "Multi-output models: output name -> its target column(s) or key.",
+            "additionalProperties": _COLUMNS,
+        },
+        "classes": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Text folders: the class sub-folders to read, in label order (default: every "
+            "sub-folder holding .txt files, sorted). aclImdb/train needs [neg, pos] to skip `unsup`.",
+        },
+        "tokenizer": {
+            "type": "object",
+            "description": "Text: words -> ids. 0 is padding, 1 out-of-vocabulary, words start at 2.",
+            "additionalProperties": False,
+            "properties": {
+                "num_words": {
+                    **_INT_OR_NULL_MIN1,
+                    "default": None,
+                    "description": "Keep the most frequent words of the training texts (default: all).",
+                },
+                "lowercase": {"type": "boolean", "default": True},
+            },
+            "default": {"num_words": None, "lowercase": True},
+        },
+        "preprocessing": {
+            "description": "Steps on x, fitted on the training rows: a list, or input name -> list.",
+            "anyOf": [STEPS_SCHEMA, {"type": "object", "additionalProperties": STEPS_SCHEMA}],
+            "default": [],
+        },
+        "target_preprocessing": {
+            "description": "Steps on y (one_hot for categorical_crossentropy): a list, or output name -> list.",
+            "anyOf": [STEPS_SCHEMA, {"type": "object", "additionalProperties": STEPS_SCHEMA}],
+            "default": [],
+        },
+    },
+}

@@ -1,0 +1,272 @@
+"""Table: named columns read from CSV files, with errors that name the file, line and column.
+
+A column is numeric (float64) or categorical (an object array of str). A column counts as categorical only when
+most of its values are not numbers; a numeric column with a stray word is an error pointing at that value.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from nntrain.errors import DataError
+from nntrain.registry import did_you_mean
+
+
+class Table:
+    """Equal-length named columns.
+
+    Attributes:
+        columns: name -> (rows,) float64 array (numeric) or object array of str (categorical), in file order.
+        source: where the rows came from, for error messages.
+    """
+
+    def __init__(self, columns: dict[str, np.ndarray], source: str = ""):
+        self.columns = dict(columns)
+        self.source = source
+        lengths = {len(c) for c in self.columns.values()}
+        if len(lengths) > 1:
+            raise DataError(f"{source}: columns of different lengths {sorted(lengths)}")
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def is_numeric(self, name: str) -> bool:
+        return self.columns[name].dtype != object
+
+    def take(self, rows: np.ndarray) -> "Table":
+        """The given rows (int indices), same columns."""
+        return Table({k: v[rows] for k, v in self.columns.items()}, self.source)
+
+    def select(self, names: list[str], role: str = "feature") -> "Table":
+        """The named columns, in the given order; a missing one raises DataError with the closest name."""
+        check_columns(names, self.names, self.source, role)
+        return Table({n: self.columns[n] for n in names}, self.source)
+
+
+def check_columns(wanted: list[str], available: list[str], source: str, role: str = "feature") -> None:
+    """DataError naming the first wanted column that is not available, the closest one and the full list."""
+    for name in wanted:
+        if name not in available:
+            shown = ", ".join(available[:30]) + (", ..." if len(available) > 30 else "")
+            raise DataError(
+                f"{source}: no {role} column {name!r}{did_you_mean(name, available)}; the columns are: {shown}"
+            )
+
+
+def open_text(path: Path) -> io.TextIOBase:
+    """A text stream over a (possibly gzipped) file; a missing file raises DataError."""
+    path = Path(path)
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "not found"
+        raise DataError(f"{path}: {what}")
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _reader(stream) -> "csv._reader":
+    return csv.reader(stream, skipinitialspace=True)
+
+
+def _header(reader, path: Path) -> list[str]:
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DataError(f"{path}: the file is empty; expected a header line with column names") from None
+    header = [h.strip() for h in header]
+    if not any(header):
+        raise DataError(f"{path}: line 1 is blank; expected a header line with column names")
+    seen = set()
+    for i, name in enumerate(header):
+        if not name:
+            raise DataError(f"{path}: line 1, column {i + 1} has no name")
+        if name in seen:
+            raise DataError(f"{path}: line 1 names column {name!r} twice")
+        seen.add(name)
+    return header
+
+
+def csv_header(path: Path) -> list[str]:
+    """The column names on the first line of a CSV file."""
+    with open_text(path) as stream:
+        return _header(_reader(stream), Path(path))
+
+
+def _where(path: Path, row: int, column: str) -> str:
+    # data row i (0-based) sits on line i + 2 after the header (without quoted line breaks)
+    return f"{path}: line {row + 2} (data row {row + 1}), column {column!r}"
+
+
+def _parse_number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def to_numeric(values: list[str] | np.ndarray, column: str, path: Path, first_row: int = 0) -> np.ndarray:
+    """(rows,) float64 from strings; empty, non-numeric, NaN and infinite values raise DataError with the line."""
+    try:
+        out = np.array(values, dtype=np.float64)
+    except ValueError:
+        for i, v in enumerate(values):
+            if v.strip() == "":
+                raise DataError(f"{_where(path, first_row + i, column)}: the value is missing (empty)") from None
+            if _parse_number(v) is None:
+                raise DataError(f"{_where(path, first_row + i, column)}: {v!r} is not a number") from None
+        raise
+    bad = ~np.isfinite(out)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(
+            f"{_where(path, first_row + i, column)}: {values[i].strip()!r} is not a finite number "
+            "(NaN and infinity are not allowed; fill or drop missing values first)"
+        )
+    return out
+
+
+def to_categorical(values: list[str], column: str, path: Path, first_row: int = 0) -> np.ndarray:
+    """(rows,) object array of stripped strings; an empty value raises DataError with the line."""
+    out = np.array([v.strip() for v in values], dtype=object)
+    empty = out == ""
+    if empty.any():
+        i = int(np.argmax(empty))
+        raise DataError(f"{_where(path, first_row + i, column)}: the value is missing (empty)")
+    return out
+
+
+def _mostly_numeric(values: list[str]) -> bool:
+    try:
+        np.array(values, dtype=np.float64)
+        return True
+    except ValueError:
+        pass
+    parsed = sum(_parse_number(v) is not None for v in values if v.strip() != "")
+    filled = sum(v.strip() != "" for v in values)
+    return filled > 0 and parsed * 2 > filled
+
+
+def _rows(reader, header: list[str], path: Path, first_row: int, limit: int | None) -> list[list[str]]:
+    """Up to `limit` data rows, each checked to have one value per column."""
+    rows = []
+    for row in reader:
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # blank line
+        if len(row) != len(header):
+            i = first_row + len(rows)
+            raise DataError(
+                f"{path}: line {i + 2} (data row {i + 1}) has {len(row)} values; the header has {len(header)} "
+                "columns"
+            )
+        rows.append(row)
+        if limit is not None and len(rows) >= limit:
+            break
+    return rows
+
+
+def _columns(
+    rows: list[list[str]], header: list[str], wanted: list[str], path: Path, first_row: int, kinds: dict[str, str]
+) -> dict[str, np.ndarray]:
+    """Convert the wanted columns of string rows; kinds[name] is 'numeric', 'categorical' or absent (detect)."""
+    position = {name: i for i, name in enumerate(header)}
+    out = {}
+    for name in wanted:
+        values = [r[position[name]] for r in rows]
+        kind = kinds.get(name) or ("numeric" if _mostly_numeric(values) else "categorical")
+        convert = to_numeric if kind == "numeric" else to_categorical
+        out[name] = convert(values, name, path, first_row)
+    return out
+
+
+def read_csv(path: Path, columns: list[str] | None = None, kinds: dict[str, str] | None = None) -> Table:
+    """All rows of a CSV file with a header line.
+
+    Args:
+        path: .csv or .csv.gz file.
+        columns: the columns to convert and keep (default: all); a missing one raises DataError.
+        kinds: optional name -> 'numeric' | 'categorical' to force a column's type instead of detecting it.
+
+    Returns:
+        Table of (rows,) columns.
+    """
+    path = Path(path)
+    with open_text(path) as stream:
+        reader = _reader(stream)
+        header = _header(reader, path)
+        wanted = header if columns is None else list(columns)
+        check_columns(wanted, header, str(path), "")
+        rows = _rows(reader, header, path, 0, None)
+    if not rows:
+        raise DataError(f"{path}: the header names {len(header)} columns but there are no data rows")
+    return Table(_columns(rows, header, wanted, path, 0, kinds or {}), str(path))
+
+
+def iter_csv(
+    path: Path, columns: list[str], kinds: dict[str, str], chunk_rows: int = 1024, role: str = "feature"
+) -> Iterator[Table]:
+    """The wanted columns of a CSV file, `chunk_rows` rows at a time (memory stays constant in the file size).
+
+    Args:
+        path: .csv or .csv.gz file; other columns (a target, ids) are ignored.
+        columns: the columns to yield, in order; a missing one raises DataError naming what was expected.
+        kinds: name -> 'numeric' | 'categorical' for each wanted column.
+        chunk_rows: rows per chunk.
+        role: how to call the columns in errors ("feature").
+    """
+    path = Path(path)
+    with open_text(path) as stream:
+        reader = _reader(stream)
+        header = _header(reader, path)
+        check_columns(columns, header, str(path), role)
+        first_row = 0
+        while True:
+            rows = _rows(reader, header, path, first_row, chunk_rows)
+            if not rows:
+                return
+            yield Table(_columns(rows, header, columns, path, first_row, kinds), str(path))
+            first_row += len(rows)
+
+
+def scan_csv(path: Path, columns: list[str], max_rows: int | None = None) -> dict[str, dict]:
+    """Type and distinct values of some columns without holding the file: name -> {kind, values}.
+
+    Numeric columns report kind 'numeric' and, while there are at most 50 distinct integral values, those values
+    (for class counts); categorical columns report every distinct value. Used by `describe` (no full load).
+    """
+    path = Path(path)
+    info: dict[str, dict] = {c: {"kind": None, "values": set()} for c in columns}
+    with open_text(path) as stream:
+        reader = _reader(stream)
+        header = _header(reader, path)
+        check_columns(columns, header, str(path), "")
+        position = [header.index(c) for c in columns]
+        seen = 0
+        while max_rows is None or seen < max_rows:
+            rows = _rows(reader, header, path, seen, 4096)
+            if not rows:
+                break
+            for name, pos in zip(columns, position):
+                values = [r[pos] for r in rows]
+                entry = info[name]
+                if entry["kind"] is None:
+                    entry["kind"] = "numeric" if _mostly_numeric(values) else "categorical"
+                if entry["kind"] == "categorical":
+                    entry["values"].update(v.strip() for v in values)
+                elif entry["values"] is not None:
+                    nums = np.array([_parse_number(v) or 0.0 for v in values])
+                    if np.all(nums == np.round(nums)):
+                        entry["values"].update(np.unique(nums).tolist())
+                    if not np.all(nums == np.round(nums)) or len(entry["values"]) > 50:
+                        entry["values"] = None
+            seen += len(rows)
+    return info
