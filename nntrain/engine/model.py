@@ -175,15 +175,21 @@ class Model:
 
     # --- forward / backward ---------------------------------------------------------------------------
     def as_input_list(self, x) -> list:
-        """A single array (one-input models) or a dict by input name -> list in input order."""
+        """A single array (one-input models) or a dict by input name -> list in input order.
+
+        Arrays for float inputs are cast to the model's dtype, so float64 data still trains in float32.
+        """
         if isinstance(x, dict):
             missing = [n for n in self.input_names if n not in x]
             if missing:
                 raise ShapeError(f"the data has no array for model input(s) {missing}; it has {sorted(x)}")
-            return [x[n] for n in self.input_names]
-        if len(self.input_names) != 1:
+            xs = [x[n] for n in self.input_names]
+        elif len(self.input_names) != 1:
             raise ShapeError(f"this model has inputs {self.input_names}; give the data as a dict by input name")
-        return [x]
+        else:
+            xs = [x]
+        return [x if isinstance(x, MultiHot) or not inp.input_dtype.startswith("float")
+                else np.asarray(x).astype(self.dtype, copy=False) for inp, x in zip(self.inputs, xs)]
 
     def as_output_list(self, y) -> list:
         if isinstance(y, dict):

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import csv
 import importlib
+import inspect
 import math
 import sys
 from pathlib import Path
-
-import numpy as np
 
 from nntrain.errors import ConfigError
 from nntrain.registry import Registry
@@ -386,7 +385,7 @@ def build_callback(spec, base_dir: Path | None = None) -> Callback:
             return cls(**spec)
         except TypeError as exc:
             raise ConfigError(f"custom callback {name!r}: {exc}") from None
+    if name in CALLBACKS and base_dir is not None and "base_dir" in inspect.signature(CALLBACKS.get(name)).parameters:
+        spec.setdefault("base_dir", str(base_dir))
     return CALLBACKS.build(name, **spec)
 
-
-__all__ = ["Callback", "CALLBACKS", "build_callback", "np"]

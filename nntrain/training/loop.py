@@ -129,7 +129,10 @@ class Trainer:
         self.callbacks = CallbackList(callbacks or [], self)
         self.tracker = None
         self.stop_training = False
+        self.stop_reason: str | None = None
+        self.nan_detected = False
         self.interrupted = False
+        self.extras: dict = {}  # what checkpoints carry besides the model (config, preprocessing)
 
     @property
     def steps_per_epoch(self) -> int:

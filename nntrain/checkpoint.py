@@ -1,0 +1,216 @@
+"""HDF5 checkpoints: one file holds the model, its weights, the optimizer, the training state, the fitted
+preprocessing and the history. Written atomically; loading never unpickles anything.
+
+Layout (format version 1) is documented in docs/checkpoint-format.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nntrain import __version__
+from nntrain.errors import CheckpointError
+
+FORMAT = "nntrain-checkpoint"
+FORMAT_VERSION = 1
+
+
+# --- nested trees of JSON values and arrays ------------------------------------------------------------
+def _pack(tree, arrays: list):
+    """JSON-able copy of `tree` with every numpy array replaced by {"__array__": index}."""
+    if isinstance(tree, np.ndarray):
+        arrays.append(tree)
+        return {"__array__": len(arrays) - 1}
+    if isinstance(tree, dict):
+        return {str(k): _pack(v, arrays) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [_pack(v, arrays) for v in tree]
+    if isinstance(tree, np.generic):
+        return tree.item()
+    if isinstance(tree, float) and not np.isfinite(tree):
+        return {"__float__": repr(tree)}
+    return tree
+
+
+def _unpack(tree, arrays):
+    if isinstance(tree, dict):
+        if set(tree) == {"__array__"}:
+            return arrays[tree["__array__"]]
+        if set(tree) == {"__float__"}:
+            return float(tree["__float__"])
+        return {k: _unpack(v, arrays) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_unpack(v, arrays) for v in tree]
+    return tree
+
+
+def _write_tree(group, tree) -> None:
+    arrays: list = []
+    group.attrs["json"] = json.dumps(_pack(tree, arrays))
+    for i, a in enumerate(arrays):
+        a = np.asarray(a)
+        if a.dtype.kind in "US":
+            group.create_dataset(str(i), data=a.astype("S"))
+            group[str(i)].attrs["str"] = True
+        else:
+            group.create_dataset(str(i), data=a)
+
+
+def _read_tree(group):
+    arrays = []
+    i = 0
+    while str(i) in group:
+        ds = group[str(i)]
+        a = ds[()]
+        if ds.attrs.get("str", False):
+            a = np.asarray(a).astype(str)
+        arrays.append(np.asarray(a))
+        i += 1
+    return _unpack(json.loads(group.attrs["json"]), arrays)
+
+
+@dataclass
+class Checkpoint:
+    """Everything a checkpoint holds, as plain Python / numpy values."""
+
+    path: Path
+    model_config: dict
+    weights: dict[str, dict[str, np.ndarray]]
+    optimizer_config: dict | None = None
+    optimizer_state: dict[str, np.ndarray] = field(default_factory=dict)
+    training_state: dict | None = None
+    preprocessing: dict | None = None
+    run_config: dict | None = None
+    history: dict | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def epoch(self) -> int:
+        return int(self.training_state["epoch"]) if self.training_state else 0
+
+
+def save(path, model, optimizer=None, training_state: dict | None = None, preprocessing: dict | None = None,
+         run_config: dict | None = None) -> Path:
+    """Write a checkpoint atomically: to a temporary file next to `path`, fsync, then rename over it.
+
+    A crash or kill during the write leaves the previous file at `path` untouched.
+    """
+    import h5py
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["nntrain_version"] = __version__
+            f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            f.attrs["model_config"] = json.dumps(model.get_config())
+            f.attrs["dtype"] = str(model.dtype)
+            w = f.create_group("weights")
+            for layer_name, arrays in model.get_weights().items():
+                g = w.create_group(layer_name)
+                for key, value in arrays.items():
+                    g.create_dataset(key, data=value)
+            if optimizer is not None:
+                og = f.create_group("optimizer")
+                og.attrs["config"] = json.dumps({"name": optimizer.registered_name, **_pack(optimizer.get_config(), [])})
+                for key, value in optimizer.get_state().items():
+                    og.create_dataset(f"state/{key}", data=np.asarray(value))
+            if training_state is not None:
+                _write_tree(f.create_group("training"), training_state)
+            if preprocessing is not None:
+                _write_tree(f.create_group("preprocessing"), preprocessing)
+            if run_config is not None:
+                f.attrs["run_config"] = json.dumps(run_config)
+            f.flush()
+            fd = f.id.get_vfd_handle() if hasattr(f.id, "get_vfd_handle") else None
+            if isinstance(fd, int):
+                os.fsync(fd)
+        _replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    # A separate function so tests can make the final rename fail and check the old file survives.
+    os.replace(tmp, path)
+
+
+def load(path) -> Checkpoint:
+    """Read a checkpoint; CheckpointError for a missing, corrupt or foreign file."""
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; give a checkpoint file (.h5) or a run folder")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise CheckpointError(f"{path}: not a readable HDF5 checkpoint ({exc})") from None
+    with f:
+        if f.attrs.get("format") != FORMAT:
+            raise CheckpointError(f"{path}: not an nntrain checkpoint (no `format={FORMAT}` attribute)")
+        version = int(f.attrs.get("format_version", -1))
+        if version > FORMAT_VERSION:
+            raise CheckpointError(f"{path}: checkpoint format version {version} is newer than this nntrain "
+                                  f"({__version__}) reads (version {FORMAT_VERSION}); upgrade nntrain")
+        try:
+            weights = {name: {k: np.asarray(ds[()]) for k, ds in g.items()} for name, g in f["weights"].items()}
+            opt_cfg, opt_state = None, {}
+            if "optimizer" in f:
+                opt_cfg = json.loads(f["optimizer"].attrs["config"])
+                if "state" in f["optimizer"]:
+                    f["optimizer/state"].visititems(
+                        lambda k, obj: opt_state.__setitem__(k, np.asarray(obj[()])) if hasattr(obj, "shape") else None
+                    )
+            return Checkpoint(
+                path=path,
+                model_config=json.loads(f.attrs["model_config"]),
+                weights=weights,
+                optimizer_config=opt_cfg,
+                optimizer_state=opt_state,
+                training_state=_read_tree(f["training"]) if "training" in f else None,
+                preprocessing=_read_tree(f["preprocessing"]) if "preprocessing" in f else None,
+                run_config=json.loads(f.attrs["run_config"]) if "run_config" in f.attrs else None,
+                meta={k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()
+                      if k in ("format", "format_version", "nntrain_version", "created", "dtype")},
+            )
+        except (KeyError, ValueError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"{path}: damaged checkpoint ({exc})") from None
+
+
+def model_from_checkpoint(ckpt: Checkpoint, seed: int = 0):
+    """Rebuild the model of a checkpoint and load its weights."""
+    from nntrain.engine.model import Model
+
+    model = Model.from_config(ckpt.model_config, seed=seed, dtype=ckpt.meta.get("dtype", "float32"))
+    model.set_weights(ckpt.weights)
+    return model
+
+
+def save_trainer(path, trainer) -> Path:
+    """Checkpoint everything a Trainer needs to resume exactly (extras: run config and preprocessing)."""
+    model = trainer.model
+    return save(path, model, optimizer=model.optimizer, training_state=trainer.get_state(),
+                preprocessing=trainer.extras.get("preprocessing"), run_config=trainer.extras.get("config"))
+
+
+def restore_trainer(trainer, ckpt: Checkpoint) -> None:
+    """Load weights, optimizer slots and training state into a freshly built trainer."""
+    trainer.model.set_weights(ckpt.weights)
+    if ckpt.optimizer_state:
+        trainer.model.optimizer.set_state(ckpt.optimizer_state)
+    if ckpt.training_state is not None:
+        trainer.set_state(ckpt.training_state)

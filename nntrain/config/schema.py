@@ -1,0 +1,168 @@
+"""The config format as JSON Schema, generated from the registries (layers, losses, metrics, optimizers,
+schedules, callbacks) and the data section's schema, so validation and `nntrain schema` never disagree."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+from nntrain.registry import Registry
+
+_ANNOTATION_TYPES = {"int": "integer", "float": "number", "bool": "boolean", "str": "string", "None": "null",
+                     "dict": "object", "list": "array", "tuple": "array"}
+
+
+def annotation_schema(annotation) -> dict:
+    """`int | None` -> {"type": ["integer", "null"]}; anything not plain -> {} (no constraint)."""
+    if annotation is inspect.Parameter.empty:
+        return {}
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    types = []
+    for token in (t.strip() for t in text.split("|")):
+        base = token.split("[")[0]
+        if base not in _ANNOTATION_TYPES:
+            return {}
+        types.append(_ANNOTATION_TYPES[base])
+    types = list(dict.fromkeys(types))
+    return {"type": types[0] if len(types) == 1 else types}
+
+
+def _jsonable(v) -> bool:
+    try:
+        json.dumps(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def signature_schema(cls, skip: tuple = ()) -> dict:
+    """Schema of a class's constructor arguments: types from annotations, defaults, required ones."""
+    props, required = {}, []
+    for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in skip:
+            continue
+        s = annotation_schema(p.annotation)
+        if p.default is inspect.Parameter.empty:
+            required.append(p.name)
+        elif _jsonable(p.default):
+            s = {**s, "default": p.default}
+        props[p.name] = s
+    schema = {"type": "object", "additionalProperties": False, "properties": props}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def named_forms(registry: Registry, extra: dict | None = None, skip: tuple = ()) -> list[dict]:
+    """For each registered class: {"name": <name>, args...} form, for editors' autocompletion."""
+    forms = []
+    for name in registry.names():
+        s = signature_schema(registry.get(name), skip)
+        props = {"name": {"const": name}, **(extra or {}), **s["properties"]}
+        form = {"type": "object", "additionalProperties": False, "properties": props, "required": ["name"]}
+        forms.append(form)
+    return forms
+
+
+def _registries():
+    from nntrain.engine.layers import LAYERS
+    from nntrain.engine.losses import LOSSES
+    from nntrain.engine.metrics import METRICS
+    from nntrain.engine.optimizers import OPTIMIZERS
+    from nntrain.engine.schedules import SCHEDULES
+    from nntrain.training.callbacks import CALLBACKS
+
+    return LAYERS, LOSSES, METRICS, OPTIMIZERS, SCHEDULES, CALLBACKS
+
+
+TRAINING_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "How to train.",
+    "properties": {
+        "epochs": {"type": "integer", "minimum": 1, "default": 1, "description": "Epochs to train (Keras default 1)."},
+        "batch_size": {"anyOf": [{"type": "integer", "minimum": 1}, {"const": "full"}], "default": 32,
+                       "description": "Samples per step; 1 is pure SGD, `full` the whole set (batch gradient descent)."},
+        "shuffle": {"type": "boolean", "default": True, "description": "Reshuffle training rows every epoch."},
+        "validation_split": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.0,
+                             "description": "Fraction of the training rows held out for validation."},
+        "validation_shuffle": {"type": "boolean", "default": True,
+                               "description": "Pick the validation rows at random (true) or take the last ones as "
+                                              "Keras does (false)."},
+        "stratify": {"type": "boolean", "default": False,
+                     "description": "Keep class proportions in the validation split."},
+        "validation_seed": {"type": ["integer", "null"], "default": None,
+                            "description": "Seed of the validation split (default: the run's seed)."},
+        "class_weight": {"anyOf": [{"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
+                                   {"const": "balanced"}, {"type": "null"}], "default": None,
+                         "description": "{class index: weight}, or `balanced` (n / (classes * count))."},
+        "dtype": {"enum": ["float32", "float64"], "default": "float32"},
+    },
+}
+
+
+def config_schema() -> dict:
+    """The whole config format as JSON Schema (draft 2020-12), for editors and `nntrain schema`."""
+    from nntrain.data.schema import DATA_SCHEMA
+
+    LAYERS, LOSSES, METRICS, OPTIMIZERS, SCHEDULES, CALLBACKS = _registries()
+    layer_extra = {"type": {"enum": LAYERS.names()}, "inputs": {"anyOf": [{"type": "string"},
+                                                                          {"type": "array", "items": {"type": "string"}}]},
+                   "name": {"type": "string"}, "trainable": {"type": "boolean", "default": True}}
+    layer_forms = []
+    for name in LAYERS.names():
+        args = signature_schema(LAYERS.get(name), skip=("name", "trainable"))
+        layer_forms.append({"type": "object", "additionalProperties": False, "required": ["type"],
+                            "properties": {**layer_extra, "type": {"const": name}, **args["properties"]}})
+        layer_forms.append({"type": "object", "additionalProperties": False, "required": [name],
+                            "properties": {name: {**args, "properties": {**args["properties"],
+                                                                          "name": layer_extra["name"],
+                                                                          "inputs": layer_extra["inputs"],
+                                                                          "trainable": layer_extra["trainable"]}}}})
+    shape = {"type": "array", "items": {"type": ["integer", "null"]}}
+    loss_one = {"anyOf": [{"enum": LOSSES.names()}, *named_forms(LOSSES)]}
+    metric_one = {"anyOf": [{"enum": METRICS.names()}, *named_forms(METRICS)]}
+    schedule = {"anyOf": [{"enum": SCHEDULES.names()}, *named_forms(SCHEDULES)]}
+    optimizer_forms = []
+    for form in named_forms(OPTIMIZERS):
+        form["properties"]["schedule"] = schedule
+        optimizer_forms.append(form)
+    callback_forms = named_forms(CALLBACKS)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://nntrain.dev/schema/config.json",
+        "title": "nntrain config",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["data", "model", "loss"],
+        "properties": {
+            "name": {"type": "string", "description": "Run name: the folder under runs/ (default: file name)."},
+            "seed": {"type": "integer", "minimum": 0,
+                     "description": "Makes the run bit-for-bit reproducible (default: random, recorded)."},
+            "data": DATA_SCHEMA,
+            "model": {
+                "type": "object", "additionalProperties": False, "required": ["layers"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "input_shape": {**shape, "description": "Sequential input shape (default: from the data)."},
+                    "inputs": {"type": "object", "additionalProperties": {"anyOf": [shape, {"type": "null"}, {
+                        "type": "object", "additionalProperties": False,
+                        "properties": {"shape": shape, "sparse": {"type": "boolean"},
+                                       "dtype": {"enum": ["float32", "float64", "int32", "int64"]}}}]},
+                               "description": "Functional model inputs: name -> shape (null: from the data)."},
+                    "layers": {"type": "array", "minItems": 1, "items": {"anyOf": layer_forms}},
+                    "outputs": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                },
+            },
+            "loss": {"anyOf": [loss_one, {"type": "object", "additionalProperties": loss_one}]},
+            "loss_weights": {"anyOf": [{"type": "object", "additionalProperties": {"type": "number"}},
+                                       {"type": "array", "items": {"type": "number"}}]},
+            "metrics": {"anyOf": [{"type": "array", "items": metric_one},
+                                  {"type": "object", "additionalProperties": {"type": "array", "items": metric_one}}]},
+            "optimizer": {"anyOf": [{"enum": OPTIMIZERS.names()}, *optimizer_forms]},
+            "training": TRAINING_SCHEMA,
+            "callbacks": {"type": "array", "items": {"anyOf": [{"enum": CALLBACKS.names()}, *callback_forms,
+                                                               {"type": "object", "description": "custom: "
+                                                                "{name: module.path:ClassName, ...args}"}]}},
+        },
+    }

@@ -1,0 +1,77 @@
+"""YAML with positions: every value's FILE:LINE:COL, so errors can point at the exact place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from nntrain.errors import ConfigError
+
+
+class Positions:
+    """Maps key paths (tuples of keys and list indices) to (line, col), 1-based."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.map: dict[tuple, tuple[int, int]] = {}
+        self.key_map: dict[tuple, tuple[int, int]] = {}  # where a mapping key itself is written
+
+    def where(self, path: tuple, key: bool = False) -> str:
+        """`file:line:col` for the deepest known part of `path`."""
+        path = tuple(path)
+        table = self.key_map if key and path in self.key_map else self.map
+        while path and path not in table:
+            path = path[:-1]
+            table = self.map
+        line, col = table.get(path, (1, 1))
+        return f"{self.file}:{line}:{col}"
+
+
+def _walk(node, path: tuple, pos: Positions) -> None:
+    pos.map[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            try:
+                key = yaml.safe_load(yaml.serialize(k)) if not isinstance(k, yaml.ScalarNode) else k.value
+            except yaml.YAMLError:
+                key = k.value
+            if isinstance(k, yaml.ScalarNode) and k.tag.endswith(":int"):
+                key = int(k.value)
+            pos.key_map[path + (key,)] = (k.start_mark.line + 1, k.start_mark.column + 1)
+            _walk(v, path + (key,), pos)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _walk(v, path + (i,), pos)
+
+
+def load_yaml(path: Path) -> tuple[object, Positions]:
+    """Parse a YAML file with yaml.safe_load semantics and record where each value is.
+
+    Raises:
+        ConfigError: missing file, or a syntax error with its line and column.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such config file")
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; give a YAML config file")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return parse_yaml(text, str(path))
+
+
+def parse_yaml(text: str, file: str) -> tuple[object, Positions]:
+    pos = Positions(file)
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise ConfigError(f"{where}  YAML syntax error: {what}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}  YAML error: {exc}") from None
+    if node is not None:
+        _walk(node, (), pos)
+    return data, pos

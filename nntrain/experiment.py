@@ -1,0 +1,320 @@
+"""`nntrain fit` as a plain function: config -> validated model -> data -> a run folder with checkpoints,
+history and metrics. The CLI only parses arguments and prints what this returns or raises."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nntrain import runs
+from nntrain.config import RunConfig, load_config
+from nntrain.errors import CheckpointError, ConfigError, NNTrainError
+from nntrain.training.callbacks import Callback
+
+LOSS_LIKE = ("loss", "mae", "mse", "rmse", "mean_absolute_error", "mean_squared_error")
+
+
+@dataclass
+class FitResult:
+    run_dir: Path
+    status: str  # finished | interrupted | failed
+    exit_code: int
+    history: dict
+    final: dict = field(default_factory=dict)
+    best: dict = field(default_factory=dict)
+    message: str = ""
+
+
+def best_mode(key: str) -> str:
+    name = key.removeprefix("val_")
+    if name.endswith("loss") or any(name.endswith(k) for k in LOSS_LIKE):
+        return "min"
+    return "max"
+
+
+def summarize_history(history: dict) -> tuple[dict, dict]:
+    """(final values, best value and epoch per key) from a history dict of lists."""
+    final = {k: v[-1] for k, v in history.items() if v}
+    best = {}
+    for k, vals in history.items():
+        if k in ("seconds", "learning_rate") or not vals:
+            continue
+        finite = [(v, i) for i, v in enumerate(vals) if isinstance(v, float) and math.isfinite(v)]
+        if not finite:
+            continue
+        v, i = (min if best_mode(k) == "min" else max)(finite)
+        best[k] = {"value": v, "epoch": i + 1}
+    return final, best
+
+
+class RunRecorder(Callback):
+    """Keeps history.csv and metrics.json current after every epoch (a crash loses at most one epoch)."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+
+    def on_epoch_end(self, epoch, logs):
+        self.write()
+
+    def write(self):
+        h = self.trainer.history
+        runs.write_history_csv(self.run_dir / "history.csv", h)
+        final, best = summarize_history(h.history)
+        runs.write_json(self.run_dir / "metrics.json", {"epochs": len(h.epoch), "final": final, "best": best})
+
+
+class CheckpointSaver(Callback):
+    """checkpoints/last.h5 after every epoch (and at the start, so an interrupt in epoch 1 can resume), and
+    checkpoints/best.h5 when the monitored value improves, if a validation set exists."""
+
+    def __init__(self, folder: Path, monitor: str | None, mode: str = "min"):
+        self.folder, self.monitor, self.mode = folder, monitor, mode
+        self.best = None
+
+    def on_train_begin(self):
+        from nntrain.checkpoint import save_trainer
+
+        if self.trainer.epoch == 0:
+            save_trainer(self.folder / "last.h5", self.trainer)
+
+    def on_epoch_end(self, epoch, logs):
+        from nntrain.checkpoint import save_trainer
+
+        if self.trainer.nan_detected:
+            return
+        if self.monitor is not None:
+            value = logs.get(self.monitor)
+            if value is not None and math.isfinite(value) and (
+                    self.best is None or (value < self.best if self.mode == "min" else value > self.best)):
+                self.best = float(value)
+                save_trainer(self.folder / "best.h5", self.trainer)
+        save_trainer(self.folder / "last.h5", self.trainer)
+
+    def get_state(self):
+        return {"best": self.best}
+
+    def set_state(self, state):
+        self.best = state.get("best")
+
+
+# --- pieces shared by fit, kfold and evaluate --------------------------------------------------------------
+def data_inputs(cfg: RunConfig) -> dict | None:
+    """What the data says about each model input, without loading it (for shape checks)."""
+    from nntrain.data import describe
+
+    desc = describe(cfg["data"], cfg.base_dir)
+    return desc.get("inputs")
+
+
+def prepare(cfg: RunConfig):
+    """Build and compile the model of a config: every config and shape error surfaces here, before data."""
+    from nntrain.config.build import build_model, compile_model
+
+    model = build_model(cfg, data_inputs(cfg))
+    compile_model(model, cfg)
+    return model
+
+
+def load_bundle(cfg: RunConfig, progress=None, train_idx=None, val_idx=None, raw=None):
+    from nntrain.data import load_raw, make_bundle
+
+    t = cfg["training"]
+    seed = t["validation_seed"] if t["validation_seed"] is not None else cfg["seed"]
+    raw = raw if raw is not None else load_raw(cfg["data"], cfg.base_dir, progress=progress)
+    return make_bundle(raw, cfg["data"], train_idx=train_idx, val_idx=val_idx,
+                       validation_split=t["validation_split"], shuffle=t["validation_shuffle"],
+                       stratify=t["stratify"], seed=seed)
+
+
+def check_bundle(model, bundle) -> None:
+    for split in ("train", "val", "test"):
+        part = getattr(bundle, split)
+        if part is None:
+            continue
+        what = {"train": "the training data", "val": "the validation data", "test": "the test data"}[split]
+        model.check_data(model.as_input_list(part.x), model.as_output_list(part.y), what)
+
+
+def balanced_class_weight(y: np.ndarray) -> dict:
+    """Keras/sklearn 'balanced': n_samples / (n_classes * count(class))."""
+    y = np.asarray(y)
+    labels = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else np.rint(y.reshape(-1)).astype(int)
+    classes, counts = np.unique(labels, return_counts=True)
+    return {int(c): float(len(labels) / (len(classes) * n)) for c, n in zip(classes, counts)}
+
+
+def make_trainer(model, cfg: RunConfig, bundle, callbacks):
+    from nntrain.training.loop import Trainer
+
+    t = cfg["training"]
+    class_weight = t["class_weight"]
+    if class_weight == "balanced":
+        class_weight = balanced_class_weight(model.as_output_list(bundle.train.y)[0])
+    elif class_weight:
+        class_weight = {int(k): float(v) for k, v in class_weight.items()}
+    val = (bundle.val.x, bundle.val.y) if bundle.val is not None else None
+    return Trainer(model, bundle.train.x, bundle.train.y, epochs=t["epochs"], batch_size=t["batch_size"],
+                   validation_data=val, shuffle=t["shuffle"], class_weight=class_weight, callbacks=callbacks,
+                   seed=cfg["seed"])
+
+
+def absolute_data_paths(resolved: dict, base_dir: Path) -> dict:
+    """The resolved config with data file paths made absolute, so the run folder's copy works from anywhere."""
+    data = dict(resolved["data"])
+    for key in ("train", "test", "validation"):
+        if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
+            data[key] = str((base_dir / data[key]).resolve())
+    return {**resolved, "data": data}
+
+
+def load_weights_by_name(model, path: Path) -> list[str]:
+    """Copy weights from another run's checkpoint into layers of the same name and shape (transfer learning).
+    Returns the names of the layers loaded."""
+    from nntrain.checkpoint import load
+
+    ckpt = load(path)
+    loaded = []
+    for layer in model.layers:
+        src = ckpt.weights.get(layer.name)
+        if not src:
+            continue
+        own = {**layer.params, **layer.state}
+        for key, value in src.items():
+            if key in own and own[key].shape != value.shape:
+                raise CheckpointError(f"{path}: layer `{layer.name}` weight `{key}` has shape {value.shape}, "
+                                      f"this model's has {own[key].shape}")
+        layer.set_weights({k: v for k, v in src.items() if k in own})
+        loaded.append(layer.name)
+    if not loaded:
+        raise CheckpointError(f"{path}: no layer name matches this model's layers "
+                              f"({', '.join(l.name for l in model.layers)}); checkpoint has {', '.join(ckpt.weights)}")
+    return loaded
+
+
+def _sigterm_as_interrupt():
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not in the main thread
+        return None
+
+
+# --- fit ------------------------------------------------------------------------------------------------
+def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str | None = None,
+        resume: Path | None = None, weights: Path | None = None, display=None, download_progress=None,
+        command: list[str] | None = None, on_start=None) -> FitResult:
+    """Train from a config file (or resume a run folder) and write everything into the run folder.
+
+    Args:
+        display: a ProgressDisplay-like callback (or None for silence); it also receives warnings.
+        on_start: called with (run_dir, cfg, model) once the run folder exists.
+    Raises:
+        NNTrainError (ConfigError, ShapeError, DataError, CheckpointError) before anything is written.
+    """
+    from nntrain.checkpoint import load, restore_trainer
+    from nntrain.config.build import build_callbacks
+    from nntrain.training.callbacks import TerminateOnNaN
+    from nntrain.training.progress import TrainingWatch
+
+    resume_ckpt = None
+    if resume is not None:
+        resume = Path(resume)
+        if not (resume / "config.yaml").exists():
+            raise CheckpointError(f"{resume}: not a run folder (no config.yaml); give the folder `nntrain fit` "
+                                  f"created, e.g. runs/NAME")
+        info = runs.read_json(resume / "run.json") if (resume / "run.json").exists() else {}
+        cfg = load_config(resume / "config.yaml", overrides, base_dir=Path(info.get("config_dir", resume)))
+        resume_ckpt = load(resume / "checkpoints" / "last.h5")
+    else:
+        if config_path is None:
+            raise ConfigError("give a config file, or --resume RUN_DIR")
+        cfg = load_config(config_path, overrides)
+        if name:
+            cfg.resolved["name"] = name
+    model = prepare(cfg)
+    if weights is not None and resume is None:
+        loaded = load_weights_by_name(model, Path(weights))
+    bundle = load_bundle(cfg, progress=download_progress)
+    check_bundle(model, bundle)
+
+    # Everything is valid: from here on the run folder exists.
+    if resume is not None:
+        run_dir = resume
+        info["resumes"] = info.get("resumes", []) + [{
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "from_epoch": resume_ckpt.epoch,
+            "overrides": list(overrides), "command": command}]
+        info["status"] = "running"
+    else:
+        run_dir = runs.new_run_dir(Path(runs_dir), cfg["name"])
+        info = runs.run_info(command)
+        info["config"] = str(Path(config_path).resolve())
+        info["config_dir"] = str(cfg.base_dir.resolve())
+        if weights is not None:
+            info["initial_weights"] = {"checkpoint": str(Path(weights).resolve()), "layers": loaded}
+    resolved = absolute_data_paths(cfg.resolved, cfg.base_dir)
+    runs.atomic_write_text(run_dir / "config.yaml", _yaml(resolved))
+    runs.atomic_write_text(run_dir / "summary.txt", model.summary() + "\n")
+    np.savez(run_dir / "splits.npz", **{k: np.asarray(v) for k, v in bundle.indices.items() if v is not None})
+    runs.write_json(run_dir / "run.json", info)
+    if on_start is not None:
+        on_start(run_dir, cfg, model)
+
+    has_val = bundle.val is not None
+    monitor = _monitor(cfg) if has_val else None
+    user = build_callbacks(cfg, run_dir)
+    recorder = RunRecorder(run_dir)
+    saver = CheckpointSaver(run_dir / "checkpoints", monitor, best_mode(monitor) if monitor else "min")
+    extra = [TerminateOnNaN()] if not any(isinstance(c, TerminateOnNaN) for c in user) else []
+    callbacks = extra + user + [recorder, saver]
+    if display is not None:
+        callbacks += [TrainingWatch(display.warn), display]
+    trainer = make_trainer(model, cfg, bundle, callbacks)
+    trainer.extras = {"config": resolved, "preprocessing": bundle.preprocessor.get_state()}
+    if resume_ckpt is not None:
+        restore_trainer(trainer, resume_ckpt)
+
+    status, code, message = "finished", 0, ""
+    old = _sigterm_as_interrupt()
+    try:
+        trainer.run()
+        if trainer.nan_detected:
+            status, code = "failed", 1
+            message = (f"stopped: {trainer.stop_reason}. The last good checkpoint is "
+                       f"{run_dir / 'checkpoints' / 'last.h5'} (epoch {len(trainer.history.epoch) - 1}).")
+        elif trainer.stop_reason:
+            message = trainer.stop_reason
+    except KeyboardInterrupt:
+        status, code = "interrupted", 130
+        message = (f"interrupted during epoch {trainer.epoch + 1}; checkpoints/last.h5 holds epoch "
+                   f"{trainer.epoch}. Resume with: nntrain fit --resume {run_dir}")
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+    recorder.trainer = trainer
+    recorder.write()
+    info.update({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "status": status,
+                 "epochs": len(trainer.history.epoch), "stop_reason": trainer.stop_reason})
+    runs.write_json(run_dir / "run.json", info)
+    final, best = summarize_history(trainer.history.history)
+    return FitResult(run_dir, status, code, trainer.history.history, final, best, message)
+
+
+def _monitor(cfg: RunConfig) -> str:
+    for cb in cfg["callbacks"]:
+        if cb.get("name") in ("model_checkpoint", "early_stopping") and cb.get("monitor"):
+            return cb["monitor"]
+    return "val_loss"
+
+
+def _yaml(tree: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(tree, sort_keys=False, default_flow_style=None, width=100)
