@@ -197,6 +197,9 @@ class Trainer:
             "epoch": self.epoch,
             "shuffle_rng": self.shuffle_rng.bit_generator.state,
             "model_rng": self.model.rng.bit_generator.state,
+            # layers with their own seed (Dropout(seed=...)) draw from their own generator
+            "layer_rngs": {l.name: l.rng.bit_generator.state for l in self.model.layers
+                           if l.rng is not None and l.rng is not self.model.rng},
             "history": self.history.get_state(),
             "callbacks": self.callbacks.get_state(),
         }
@@ -205,6 +208,8 @@ class Trainer:
         self.epoch = int(state["epoch"])
         self.shuffle_rng.bit_generator.state = state["shuffle_rng"]
         self.model.rng.bit_generator.state = state["model_rng"]
+        for name, rng_state in state.get("layer_rngs", {}).items():
+            self.model.get_layer(name).rng.bit_generator.state = rng_state
         self.history.set_state(state["history"])
         self.callbacks.set_state(state.get("callbacks", {}))
 
