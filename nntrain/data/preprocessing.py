@@ -225,7 +225,7 @@ class OneHot(Step):
         bad = (idx < 0) | (idx >= k) | (idx != np.round(idx))
         if bad.any():
             i = int(np.argmax(bad))
-            raise DataError(f"one_hot: row {i + 1} has class {idx[i]!r}; expected an integer in 0..{k - 1}")
+            raise DataError(f"one_hot: row {i + 1} has class {idx[i].item()!r}; expected an integer in 0..{k - 1}")
         out = np.zeros((len(idx), k), dtype=np.float32)
         out[np.arange(len(idx)), idx.astype(np.int64)] = 1.0
         return out

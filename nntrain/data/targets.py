@@ -123,7 +123,7 @@ class TargetEncoder:
             if bad.any():
                 i = int(np.argmax(bad))
                 raise DataError(
-                    f"{where}row {i + 1} of output {self.name!r} has label {y[i]!r}; expected a class index in "
+                    f"{where}row {i + 1} of output {self.name!r} has label {y[i].item()!r}; expected a class index in "
                     f"0..{self.n_classes - 1}"
                 )
             return y.astype(np.int32)
