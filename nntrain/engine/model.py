@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nntrain.engine.layer import Layer, _snake, format_shape
-from nntrain.engine.layers import LAYERS, Input
+from nntrain.engine.layers import LAYERS, Dense, Input
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, DataError, ShapeError
 from nntrain.registry import did_you_mean
@@ -380,6 +380,11 @@ class Model:
                 row = int(np.argwhere(~np.isfinite(x.reshape(len(x), -1)))[0][0])
                 raise DataError(f"{what}: input `{name}` has NaN or infinite values (first at row {row}); "
                                 f"clean or impute them first")
+            if isinstance(x, MultiHot):
+                for node in self.nodes:
+                    if name in node.inbound and not isinstance(node.layer, Dense):
+                        raise ConfigError(f"layer `{node.layer.name}` ({type(node.layer).__name__}) cannot read the "
+                                          f"multi-hot input `{name}`; only Dense reads multi-hot data directly")
             if n is not None and _num_rows(x) != n:
                 raise ShapeError(f"{what}: inputs have different numbers of rows ({n} and {_num_rows(x)})")
             n = _num_rows(x)
