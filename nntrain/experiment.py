@@ -104,12 +104,35 @@ class CheckpointSaver(Callback):
 
 
 # --- pieces shared by fit, kfold and evaluate --------------------------------------------------------------
+def locate(cfg: RunConfig, exc: NNTrainError, default: tuple) -> NNTrainError:
+    """The same error, prefixed with FILE:LINE:COL and key path of the config entry it is about."""
+    message = str(exc)
+    if message.startswith(cfg.positions.file):
+        return exc
+    path = tuple(getattr(exc, "path", ()) or ())
+    if not path:
+        path = default
+        data = cfg["data"] or {}
+        for key in ("train", "test", "validation"):
+            if isinstance(data.get(key), str) and Path(data[key]).name in message:
+                path = ("data", key)
+    dotted = ".".join(map(str, path))
+    located = type(exc)(f"{cfg.where(path)}  {dotted}: {message}")
+    if hasattr(exc, "path"):
+        located.path = path
+    return located
+
+
 def data_inputs(cfg: RunConfig) -> dict | None:
     """What the data says about each model input, without loading it (for shape checks)."""
     from nntrain.data import describe
 
-    desc = describe(cfg["data"], cfg.base_dir)
-    return desc.get("inputs")
+    try:
+        desc = describe(cfg["data"], cfg.base_dir)
+    except NNTrainError as exc:
+        raise locate(cfg, exc, ("data",)) from None
+    inputs = desc.get("inputs") or {}
+    return {name: v if isinstance(v, dict) else {"shape": list(v)} for name, v in inputs.items()}
 
 
 def prepare(cfg: RunConfig):
@@ -126,19 +149,28 @@ def load_bundle(cfg: RunConfig, progress=None, train_idx=None, val_idx=None, raw
 
     t = cfg["training"]
     seed = t["validation_seed"] if t["validation_seed"] is not None else cfg["seed"]
-    raw = raw if raw is not None else load_raw(cfg["data"], cfg.base_dir, progress=progress)
-    return make_bundle(raw, cfg["data"], train_idx=train_idx, val_idx=val_idx,
-                       validation_split=t["validation_split"], shuffle=t["validation_shuffle"],
-                       stratify=t["stratify"], seed=seed)
+    try:
+        raw = raw if raw is not None else load_raw(cfg["data"], cfg.base_dir, progress=progress)
+        return make_bundle(raw, cfg["data"], train_idx=train_idx, val_idx=val_idx,
+                           validation_split=t["validation_split"], shuffle=t["validation_shuffle"],
+                           stratify=t["stratify"], seed=seed)
+    except NNTrainError as exc:
+        raise locate(cfg, exc, ("data",)) from None
 
 
-def check_bundle(model, bundle) -> None:
+def check_bundle(model, bundle, cfg: RunConfig | None = None) -> None:
+    """Data against the model before training: input shapes, NaN, labels against each loss."""
     for split in ("train", "val", "test"):
         part = getattr(bundle, split)
         if part is None:
             continue
         what = {"train": "the training data", "val": "the validation data", "test": "the test data"}[split]
-        model.check_data(model.as_input_list(part.x), model.as_output_list(part.y), what)
+        try:
+            model.check_data(model.as_input_list(part.x), model.as_output_list(part.y), what)
+        except NNTrainError as exc:
+            if cfg is None:
+                raise
+            raise locate(cfg, exc, ("loss",) if "label" in str(exc) else ("model",)) from None
 
 
 def balanced_class_weight(y: np.ndarray) -> dict:
@@ -243,7 +275,7 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
     if weights is not None and resume is None:
         loaded = load_weights_by_name(model, Path(weights))
     bundle = load_bundle(cfg, progress=download_progress)
-    check_bundle(model, bundle)
+    check_bundle(model, bundle, cfg)
 
     # Everything is valid: from here on the run folder exists.
     if resume is not None:

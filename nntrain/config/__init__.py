@@ -60,8 +60,10 @@ def parse_override(text: str) -> tuple[list, object]:
     parts: list = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
     if not key.strip() or "" in parts:
         raise ConfigError(f"--set {text!r}: the key path is empty or has an empty part")
+    from nntrain.config.yamlpos import ConfigLoader
+
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.load(raw, Loader=ConfigLoader) if raw.strip() else ""  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError:
         value = raw
     if isinstance(value, str):

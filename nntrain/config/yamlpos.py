@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
 
 from nntrain.errors import ConfigError
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that also reads `1e-3` as a float (YAML 1.2), as users write learning rates."""
+
+
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"""),
+    list("-+0123456789"),
+)
 
 
 class Positions:
@@ -63,12 +75,14 @@ def load_yaml(path: Path) -> tuple[object, Positions]:
 def parse_yaml(text: str, file: str) -> tuple[object, Positions]:
     pos = Positions(file)
     try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=ConfigLoader)  # noqa: S506 - a SafeLoader subclass
+        node = yaml.compose(text, Loader=ConfigLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
-        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        what = " ".join(p for p in (exc.problem, exc.context) if p)
+        if exc.context_mark is not None and mark is not None and exc.context_mark.line != mark.line:
+            what += f" that starts at line {exc.context_mark.line + 1}"
         raise ConfigError(f"{where}  YAML syntax error: {what}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}  YAML error: {exc}") from None
