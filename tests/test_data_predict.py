@@ -1,0 +1,93 @@
+"""read_inputs: new files for `nntrain predict`, chunked, with the stored preprocessing."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from nntrain.data import Preprocessor, load_data, read_inputs
+from nntrain.errors import DataError
+
+
+@pytest.fixture
+def trained(tmp_path):
+    rows = "".join(f"{i},{i * 2 % 7},{['red', 'blue'][i % 2]},{i % 3}\n" for i in range(30))
+    (tmp_path / "train.csv").write_text("a,b,color,label\n" + rows)
+    spec = {"train": "train.csv", "target": "label", "preprocessing": ["standardize"]}
+    b = load_data(spec, tmp_path)
+    return b, Preprocessor.from_state(b.preprocessor.get_state())
+
+
+def test_csv_columns_in_any_order_target_ignored(trained, tmp_path):
+    b, pre = trained
+    rows = "".join(f"{i * 2 % 7},{['red', 'blue'][i % 2]},{i},xx\n" for i in range(30))
+    (tmp_path / "new.csv").write_text("b,color,a,note\n" + rows)
+    chunks = list(read_inputs(tmp_path / "new.csv", pre, batch_size=8))
+    assert [len(c) for c in chunks] == [8, 8, 8, 6]
+    np.testing.assert_allclose(np.concatenate(chunks), b.train.x, rtol=1e-6)
+
+
+def test_csv_missing_feature_column(trained, tmp_path):
+    _, pre = trained
+    (tmp_path / "new.csv").write_text("a,colour\n1,red\n")
+    with pytest.raises(DataError, match=r"no feature column 'b'.*the columns are: a, colour"):
+        list(read_inputs(tmp_path / "new.csv", pre))
+
+
+def test_csv_bad_value_names_line(trained, tmp_path):
+    _, pre = trained
+    (tmp_path / "new.csv").write_text("a,b,color\n" + "1,2,red\n" * 5 + "1,x,red\n")
+    with pytest.raises(DataError, match=r"line 7 \(data row 6\), column 'b': 'x' is not a number"):
+        list(read_inputs(tmp_path / "new.csv", pre, batch_size=2))
+
+
+def test_npy_feature_count_checked(tmp_path):
+    (tmp_path / "t.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,7,0\n")
+    b = load_data({"train": "t.csv", "target": "y"}, tmp_path)
+    np.save(tmp_path / "ok.npy", np.array([[1.0, 2.0], [5.0, 6.0]]))
+    (chunk,) = read_inputs(tmp_path / "ok.npy", b.preprocessor)
+    np.testing.assert_array_equal(chunk, [[1, 2], [5, 6]])
+    np.save(tmp_path / "bad.npy", np.zeros((2, 3)))
+    with pytest.raises(DataError, match=r"expected 2 feature columns \['a', 'b'\] for input 'input', got an array"):
+        list(read_inputs(tmp_path / "bad.npy", b.preprocessor))
+
+
+def test_npz_images_by_key_and_shape(tmp_path):
+    x = np.arange(6 * 4, dtype=np.uint8).reshape(6, 2, 2)
+    np.savez(tmp_path / "train.npz", x=x, y=np.arange(6) % 2)
+    b = load_data({"train": "train.npz", "preprocessing": [{"rescale": {"scale": 0.1}}, "flatten"]}, tmp_path)
+    np.savez(tmp_path / "new.npz", x=x[:5])
+    chunks = list(read_inputs(tmp_path / "new.npz", b.preprocessor, batch_size=2))
+    np.testing.assert_allclose(np.concatenate(chunks), b.train.x[:5])
+    np.savez(tmp_path / "wrong.npz", x=np.zeros((2, 3, 3)))
+    with pytest.raises(DataError, match=r"expects samples of shape \(2, 2\), got \(3, 3\)"):
+        list(read_inputs(tmp_path / "wrong.npz", b.preprocessor))
+    np.savez(tmp_path / "nokey.npz", pixels=x)
+    with pytest.raises(DataError, match="no array 'x'"):
+        list(read_inputs(tmp_path / "nokey.npz", b.preprocessor))
+
+
+def test_large_csv_is_streamed_in_constant_memory(trained, tmp_path):
+    _, pre = trained
+    path = tmp_path / "big.csv"
+    with open(path, "w") as fp:
+        fp.write("a,b,color\n")
+        line = "1.5,2.25,blue\n"
+        fp.write(line * 200_000)  # ~2.8 MB on disk
+    tracemalloc.start()
+    n = 0
+    for chunk in read_inputs(path, pre, batch_size=1000):
+        n += len(chunk)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert n == 200_000
+    assert peak < 1_500_000  # bounded by the chunk size, well under the file's size in Python objects
+
+
+def test_text_lines_need_a_text_model(trained, tmp_path):
+    _, pre = trained
+    (tmp_path / "x.txt").write_text("hello\n")
+    with pytest.raises(DataError, match="need a model trained on text"):
+        list(read_inputs(tmp_path / "x.txt", pre))
+    with pytest.raises(DataError, match="not found"):
+        list(read_inputs(tmp_path / "missing.csv", pre))
