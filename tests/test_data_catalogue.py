@@ -86,9 +86,9 @@ def served(tmp_path, monkeypatch):
     for f in root.iterdir():
         monkeypatch.setitem(catalogue.SHA256, f.name, hashlib.sha256(f.read_bytes()).hexdigest())
 
-    handler = lambda *a, **kw: _Handler(*a, directory=str(root), **kw)  # noqa: E731
+    handler = lambda *a, **kw: _Handler(*a, directory=str(root), **kw)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     _Handler.requests = []
     _Handler.corrupt_next = 0
@@ -163,7 +163,7 @@ def test_imdb_matches_keras_semantics(served, tmp_path, options):
     f = files["imdb"]
     tr, te = shuffled(30, rng), shuffled(20, rng)
     kw = {k: v for k, v in options.items() if k != "seed"}
-    xs_tr, y_tr = keras_sequences(list(f["x_train"][tr]), list(f["y_train"][tr]), **{**kw, "num_words": None})
+    xs_tr, _ = keras_sequences(list(f["x_train"][tr]), list(f["y_train"][tr]), **{**kw, "num_words": None})
     # num_words and the oov cut apply to train and test together, as in Keras
     all_x, all_y = keras_sequences(list(f["x_train"][tr]) + list(f["x_test"][te]),
                                    list(f["y_train"][tr]) + list(f["y_test"][te]), **kw)

@@ -13,7 +13,7 @@ def test_split_is_a_partition_and_deterministic():
     keep, held = split_indices(100, 0.3, seed=4)
     assert len(held) == 30 and len(keep) == 70
     np.testing.assert_array_equal(np.sort(np.concatenate([keep, held])), np.arange(100))
-    keep2, held2 = split_indices(100, 0.3, seed=4)
+    _, held2 = split_indices(100, 0.3, seed=4)
     np.testing.assert_array_equal(held, held2)
     assert not np.array_equal(held, split_indices(100, 0.3, seed=5)[1])
     assert keep.dtype == np.int64

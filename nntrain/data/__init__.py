@@ -35,14 +35,34 @@ _EXPORTS = {
     "cache_dir": "nntrain.data.download",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DATASETS",
+    "DATA_SCHEMA",
+    "STEPS",
+    "DataBundle",
+    "Preprocessor",
+    "RawData",
+    "RawSplit",
+    "Split",
+    "Tokenizer",
+    "cache_dir",
+    "describe",
+    "kfold_indices",
+    "list_datasets",
+    "load_data",
+    "load_raw",
+    "make_bundle",
+    "read_inputs",
+    "split_indices",
+    "word_index",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from nntrain.data.bundle import DataBundle, Split, load_data, make_bundle
     from nntrain.data.catalogue import word_index
-    from nntrain.data.overview import describe, list_datasets
     from nntrain.data.download import cache_dir
     from nntrain.data.loading import DATASETS, load_raw
+    from nntrain.data.overview import describe, list_datasets
     from nntrain.data.predict_inputs import read_inputs
     from nntrain.data.preprocessing import STEPS
     from nntrain.data.preprocessor import Preprocessor

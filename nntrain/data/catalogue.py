@@ -7,8 +7,9 @@ gives the sequences Keras gives.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -110,7 +111,9 @@ def keras_shuffle(n: int, rng: np.random.RandomState) -> np.ndarray:
 
 def _split(n: int, test_split: float) -> int:
     if not 0 <= test_split < 1:
-        raise ConfigError(f"options.test_split must be in [0, 1), got {test_split!r}", ("data", "options", "test_split"))
+        raise ConfigError(
+            f"options.test_split must be in [0, 1), got {test_split!r}", ("data", "options", "test_split")
+        )
     return int(n * (1 - test_split))  # Keras's rounding down
 
 

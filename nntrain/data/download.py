@@ -11,8 +11,8 @@ import hashlib
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from nntrain.errors import DataError
 
@@ -103,7 +103,9 @@ def fetch(fname: str, expected_hash: str, subdir: str = "", progress: Progress |
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataError(f"cannot create the dataset cache folder {dest.parent} ({exc}); set NNTRAIN_CACHE_DIR") from None
+        raise DataError(
+            f"cannot create the dataset cache folder {dest.parent} ({exc}); set NNTRAIN_CACHE_DIR"
+        ) from None
     if dest.exists():
         dest.unlink()  # present but corrupt (the hash check above failed)
     tmp = dest.with_name(f"{dest.name}.part{os.getpid()}")

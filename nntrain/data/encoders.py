@@ -42,7 +42,7 @@ class ColumnEncoder:
     def width(self) -> int:
         return len(self.feature_names)
 
-    def fit(self, table: Table) -> "ColumnEncoder":
+    def fit(self, table: Table) -> ColumnEncoder:
         self.columns = table.names
         self.categories = {
             c: sorted({str(v) for v in table.columns[c]}) for c in table.names if not table.is_numeric(c)
@@ -74,7 +74,7 @@ class ColumnEncoder:
         return {"columns": list(self.columns), "categories": {c: list(v) for c, v in self.categories.items()}}
 
     @classmethod
-    def from_state(cls, state: dict) -> "ColumnEncoder":
+    def from_state(cls, state: dict) -> ColumnEncoder:
         return cls(
             [str(c) for c in state["columns"]],
             {str(c): [str(v) for v in vs] for c, vs in dict(state.get("categories") or {}).items()},

@@ -17,9 +17,6 @@ from nntrain.data.raw import RawSplit
 from nntrain.data.tables import Table, check_columns, read_csv
 from nntrain.errors import ConfigError, DataError
 
-TABLE_SUFFIXES = (".csv", ".csv.gz", ".txt.gz")
-KEY_SUFFIXES = (".npz", ".h5", ".hdf5")
-
 
 def file_format(path: Path) -> str:
     """'csv', 'npy', 'npz', 'h5' or 'folder' from a path's suffix (or it being a folder)."""
@@ -59,7 +56,9 @@ def _column_name(ref: Any, header: list[str], key: str) -> str:
         raise ConfigError(f"data.{key}: a column is a name or an index, got {ref!r}", ("data", key))
     if isinstance(ref, int):
         if not -len(header) <= ref < len(header):
-            raise ConfigError(f"data.{key}: column index {ref} is out of range for {len(header)} columns", ("data", key))
+            raise ConfigError(
+                f"data.{key}: column index {ref} is out of range for {len(header)} columns", ("data", key)
+            )
         return header[ref]
     return ref
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from nntrain.data import bundled, catalogue
 from nntrain.data.files import check_like, read_file, resolve

@@ -8,6 +8,7 @@ small and local, so they go through the real pipeline.
 from __future__ import annotations
 
 from pathlib import Path
+
 import numpy as np
 
 from nntrain.data import bundled, catalogue, formats
@@ -174,7 +175,8 @@ def describe(spec: dict, base_dir: Path) -> dict:
         "source": "files",
         "cached": True,
         "inputs": {
-            n: _propagate(in_steps[n], shape, hints.get(n, {}), ("data", "preprocessing")) for n, shape in inputs.items()
+            n: _propagate(in_steps[n], shape, hints.get(n, {}), ("data", "preprocessing"))
+            for n, shape in inputs.items()
         },
         "outputs": {n: _output_info(*facts, out_steps[n]) for n, facts in outputs.items()},
         "rows": {"train": None, "test": None},

@@ -6,8 +6,9 @@ the file size. NPZ members cannot be mapped: each array is read whole, then chun
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -95,7 +96,9 @@ def read_inputs(path: Path, preprocessor: Preprocessor, batch_size: int = 1024) 
 
     if name.endswith(".txt"):
         if len(names) != 1 or pre.inputs[names[0]].kind != "text":
-            raise DataError(f"{path}: text lines need a model trained on text; this one expects {_describe_inputs(pre)}")
+            raise DataError(
+                f"{path}: text lines need a model trained on text; this one expects {_describe_inputs(pre)}"
+            )
         with open(path, encoding="utf-8", errors="replace") as fp:
             batch: list[str] = []
             for line in fp:

@@ -185,7 +185,9 @@ class Reshape(Step):
         size = int(np.prod(x.shape[1:]))
         known = int(np.prod([d for d in self.shape if d != -1]))
         if (-1 in self.shape and size % known) or (-1 not in self.shape and size != known):
-            raise ShapeError(f"reshape to {list(self.shape)} cannot hold samples of shape {x.shape[1:]} ({size} values)")
+            raise ShapeError(
+                f"reshape to {list(self.shape)} cannot hold samples of shape {x.shape[1:]} ({size} values)"
+            )
         return x.reshape(len(x), *self.shape)
 
     def output_shape(self, shape, hints):

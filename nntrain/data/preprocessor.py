@@ -131,7 +131,7 @@ class InputPipeline:
         return state
 
     @classmethod
-    def from_state(cls, name: str, state: dict) -> "InputPipeline":
+    def from_state(cls, name: str, state: dict) -> InputPipeline:
         kind = str(state["kind"])
         encoder = None
         if kind == "table":
@@ -178,7 +178,7 @@ class OutputPipeline:
         return {"source": dict(self.source), "encoder": self.encoder.get_state(), "steps": steps}
 
     @classmethod
-    def from_state(cls, name: str, state: dict) -> "OutputPipeline":
+    def from_state(cls, name: str, state: dict) -> OutputPipeline:
         source = {str(k): v for k, v in dict(state.get("source") or {}).items()}
         steps = [step_from_state(s) for s in state.get("steps") or []]
         return cls(name, source, TargetEncoder.from_state(state["encoder"]), steps)
@@ -205,7 +205,7 @@ class Preprocessor:
         self.single_input, self.single_output = bool(single_input), bool(single_output)
 
     @classmethod
-    def from_spec(cls, raw: RawData, spec: dict) -> "Preprocessor":
+    def from_spec(cls, raw: RawData, spec: dict) -> Preprocessor:
         """Unfitted pipelines for the inputs/outputs of `raw`, with the steps the data spec names."""
         in_names, out_names = list(raw.kinds), list(raw.train.y)
         in_steps = _per_name(spec.get("preprocessing"), in_names, "preprocessing")
@@ -288,7 +288,7 @@ class Preprocessor:
         }
 
     @classmethod
-    def from_state(cls, state: dict) -> "Preprocessor":
+    def from_state(cls, state: dict) -> Preprocessor:
         """Rebuild the fitted preprocessor `get_state` described."""
         fmt = state.get("format")
         fmt = fmt.decode() if isinstance(fmt, bytes) else fmt

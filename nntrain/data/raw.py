@@ -51,7 +51,7 @@ class RawSplit:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def take(self, idx: np.ndarray) -> "RawSplit":
+    def take(self, idx: np.ndarray) -> RawSplit:
         """The rows at positions `idx` of this split."""
         idx = np.asarray(idx, dtype=np.int64)
         return RawSplit(

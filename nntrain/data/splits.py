@@ -48,7 +48,7 @@ def split_indices(
     n_out = int(round(fraction * n))
     if fraction > 0 and n_out == 0 and n > 1:
         n_out = 1
-    if n_out >= n and n > 0:
+    if n_out >= n > 0:
         raise ConfigError(f"a split fraction of {fraction} leaves no row to train on out of {n}")
     if n_out == 0:
         return np.arange(n, dtype=np.int64), np.zeros(0, dtype=np.int64)

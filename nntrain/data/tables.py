@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -43,11 +43,11 @@ class Table:
     def is_numeric(self, name: str) -> bool:
         return self.columns[name].dtype != object
 
-    def take(self, rows: np.ndarray) -> "Table":
+    def take(self, rows: np.ndarray) -> Table:
         """The given rows (int indices), same columns."""
         return Table({k: v[rows] for k, v in self.columns.items()}, self.source)
 
-    def select(self, names: list[str], role: str = "feature") -> "Table":
+    def select(self, names: list[str], role: str = "feature") -> Table:
         """The named columns, in the given order; a missing one raises DataError with the closest name."""
         check_columns(names, self.names, self.source, role)
         return Table({n: self.columns[n] for n in names}, self.source)
@@ -74,7 +74,7 @@ def open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def _reader(stream) -> "csv._reader":
+def _reader(stream) -> csv._reader:
     return csv.reader(stream, skipinitialspace=True)
 
 

@@ -71,7 +71,7 @@ class TargetEncoder:
         self.n_classes: int | None = None
         self.width = 1
 
-    def fit(self, y: np.ndarray, class_names: list[str] | None = None, task: str | None = None) -> "TargetEncoder":
+    def fit(self, y: np.ndarray, class_names: list[str] | None = None, task: str | None = None) -> TargetEncoder:
         """Learn classes and task from the training targets (rows,) or (rows, k)."""
         y = np.asarray(y)
         if len(y) == 0:
@@ -140,7 +140,7 @@ class TargetEncoder:
         return state
 
     @classmethod
-    def from_state(cls, state: dict) -> "TargetEncoder":
+    def from_state(cls, state: dict) -> TargetEncoder:
         enc = cls(str(state["name"]))
         enc.task = str(state["task"])
         enc.width = int(state["width"])

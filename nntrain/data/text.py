@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class Tokenizer:
         doc = _TAG.sub(" ", doc)
         return _WORD.findall(doc.lower() if self.lowercase else doc)
 
-    def fit(self, docs: Iterable[str]) -> "Tokenizer":
+    def fit(self, docs: Iterable[str]) -> Tokenizer:
         counts = Counter()
         for doc in docs:
             counts.update(self.words(doc))
@@ -77,7 +77,7 @@ class Tokenizer:
         return {"config": self.get_config(), "vocabulary": list(self.vocabulary)}
 
     @classmethod
-    def from_state(cls, state: dict) -> "Tokenizer":
+    def from_state(cls, state: dict) -> Tokenizer:
         config = state["config"]
         tok = cls(None if config.get("num_words") is None else int(config["num_words"]), bool(config["lowercase"]))
         tok._set_vocabulary([str(w) for w in state["vocabulary"]])
