@@ -229,14 +229,22 @@ def load_weights_by_name(model, path: Path) -> list[str]:
     return loaded
 
 
-def _sigterm_as_interrupt():
-    def handler(signum, frame):
-        raise KeyboardInterrupt
+def _install_interrupt_handlers(trainer) -> dict:
+    """Ctrl-C / SIGTERM: finish the current step, then stop cleanly (checkpoints are never cut mid-write).
+    A second Ctrl-C stops at once."""
 
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not in the main thread
-        return None
+    def handler(signum, frame):
+        if trainer.interrupt_requested:
+            raise KeyboardInterrupt
+        trainer.interrupt_requested = True
+
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, handler)
+        except ValueError:  # not in the main thread: keep Python's default behaviour
+            pass
+    return old
 
 
 # --- fit ------------------------------------------------------------------------------------------------
@@ -314,7 +322,7 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
         restore_trainer(trainer, resume_ckpt)
 
     status, code, message = "finished", 0, ""
-    old = _sigterm_as_interrupt()
+    old = _install_interrupt_handlers(trainer)
     try:
         trainer.run()
         if trainer.nan_detected:
@@ -328,8 +336,8 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
         message = (f"interrupted during epoch {trainer.epoch + 1}; checkpoints/last.h5 holds epoch "
                    f"{trainer.epoch}. Resume with: nntrain fit --resume {run_dir}")
     finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     recorder.trainer = trainer
     recorder.write()
     info.update({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "status": status,

@@ -55,7 +55,7 @@ def check_sections(tree: dict, base_dir: Path) -> tuple[dict, list[Issue]]:
     if "model" in tree:
         out["model"] = _model(tree["model"], issues)
     out["loss"] = _loss(tree.get("loss"), issues) if "loss" in tree else None
-    if "loss_weights" in tree:
+    if tree.get("loss_weights") is not None:
         lw, sub = validate(tree["loss_weights"], {"anyOf": [
             {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
             {"type": "array", "items": {"type": "number", "minimum": 0}}]}, ("loss_weights",))

@@ -132,6 +132,7 @@ class Trainer:
         self.stop_reason: str | None = None
         self.nan_detected = False
         self.interrupted = False
+        self.interrupt_requested = False  # set by a signal handler: stop after the current step
         self.extras: dict = {}  # what checkpoints carry besides the model (config, preprocessing)
 
     @property
@@ -149,6 +150,8 @@ class Trainer:
         cbs.on_train_begin()
         try:
             while self.epoch < self.epochs and not self.stop_training:
+                if self.interrupt_requested:
+                    raise KeyboardInterrupt
                 self._run_epoch()
         except KeyboardInterrupt:
             self.interrupted = True
@@ -177,6 +180,8 @@ class Trainer:
                 yb = [np.take(y, idx, axis=0) for y in self.ys]
                 sw = None if sw_all is None else sw_all[idx]
             model.train_on_batch(xb, yb, sw, tracker)
+            if self.interrupt_requested:
+                raise KeyboardInterrupt  # the step is complete; the epoch is abandoned
             cbs.on_train_batch_end(step)
             if self.stop_training:
                 break
