@@ -3,16 +3,26 @@ functional graph with fan-out and two weighted outputs, and fused against unfuse
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pytest
 
 from nntrain.engine.activations import ACTIVATIONS
 from nntrain.engine.layers import (
-    LAYERS, Activation, Add, BatchNormalization, Concatenate, Dense, Dropout, Embedding, Flatten,
-    GlobalAveragePooling1D, Input, Reshape,
+    LAYERS,
+    Activation,
+    Add,
+    BatchNormalization,
+    Concatenate,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    GlobalAveragePooling1D,
+    Input,
+    Reshape,
 )
 from nntrain.engine.model import Model, Node, Sequential
 from nntrain.engine.regularizers import REGULARIZERS
@@ -221,7 +231,7 @@ def test_embedding_regularizer_gradient(assert_grad):
     assert_grad(loss, layer.params["embeddings"], layer.grads["embeddings"], "embeddings")
 
 
-# --- a functional graph: fan-out, Add, Concatenate, BatchNormalization, two weighted outputs ------------------------------
+# --- a functional graph: fan-out, Add, Concatenate, BatchNormalization, two weighted outputs --------------------------
 
 
 def _graph_model(dtype="float64") -> Model:
@@ -287,7 +297,7 @@ def test_model_backward_sums_fan_out(assert_grad):
     model = Model([inp], nodes, ["out"], dtype="float64")
     x = np.random.default_rng(0).standard_normal((4, 3))
     r = np.random.default_rng(1).standard_normal((4, 2))
-    (y,), backs = model.forward([x], training=True)
+    (_y,), backs = model.forward([x], training=True)
     model.backward(backs, [r])
     grads = {k: g.copy() for k, g in model.trainable_grads.items()}
 
@@ -298,7 +308,7 @@ def test_model_backward_sums_fan_out(assert_grad):
         assert_grad(loss, p, grads[key], key)
 
 
-# --- fused softmax / sigmoid cross-entropy against the unfused chain ------------------------------------------------------
+# --- fused softmax / sigmoid cross-entropy against the unfused chain --------------------------------------------------
 
 
 def _unfusable(name: str):

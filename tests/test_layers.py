@@ -14,8 +14,18 @@ import pytest
 from nntrain.engine.activations import ACTIVATIONS
 from nntrain.engine.initializers import INITIALIZERS
 from nntrain.engine.layers import (
-    LAYERS, Activation, Add, BatchNormalization, Concatenate, Dense, Dropout, Embedding, Flatten,
-    GlobalAveragePooling1D, Input, Reshape,
+    LAYERS,
+    Activation,
+    Add,
+    BatchNormalization,
+    Concatenate,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    GlobalAveragePooling1D,
+    Input,
+    Reshape,
 )
 from nntrain.engine.model import Model, Node, Sequential
 from nntrain.errors import ConfigError, ShapeError
@@ -113,7 +123,7 @@ def test_float32_by_default(name):
     assert model.predict(x).dtype == np.float32
 
 
-# --- forward values by hand --------------------------------------------------------------------------------------------
+# --- forward values by hand -------------------------------------------------------------------------------------------
 
 
 def test_dense_forward_by_hand():
@@ -177,7 +187,7 @@ def test_embedding_lookup_and_out_of_range_ids():
         layer.forward(np.array([[0, 4, 1]]), False)
 
 
-# --- Dropout -----------------------------------------------------------------------------------------------------------
+# --- Dropout ----------------------------------------------------------------------------------------------------------
 
 
 def test_dropout_zeroes_and_rescales_in_training_only():
@@ -199,7 +209,7 @@ def test_dropout_seed_repeats_masks():
     np.testing.assert_array_equal(a.forward(x, True)[0], b.forward(x, True)[0])
 
 
-# --- BatchNormalization --------------------------------------------------------------------------------------------------
+# --- BatchNormalization -----------------------------------------------------------------------------------------------
 
 
 def test_batch_normalization_by_hand():
@@ -230,7 +240,7 @@ def test_frozen_batch_normalization_runs_in_inference_mode():
     np.testing.assert_array_equal(layer.state["moving_mean"], np.zeros(3))
 
 
-# --- activations --------------------------------------------------------------------------------------------------------
+# --- activations ------------------------------------------------------------------------------------------------------
 
 
 def test_activation_values_by_hand():
@@ -265,7 +275,7 @@ def test_activations_stay_finite_for_huge_inputs():
     np.testing.assert_allclose(ACTIVATIONS.build("softplus")(x)[0], [[0, math.log(2), 1000]])
 
 
-# --- initializers -------------------------------------------------------------------------------------------------------
+# --- initializers -----------------------------------------------------------------------------------------------------
 
 
 def test_initializer_distributions():
@@ -288,7 +298,7 @@ def test_initializer_distributions():
     np.testing.assert_array_equal(a, b)  # a seeded initializer ignores the model's generator
 
 
-# --- constructor errors ---------------------------------------------------------------------------------------------------
+# --- constructor errors -----------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("make,words", [
@@ -299,6 +309,7 @@ def test_initializer_distributions():
     (lambda: Dropout(-0.1), "rate=-0.1"),
     (lambda: Reshape([-1, -1]), "at most one -1"),
     (lambda: Reshape([0, 2]), "target_shape"),
+    (lambda: Reshape([None, 2]), "[None, 2]"),
     (lambda: Concatenate(axis=0), "axis 0 is the batch"),
     (lambda: BatchNormalization(momentum=1.0), "momentum"),
     (lambda: BatchNormalization(axis=1), "axis=1"),

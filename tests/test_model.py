@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 
 from nntrain.engine.layers import (
-    Add, BatchNormalization, Concatenate, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D, Input, Reshape,
+    Add,
+    BatchNormalization,
+    Concatenate,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    GlobalAveragePooling1D,
+    Input,
+    Reshape,
 )
 from nntrain.engine.model import Model, Node, Sequential
 from nntrain.errors import ConfigError, DataError, ShapeError
@@ -63,7 +72,7 @@ def test_functional_summary_shows_connections():
     assert _rows(model)["out"] == 6
 
 
-# --- graph errors at build time --------------------------------------------------------------------------------------------
+# --- graph errors at build time ---------------------------------------------------------------------------------------
 
 
 def _inp(name="x", shape=(4,)):
@@ -71,7 +80,8 @@ def _inp(name="x", shape=(4,)):
 
 
 def test_cycle_is_rejected():
-    nodes = [Node(Dense(3, name="d1"), ["x"]), Node(Add(name="merge"), ["d1", "d2"]), Node(Dense(3, name="d2"), ["merge"])]
+    nodes = [Node(Dense(3, name="d1"), ["x"]), Node(Add(name="merge"), ["d1", "d2"]),
+             Node(Dense(3, name="d2"), ["merge"])]
     with pytest.raises(ConfigError, match=r"cycle: d2 -> merge -> d2"):
         Model([_inp()], nodes, ["d2"])
 
@@ -124,7 +134,7 @@ def test_shapes_that_cannot_fit_fail_at_build(build, pattern):
         build()
 
 
-# --- bad data ------------------------------------------------------------------------------------------------------------
+# --- bad data ---------------------------------------------------------------------------------------------------------
 
 
 def _classifier(n_in=4, n_out=3, loss="sparse_categorical_crossentropy"):
@@ -208,7 +218,7 @@ def test_multi_input_data_must_be_a_dict():
         model.predict({"a": np.zeros((2, 2))})
 
 
-# --- config round-trip ----------------------------------------------------------------------------------------------------
+# --- config round-trip ------------------------------------------------------------------------------------------------
 
 
 def _functional() -> Model:
@@ -263,7 +273,7 @@ def test_set_weights_checks_names_and_shapes():
         model.set_weights({"haed": {}})
 
 
-# --- dtype and prediction ---------------------------------------------------------------------------------------------------
+# --- dtype and prediction ---------------------------------------------------------------------------------------------
 
 
 def test_float64_data_still_runs_in_float32(blobs):

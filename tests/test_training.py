@@ -33,7 +33,7 @@ def _bce(p: np.ndarray, y: np.ndarray) -> np.ndarray:
     return -(y * np.log(p) + (1 - y) * np.log(1 - p))
 
 
-# --- problems a working engine learns -----------------------------------------------------------------------------------
+# --- problems a working engine learns ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("optimizer,epochs", [({"name": "adam", "learning_rate": 0.05}, 300),
@@ -74,7 +74,7 @@ def test_linear_regression_recovers_the_weights():
     assert history.history["loss"][-1] < 1e-6 and history.history["mae"][-1] < 1e-3
 
 
-# --- batch sizes, checked against gradient steps by hand ---------------------------------------------------------------
+# --- batch sizes, checked against gradient steps by hand --------------------------------------------------------------
 
 
 def _linear_problem():
@@ -133,11 +133,11 @@ def test_epoch_loss_is_exact_with_a_short_last_batch(blobs, shuffle):
     assert evaluated["loss"] == pytest.approx(by_hand, rel=1e-6) and evaluated["accuracy"] == accuracy
 
 
-# --- Dropout and BatchNormalization in the loop ---------------------------------------------------------------------------
+# --- Dropout and BatchNormalization in the loop -----------------------------------------------------------------------
 
 
 def test_dropout_changes_training_outputs_but_not_predictions(blobs):
-    x, y = blobs
+    x, _y = blobs
     model = Sequential([Dense(32, activation="relu", name="hidden"), Dropout(0.5), Dense(3, name="out")],
                        input_shape=(4,), seed=0)
     model.compile(loss="mse", optimizer="adam")
@@ -171,7 +171,7 @@ def test_batch_normalization_statistics_in_the_loop():
     np.testing.assert_allclose(model.predict(x), (x - mm) / np.sqrt(mv + 1e-3), rtol=1e-4, atol=1e-5)
 
 
-# --- validation, class weights, several inputs and outputs ------------------------------------------------------------------
+# --- validation, class weights, several inputs and outputs ------------------------------------------------------------
 
 
 def test_validation_split_holds_out_the_last_rows(blobs):
@@ -264,7 +264,7 @@ def test_frozen_layers_keep_their_weights(blobs):
     assert sorted(model.trainable_params) == ["head/bias", "head/kernel"]
 
 
-# --- determinism and exact resume --------------------------------------------------------------------------------------------
+# --- determinism and exact resume -------------------------------------------------------------------------------------
 
 
 def _noisy_model(seed=0, dropout_seed=None) -> Model:
@@ -305,7 +305,7 @@ def test_same_seed_is_bit_identical_and_other_seeds_differ(blobs):
 @pytest.mark.parametrize("dropout_seed", [None, 7])  # the model's generator, or the layer's own
 def test_resume_is_bit_identical_to_an_uninterrupted_run(blobs, dropout_seed):
     x, y = blobs
-    fit_args = dict(batch_size=16, validation_data=(x[:20], y[:20]), seed=4)
+    fit_args = {"batch_size": 16, "validation_data": (x[:20], y[:20]), "seed": 4}
     straight = _noisy_model(dropout_seed=dropout_seed)
     straight_history = Trainer(straight, x, y, epochs=10, **fit_args).run()
 
@@ -315,7 +315,8 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(blobs, dropout_seed):
     state = json.loads(json.dumps(part.get_state()))  # what a checkpoint stores must be JSON-able
     weights, optimizer_state = first.get_weights(), first.optimizer.get_state()
 
-    resumed = _noisy_model(seed=99, dropout_seed=dropout_seed)  # other initial weights: everything must come from the saved state
+    # other initial weights: everything must come from the saved state
+    resumed = _noisy_model(seed=99, dropout_seed=dropout_seed)
     resumed.set_weights(weights)
     resumed.optimizer.set_state(optimizer_state)
     rest = Trainer(resumed, x, y, epochs=10, **fit_args)

@@ -239,6 +239,9 @@ class Reshape(Layer):
     def __init__(self, target_shape, name: str | None = None, trainable: bool = True):
         super().__init__(name=name, trainable=trainable)
         self.target_shape = _shape_tuple("Reshape", "target_shape", target_shape)
+        if None in self.target_shape:
+            raise ConfigError(f"Reshape(target_shape=...) expects positive integers and at most one -1, got "
+                              f"{list(self.target_shape)}")
         if sum(d == -1 for d in self.target_shape) > 1:
             raise ConfigError(f"Reshape(target_shape=...) allows at most one -1, got {list(self.target_shape)}")
 
