@@ -48,7 +48,8 @@ def _guard(fn, *args, **kwargs):
 
 
 def _progress_mode(progress: str, quiet: bool) -> str:
-    from nntrain.training.progress import MODES
+    """The display mode: `auto` becomes `bar` on a terminal and `line` otherwise."""
+    from nntrain.training.progress import MODES, resolve_mode
 
     if quiet:
         return "none"
@@ -56,7 +57,7 @@ def _progress_mode(progress: str, quiet: bool) -> str:
         from nntrain.errors import ConfigError
 
         fail(ConfigError(f"--progress expects one of {', '.join(MODES)}, got {progress!r}"))
-    return progress
+    return resolve_mode(progress)
 
 
 def _download_progress(mode: str):

@@ -141,6 +141,8 @@ class EarlyStopping(Callback):
             self.trainer.stop_training = True
             self.trainer.stop_reason = (f"early stopping: `{self.monitor}` did not improve for {self.wait} epochs "
                                         f"(best {self.best:.6g} at epoch {self.best_epoch + 1})")
+            if self.restore_best_weights:
+                self.trainer.stop_reason += f"; the model keeps the weights of epoch {self.best_epoch + 1}"
 
     def on_train_end(self):
         if self.restore_best_weights and self.best_weights is not None and not self.trainer.interrupted:
