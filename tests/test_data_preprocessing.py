@@ -171,3 +171,45 @@ def test_one_hot_rejects_out_of_range_labels():
     step.fit(np.array([0, 1, 2]), {"n_classes": 3})
     with pytest.raises(DataError, match="row 2 has class 3"):
         step.transform(np.array([0, 3]))
+
+
+def _h5_write(group, state):
+    """A plain HDF5 layout for nested state: dicts and lists as groups (list items keyed 0, 1, ...)."""
+    import h5py
+
+    items = state.items() if isinstance(state, dict) else ((str(i), v) for i, v in enumerate(state))
+    group.attrs["__list__"] = int(isinstance(state, list))
+    for key, value in items:
+        if isinstance(value, (dict, list)) and not (isinstance(value, list) and value and
+                                                     all(isinstance(v, str) for v in value)):
+            _h5_write(group.create_group(key), value)
+        elif isinstance(value, list):  # list of str
+            group.create_dataset(key, data=value, dtype=h5py.string_dtype())
+        else:
+            group.create_dataset(key, data=value)
+
+
+def _h5_read(group):
+    import h5py
+
+    out = {}
+    for key, item in group.items():
+        out[key] = _h5_read(item) if isinstance(item, h5py.Group) else item[()]
+    return out  # lists come back as dicts keyed "0", "1", ...; strings as bytes
+
+
+def test_state_survives_an_hdf5_round_trip(tmp_path):
+    import h5py
+
+    (tmp_path / "t.csv").write_text("a,color,label\n1,red,yes\n2,blue,no\n3,red,yes\n4,green,no\n")
+    b = load_data({"train": "t.csv", "target": "label", "preprocessing": ["standardize"],
+                   "target_preprocessing": ["one_hot"]}, tmp_path)
+    with h5py.File(tmp_path / "s.h5", "w") as f:
+        _h5_write(f.create_group("pre"), b.preprocessor.get_state())
+    with h5py.File(tmp_path / "s.h5", "r") as f:
+        state = _h5_read(f["pre"])
+    again = Preprocessor.from_state(state)
+    raw = load_raw({"train": "t.csv", "target": "label"}, tmp_path)
+    np.testing.assert_array_equal(again.transform_x(raw.train.x), b.train.x)
+    np.testing.assert_array_equal(again.transform_y(raw.train.y), b.train.y)
+    assert again.class_names == {"output": ["no", "yes"]}

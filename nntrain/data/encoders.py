@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nntrain.data.state import as_str, as_str_list
 from nntrain.data.tables import Table, check_columns
 from nntrain.errors import DataError
 
@@ -76,6 +77,6 @@ class ColumnEncoder:
     @classmethod
     def from_state(cls, state: dict) -> ColumnEncoder:
         return cls(
-            [str(c) for c in state["columns"]],
-            {str(c): [str(v) for v in vs] for c, vs in dict(state.get("categories") or {}).items()},
+            as_str_list(state["columns"]),
+            {as_str(c): as_str_list(vs) for c, vs in dict(state.get("categories") or {}).items()},
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from nntrain.data.state import as_str, plain
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, DataError, ShapeError
 from nntrain.registry import Registry
@@ -360,18 +361,8 @@ def step_state(step: Step) -> dict:
 
 
 def step_from_state(state: dict) -> Step:
-    config = {k: _plain(v) for k, v in dict(state.get("config") or {}).items()}
-    step = STEPS.build(str(state["name"]), **config)
+    config = {k: plain(v) for k, v in dict(state.get("config") or {}).items()}
+    step = STEPS.build(as_str(state["name"]), **config)
     step.set_state(dict(state.get("state") or {}))
     return step
 
-
-def _plain(v: Any) -> Any:
-    """Numpy scalars/arrays (as a checkpoint may return them) back to Python values for constructors."""
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, bytes):
-        return v.decode()
-    return v

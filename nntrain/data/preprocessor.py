@@ -15,6 +15,7 @@ import numpy as np
 from nntrain.data.encoders import ColumnEncoder
 from nntrain.data.preprocessing import Step, build_step, is_sequences, step_from_state, step_state
 from nntrain.data.raw import RawData, RawSplit
+from nntrain.data.state import as_list, as_str, as_str_list
 from nntrain.data.targets import TargetEncoder
 from nntrain.data.text import Tokenizer
 from nntrain.engine.sparse import MultiHot
@@ -46,6 +47,19 @@ def _per_name(config: Any, names: list[str], key: str) -> dict[str, list]:
                 )
         return {n: list(config.get(n) or []) for n in names}
     raise ConfigError(f"data.{key} must be a list of steps or a mapping name -> list, got {config!r}", ("data", key))
+
+
+def _source(state: Any) -> dict:
+    """A pipeline's source mapping with str names and int shapes, however the checkpoint returned it."""
+    source = {as_str(k): v for k, v in dict(state or {}).items()}
+    for key in ("type", "key", "name"):
+        if key in source:
+            source[key] = as_str(source[key])
+    if "columns" in source:
+        source["columns"] = as_str_list(source["columns"])
+    if "sample_shape" in source:
+        source["sample_shape"] = [int(d) for d in as_list(source["sample_shape"])]
+    return source
 
 
 def _steps(configs: list, path: tuple) -> list[Step]:
@@ -132,15 +146,14 @@ class InputPipeline:
 
     @classmethod
     def from_state(cls, name: str, state: dict) -> InputPipeline:
-        kind = str(state["kind"])
+        kind = as_str(state["kind"])
         encoder = None
         if kind == "table":
             encoder = ColumnEncoder.from_state(state["encoder"])
         elif kind == "text":
             encoder = Tokenizer.from_state(state["encoder"])
-        steps = [step_from_state(s) for s in state.get("steps") or []]
-        source = {str(k): v for k, v in dict(state.get("source") or {}).items()}
-        return cls(name, kind, source, encoder, steps)
+        steps = [step_from_state(s) for s in as_list(state.get("steps"))]
+        return cls(name, kind, _source(state.get("source")), encoder, steps)
 
 
 class OutputPipeline:
@@ -179,9 +192,8 @@ class OutputPipeline:
 
     @classmethod
     def from_state(cls, name: str, state: dict) -> OutputPipeline:
-        source = {str(k): v for k, v in dict(state.get("source") or {}).items()}
-        steps = [step_from_state(s) for s in state.get("steps") or []]
-        return cls(name, source, TargetEncoder.from_state(state["encoder"]), steps)
+        steps = [step_from_state(s) for s in as_list(state.get("steps"))]
+        return cls(name, _source(state.get("source")), TargetEncoder.from_state(state["encoder"]), steps)
 
 
 class Preprocessor:
@@ -290,12 +302,11 @@ class Preprocessor:
     @classmethod
     def from_state(cls, state: dict) -> Preprocessor:
         """Rebuild the fitted preprocessor `get_state` described."""
-        fmt = state.get("format")
-        fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+        fmt = as_str(state.get("format"))
         if fmt != STATE_FORMAT:
             raise DataError(f"unknown preprocessor state format {fmt!r}; expected {STATE_FORMAT!r}")
-        in_order = [str(n) for n in state.get("input_order", list(state["inputs"]))]
-        out_order = [str(n) for n in state.get("output_order", list(state["outputs"]))]
+        in_order = as_str_list(state.get("input_order", list(state["inputs"])))
+        out_order = as_str_list(state.get("output_order", list(state["outputs"])))
         inputs = {n: InputPipeline.from_state(n, state["inputs"][n]) for n in in_order}
         outputs = {n: OutputPipeline.from_state(n, state["outputs"][n]) for n in out_order}
         return cls(inputs, outputs, bool(int(state["single_input"])), bool(int(state["single_output"])))

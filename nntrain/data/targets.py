@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nntrain.data.state import as_str, as_str_list
 from nntrain.errors import DataError
 
 TASKS = ("binary", "multiclass", "multilabel", "regression")
@@ -141,10 +142,10 @@ class TargetEncoder:
 
     @classmethod
     def from_state(cls, state: dict) -> TargetEncoder:
-        enc = cls(str(state["name"]))
-        enc.task = str(state["task"])
+        enc = cls(as_str(state["name"]))
+        enc.task = as_str(state["task"])
         enc.width = int(state["width"])
-        enc.classes = [str(c) for c in state["classes"]] if "classes" in state else None
-        enc.class_names = [str(c) for c in state["class_names"]] if "class_names" in state else None
+        enc.classes = as_str_list(state["classes"]) if "classes" in state else None
+        enc.class_names = as_str_list(state["class_names"]) if "class_names" in state else None
         enc.n_classes = int(state["n_classes"]) if "n_classes" in state else None
         return enc

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from nntrain.data.raw import object_array
+from nntrain.data.state import as_str_list, plain
 
 PAD_ID = 0
 OOV_ID = 1
@@ -78,7 +79,7 @@ class Tokenizer:
 
     @classmethod
     def from_state(cls, state: dict) -> Tokenizer:
-        config = state["config"]
+        config = {k: plain(v) for k, v in dict(state["config"]).items()}
         tok = cls(None if config.get("num_words") is None else int(config["num_words"]), bool(config["lowercase"]))
-        tok._set_vocabulary([str(w) for w in state["vocabulary"]])
+        tok._set_vocabulary(as_str_list(state["vocabulary"]))
         return tok
