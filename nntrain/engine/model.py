@@ -248,7 +248,7 @@ class Model:
         from nntrain.engine.optimizers import OPTIMIZERS
 
         names = self.output_names
-        if isinstance(loss, dict):
+        if isinstance(loss, dict) and "name" not in loss:  # one loss per output
             unknown = [k for k in loss if k not in names]
             if unknown:
                 raise ConfigError(f"loss given for unknown output(s) {unknown}{did_you_mean(unknown[0], names)}; "
