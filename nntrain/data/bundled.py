@@ -3,8 +3,9 @@
 Each is a gzipped CSV with a header (labels as class indices) and a data card (<name>.md) beside it. A bundled set
 is read like an own CSV file, so data.features / target / inputs / outputs still choose columns. Without a
 predefined split, a deterministic test split is held out: test_split 0.2 (data.test_split or options.test_split),
-stratified for classification, seeded by options.seed (0). boston_housing reproduces Keras's split instead: a
-np.random.RandomState(seed=113) shuffle of the 506 rows, then the first 404 train and the last 102 test.
+stratified for classification, seeded by options.seed (113, the seed keras.datasets uses for its splits).
+boston_housing reproduces Keras's split instead: a np.random.RandomState(seed=113) shuffle of the 506 rows, then
+the first 404 train and the last 102 test.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class BundledEntry:
 
     @property
     def options(self) -> dict:
-        return {"test_split": 0.2, "seed": 113 if self.keras_split else 0}
+        return {"test_split": 0.2, "seed": 113}  # 113: the seed keras.datasets uses for its splits
 
     @property
     def sample_shape(self) -> tuple:
