@@ -37,6 +37,8 @@ class TrainingWatch(Callback):
         self.emit = emit
         self.shown: set[str] = set()
         self.first_loss = None
+        self.losses: list[float] = []
+        self.val_losses: list[float] = []
 
     def _once(self, key, message):
         if key not in self.shown:
@@ -57,12 +59,15 @@ class TrainingWatch(Callback):
             self._once("explode", f"the training loss grew from {self.first_loss:.4g} to {loss:.4g} by epoch "
                                   f"{epoch + 1}: the learning rate ({logs.get('learning_rate', 0):.3g}) is "
                                   f"probably too high")
-        h = self.trainer.history.history
-        if "val_loss" in h and len(h["val_loss"]) >= 4:
-            v, t = h["val_loss"][-4:], h["loss"][-4:]
+        if "val_loss" not in logs:
+            return
+        self.losses.append(loss)
+        self.val_losses.append(logs["val_loss"])
+        if len(self.val_losses) >= 4:
+            v, t = self.val_losses[-4:], self.losses[-4:]
             if all(b > a for a, b in zip(v, v[1:])) and all(b < a for a, b in zip(t, t[1:])):
-                best = min(h["val_loss"])
-                best_epoch = h["val_loss"].index(best) + 1
+                best = min(self.val_losses)
+                best_epoch = self.val_losses.index(best) + 1
                 self._once("overfit", f"validation loss has risen for 3 epochs while training loss falls "
                                       f"(overfitting); the best val_loss was {best:.4g} at epoch {best_epoch}. "
                                       f"Consider early_stopping, dropout or regularization")
