@@ -95,9 +95,48 @@ class Checkpoint:
         return int(self.training_state["epoch"]) if self.training_state else 0
 
 
-def save(path, model, optimizer=None, training_state: dict | None = None, preprocessing: dict | None = None,
-         run_config: dict | None = None) -> Path:
-    """Write a checkpoint atomically: to a temporary file next to `path`, fsync, then rename over it.
+@dataclass
+class Snapshot:
+    """What a checkpoint holds, captured in memory (arrays copied), ready to be written later."""
+
+    model_config: dict
+    dtype: str
+    weights: dict[str, dict[str, np.ndarray]]
+    optimizer_config: dict | None = None
+    optimizer_state: dict[str, np.ndarray] | None = None
+    training_state: dict | None = None
+    preprocessing: dict | None = None
+    run_config: dict | None = None
+
+
+def _copy_tree(tree):
+    if isinstance(tree, np.ndarray):
+        return tree.copy()
+    if isinstance(tree, dict):
+        return {k: _copy_tree(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_copy_tree(v) for v in tree]
+    return tree
+
+
+def snapshot(model, optimizer=None, training_state: dict | None = None, preprocessing: dict | None = None,
+             run_config: dict | None = None) -> Snapshot:
+    """Copy the model's weights, the optimizer's slots and the training state as they are now."""
+    return Snapshot(
+        model_config=model.get_config(),
+        dtype=str(model.dtype),
+        weights=model.get_weights(),
+        optimizer_config=None if optimizer is None else {"name": optimizer.registered_name,
+                                                         **_pack(optimizer.get_config(), [])},
+        optimizer_state=None if optimizer is None else _copy_tree(dict(optimizer.get_state())),
+        training_state=_copy_tree(training_state),
+        preprocessing=preprocessing,
+        run_config=run_config,
+    )
+
+
+def write(path, snap: Snapshot) -> Path:
+    """Write a snapshot atomically: to a temporary file next to `path`, fsync, then rename over it.
 
     A crash or kill during the write leaves the previous file at `path` untouched.
     """
@@ -112,33 +151,37 @@ def save(path, model, optimizer=None, training_state: dict | None = None, prepro
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["nntrain_version"] = __version__
             f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            f.attrs["model_config"] = json.dumps(model.get_config())
-            f.attrs["dtype"] = str(model.dtype)
+            f.attrs["model_config"] = json.dumps(snap.model_config)
+            f.attrs["dtype"] = snap.dtype
             w = f.create_group("weights")
-            for layer_name, arrays in model.get_weights().items():
+            for layer_name, arrays in snap.weights.items():
                 g = w.create_group(layer_name)
                 for key, value in arrays.items():
                     g.create_dataset(key, data=value)
-            if optimizer is not None:
+            if snap.optimizer_config is not None:
                 og = f.create_group("optimizer")
-                og.attrs["config"] = json.dumps({"name": optimizer.registered_name, **_pack(optimizer.get_config(), [])})
-                for key, value in optimizer.get_state().items():
+                og.attrs["config"] = json.dumps(snap.optimizer_config)
+                for key, value in (snap.optimizer_state or {}).items():
                     og.create_dataset(f"state/{key}", data=np.asarray(value))
-            if training_state is not None:
-                _write_tree(f.create_group("training"), training_state)
-            if preprocessing is not None:
-                _write_tree(f.create_group("preprocessing"), preprocessing)
-            if run_config is not None:
-                f.attrs["run_config"] = json.dumps(run_config)
-            f.flush()
-            fd = f.id.get_vfd_handle() if hasattr(f.id, "get_vfd_handle") else None
-            if isinstance(fd, int):
-                os.fsync(fd)
+            if snap.training_state is not None:
+                _write_tree(f.create_group("training"), snap.training_state)
+            if snap.preprocessing is not None:
+                _write_tree(f.create_group("preprocessing"), snap.preprocessing)
+            if snap.run_config is not None:
+                f.attrs["run_config"] = json.dumps(snap.run_config)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
         _replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def save(path, model, optimizer=None, training_state: dict | None = None, preprocessing: dict | None = None,
+         run_config: dict | None = None) -> Path:
+    """Checkpoint a model (and optionally its optimizer and training state) as it is now."""
+    return write(path, snapshot(model, optimizer, training_state, preprocessing, run_config))
 
 
 def _replace(tmp: Path, path: Path) -> None:
@@ -200,11 +243,15 @@ def model_from_checkpoint(ckpt: Checkpoint, seed: int = 0):
     return model
 
 
-def save_trainer(path, trainer) -> Path:
-    """Checkpoint everything a Trainer needs to resume exactly (extras: run config and preprocessing)."""
+def snapshot_trainer(trainer) -> Snapshot:
+    """Everything a Trainer needs to resume exactly (extras: run config and preprocessing), copied now."""
     model = trainer.model
-    return save(path, model, optimizer=model.optimizer, training_state=trainer.get_state(),
-                preprocessing=trainer.extras.get("preprocessing"), run_config=trainer.extras.get("config"))
+    return snapshot(model, optimizer=model.optimizer, training_state=trainer.get_state(),
+                    preprocessing=trainer.extras.get("preprocessing"), run_config=trainer.extras.get("config"))
+
+
+def save_trainer(path, trainer) -> Path:
+    return write(path, snapshot_trainer(trainer))
 
 
 def restore_trainer(trainer, ckpt: Checkpoint) -> None:

@@ -70,31 +70,60 @@ class RunRecorder(Callback):
 
 
 class CheckpointSaver(Callback):
-    """checkpoints/last.h5 after every epoch (and at the start, so an interrupt in epoch 1 can resume), and
-    checkpoints/best.h5 when the monitored value improves, if a validation set exists."""
+    """checkpoints/last.h5 (the state after the last completed epoch) and checkpoints/best.h5 (when the
+    monitored value improves, if a validation set exists).
 
-    def __init__(self, folder: Path, monitor: str | None, mode: str = "min"):
-        self.folder, self.monitor, self.mode = folder, monitor, mode
+    The state is captured in memory at every epoch end (a copy of weights and slots) but written to disk at
+    most every `interval` seconds, and always at the end, on Ctrl-C and after a NaN: writing an HDF5 file
+    every epoch would cost more than the epoch itself on small data. A hard kill loses at most `interval`
+    seconds of training; what is on disk is always a complete, consistent epoch.
+    """
+
+    def __init__(self, folder: Path, monitor: str | None, mode: str = "min", interval: float = 5.0):
+        self.folder, self.monitor, self.mode, self.interval = folder, monitor, mode, interval
         self.best = None
+        self.pending: dict = {}  # file name -> snapshot not yet written
+        self.last_write = 0.0
 
     def on_train_begin(self):
-        from nntrain.checkpoint import save_trainer
+        from nntrain.checkpoint import snapshot_trainer
 
-        if self.trainer.epoch == 0:
-            save_trainer(self.folder / "last.h5", self.trainer)
+        self.last_write = time.monotonic()
+        if self.trainer.epoch == 0:  # so even an interrupt during epoch 1 leaves a resumable run
+            self.pending["last.h5"] = snapshot_trainer(self.trainer)
+            self.flush()
 
     def on_epoch_end(self, epoch, logs):
-        from nntrain.checkpoint import save_trainer
+        from nntrain.checkpoint import snapshot_trainer
 
         if self.trainer.nan_detected:
             return
+        snap = None
         if self.monitor is not None:
             value = logs.get(self.monitor)
             if value is not None and math.isfinite(value) and (
                     self.best is None or (value < self.best if self.mode == "min" else value > self.best)):
                 self.best = float(value)
-                save_trainer(self.folder / "best.h5", self.trainer)
-        save_trainer(self.folder / "last.h5", self.trainer)
+                snap = snapshot_trainer(self.trainer)
+                self.pending["best.h5"] = snap
+        # (taken after `best` is updated, so a resumed run knows the best so far)
+        self.pending["last.h5"] = snap if snap is not None else snapshot_trainer(self.trainer)
+        if time.monotonic() - self.last_write >= self.interval:
+            self.flush()
+
+    def flush(self):
+        from nntrain.checkpoint import write
+
+        for name, snap in list(self.pending.items()):
+            write(self.folder / name, snap)
+            del self.pending[name]
+        self.last_write = time.monotonic()
+
+    def on_train_end(self):
+        self.flush()
+
+    def on_interrupt(self):
+        self.flush()
 
     def get_state(self):
         return {"best": self.best}
