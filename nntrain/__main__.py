@@ -1,0 +1,5 @@
+"""`python -m nntrain` runs the command line."""
+
+from nntrain.cli import main
+
+main()
