@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from nntrain.data import download, formats
+from nntrain.data.files import Roles
 from nntrain.data.preprocessing import sequence_parts
 from nntrain.data.raw import RawData, RawSplit, object_array
 from nntrain.errors import ConfigError, DataError
@@ -259,6 +260,98 @@ CATALOGUE: dict[str, CatalogueEntry] = {
                        {"version": "large", "test_split": 0.2, "seed": 113}, _load_california),
     ]
 }
+
+
+TARGET_REFS = ("y", "target")  # the one target array of a catalogue dataset, as data.target / data.outputs name it
+
+
+def _dotted(path: tuple) -> str:
+    return ".".join(map(str, path))
+
+
+def _x_columns(entry: CatalogueEntry, ref: Any, path: tuple) -> list[int] | None:
+    """Column indices of x one input reads (negative ones counted from the end), or None for the whole of x."""
+    if ref == "x":
+        return None
+    if entry.kind != "array" or len(entry.sample_shape) != 1:
+        raise ConfigError(
+            f"data.{_dotted(path)}: {entry.name}'s x holds samples of shape {entry.sample_shape}, so no columns can "
+            f"be chosen from it; write `x` to use it whole",
+            ("data", *path),
+        )
+    n = entry.sample_shape[0]
+    refs = list(ref) if isinstance(ref, (list, tuple)) else [ref]
+    if not refs:
+        raise ConfigError(f"data.{_dotted(path)}: no columns given; {entry.name}'s x has {n} (0-{n - 1})",
+                          ("data", *path))
+    out = []
+    for i, r in enumerate(refs):
+        where = (*path, i) if isinstance(ref, (list, tuple)) else path
+        if isinstance(r, bool) or not isinstance(r, int):
+            raise ConfigError(
+                f"data.{_dotted(where)}: {entry.name}'s x has no column names; give column indices 0-{n - 1} "
+                f"(or `x` for all of them), got {r!r}",
+                ("data", *where),
+            )
+        if not -n <= r < n:
+            raise ConfigError(
+                f"data.{_dotted(where)}: column index {r} is out of range for {entry.name}'s x of {n} columns "
+                f"(0-{n - 1})",
+                ("data", *where),
+            )
+        if r % n in out:
+            raise ConfigError(f"data.{_dotted(where)}: column {r % n} is listed twice", ("data", *where))
+        out.append(r % n)
+    return out
+
+
+def roles(entry: CatalogueEntry, spec: dict) -> Roles:
+    """Which columns of x feed each input and which outputs read y, from data.inputs/features/outputs/target.
+
+    Columns can be chosen from a table-shaped x (california_housing: 8 columns, by index); any dataset may feed
+    its y to several outputs. Checked before anything is downloaded.
+
+    Returns:
+        Roles with inputs: name -> column indices of x (None: all of x), outputs: name -> "y".
+    """
+    if spec.get("outputs"):
+        out_refs = {n: (r, ("outputs", n)) for n, r in spec["outputs"].items()}
+    else:
+        out_refs = {"output": (spec.get("target", "y"), ("target",))}
+    for ref, path in out_refs.values():
+        if not isinstance(ref, str) or ref not in TARGET_REFS:
+            raise ConfigError(
+                f"data.{_dotted(path)}: dataset {entry.name!r} has one target array; name it `y` (or `target`), "
+                f"got {ref!r}",
+                ("data", *path),
+            )
+    if spec.get("inputs"):
+        in_refs = {n: (r, ("inputs", n)) for n, r in spec["inputs"].items()}
+    else:
+        in_refs = {"input": (spec.get("features", "x"), ("features",))}
+    return Roles({n: _x_columns(entry, ref, path) for n, (ref, path) in in_refs.items()},
+                 {n: "y" for n in out_refs})
+
+
+def apply_roles(raw: RawData, chosen: Roles) -> RawData:
+    """A loaded single-input, single-output catalogue RawData split into the inputs and outputs `chosen` names."""
+    if chosen.inputs == {"input": None} and list(chosen.outputs) == ["output"]:
+        return raw
+
+    def split(part: RawSplit | None) -> RawSplit | None:
+        if part is None:
+            return None
+        x, y = part.x["input"], part.y["output"]
+        return RawSplit({n: x if cols is None else x[:, cols] for n, cols in chosen.inputs.items()},
+                        {n: y for n in chosen.outputs}, part.rows, part.source)
+
+    sources = {n: raw.sources["input"] if cols is None else {"type": "x_columns", "indices": list(cols)}
+               for n, cols in chosen.inputs.items()}
+    return RawData(raw.name, split(raw.train), split(raw.test), split(raw.validation),
+                   {n: raw.kinds["input"] for n in chosen.inputs}, sources,
+                   {n: raw.class_names.get("output") for n in chosen.outputs},
+                   {n: raw.tasks.get("output") for n in chosen.outputs},
+                   {n: dict(raw.hints.get("input", {})) for n in chosen.inputs})
 
 
 def load(name: str, options: dict | None, progress=None) -> RawData:

@@ -63,7 +63,8 @@ def load_raw(spec: dict, base_dir: Path, progress: Callable[[int, int, str], Non
         if spec.get("test_split") is not None:
             hint = " (use data.options.test_split)" if "test_split" in entry.options else ""
             raise ConfigError(f"dataset {entry.name!r} has a predefined test split{hint}", ("data", "test_split"))
-        return catalogue.load(entry.name, spec.get("options"), progress)
+        chosen = catalogue.roles(entry, spec)  # column and key mistakes surface before any download
+        return catalogue.apply_roles(catalogue.load(entry.name, spec.get("options"), progress), chosen)
 
     train = read_file(resolve(spec["train"], base_dir), spec)
     raw = RawData(str(spec["train"]), train.split, None, None, train.kinds, train.sources, train.class_names,

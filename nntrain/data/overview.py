@@ -50,9 +50,10 @@ def _target_facts(y: np.ndarray, class_names=None) -> tuple[str, int | None, int
 def _from_entry(entry, spec: dict) -> dict:
     options = {**entry.options, **dict(spec.get("options") or {})}
     hints = {"vocab_size": options.get("num_words")} if entry.kind == "sequences" else {}
-    in_steps = _per_name(spec.get("preprocessing"), ["input"], "preprocessing")["input"]
-    out_steps = _per_name(spec.get("target_preprocessing"), ["output"], "target_preprocessing")["output"]
-    shape = _propagate(in_steps, tuple(entry.sample_shape), hints, ("data", "preprocessing"))
+    chosen = catalogue.roles(entry, spec)
+    in_steps = _per_name(spec.get("preprocessing"), list(chosen.inputs), "preprocessing")
+    out_steps = _per_name(spec.get("target_preprocessing"), list(chosen.outputs), "target_preprocessing")
+    shapes = {n: tuple(entry.sample_shape) if cols is None else (len(cols),) for n, cols in chosen.inputs.items()}
     rows = entry.rows
     if entry.name == "california_housing" and options.get("version") == "small":
         rows = (int(600 * (1 - options["test_split"])), 600 - int(600 * (1 - options["test_split"])))
@@ -60,8 +61,9 @@ def _from_entry(entry, spec: dict) -> dict:
         "dataset": entry.name,
         "source": "catalogue",
         "cached": entry.is_cached(),
-        "inputs": {"input": shape},
-        "outputs": {"output": _output_info(entry.task, entry.n_classes, 1, entry.class_names, out_steps)},
+        "inputs": {n: _propagate(in_steps[n], shape, hints, ("data", "preprocessing")) for n, shape in shapes.items()},
+        "outputs": {n: _output_info(entry.task, entry.n_classes, 1, entry.class_names, out_steps[n])
+                    for n in chosen.outputs},
         "rows": {"train": rows[0], "test": rows[1]},
     }
 

@@ -26,6 +26,8 @@ def _describe_inputs(pre: Preprocessor) -> str:
             parts.append(f"{name}: columns {list(src['columns'])}")
         elif src.get("type") == "key":
             parts.append(f"{name}: array {src['key']!r}")
+        elif src.get("type") == "x_columns":
+            parts.append(f"{name}: columns {list(src['indices'])} of one array")
         elif p.kind == "text":
             parts.append(f"{name}: text, one document per line")
         else:
@@ -36,6 +38,11 @@ def _describe_inputs(pre: Preprocessor) -> str:
 def _raw_from_array(pre: Preprocessor, name: str, a: np.ndarray, path: Path) -> Any:
     """A chunk of a numeric array as the raw input `name` expects (a Table for column-trained inputs)."""
     p = pre.inputs[name]
+    if p.source.get("type") == "x_columns":  # trained on columns of a catalogue x: take them from the full array
+        cols = list(p.source["indices"])
+        if a.ndim != 2 or a.shape[1] <= max(cols):
+            raise DataError(f"{path}: input {name!r} reads columns {cols} of a 2-D array, got shape {a.shape}")
+        a = a[:, cols]
     if p.kind == "table":
         cols = list(p.source["columns"])
         if a.ndim != 2 or a.shape[1] != len(cols):
@@ -111,18 +118,20 @@ def read_inputs(path: Path, preprocessor: Preprocessor, batch_size: int = 1024) 
         return
 
     if name.endswith(".npy"):
-        if len(names) != 1:
+        if len(names) != 1 and any(pre.inputs[n].source.get("type") != "x_columns" for n in names):
             raise DataError(f"{path}: one .npy array cannot feed {len(names)} inputs; use .npz with {names}")
         a = formats.read_npy(path, mmap=True)
         for start in _chunks(len(a), batch_size):
-            yield pre.transform_x(_raw_from_array(pre, names[0], a[start : start + batch_size], path))
+            chunk = a[start : start + batch_size]
+            yield pre.transform_x({n: _raw_from_array(pre, n, chunk, path) for n in names})
         return
 
     if name.endswith((".npz", ".h5", ".hdf5")):
         keys = {}
         for n in names:
             src = pre.inputs[n].source
-            keys[n] = src["key"] if src.get("type") == "key" else ("x" if len(names) == 1 else n)
+            single = len(names) == 1 or src.get("type") == "x_columns"
+            keys[n] = src["key"] if src.get("type") == "key" else ("x" if single else n)
         if name.endswith(".npz"):
             shapes = formats.npz_shapes(path)
             missing = [k for k in keys.values() if k not in shapes]

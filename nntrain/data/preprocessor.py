@@ -57,8 +57,9 @@ def _source(state: Any) -> dict:
             source[key] = as_str(source[key])
     if "columns" in source:
         source["columns"] = as_str_list(source["columns"])
-    if "sample_shape" in source:
-        source["sample_shape"] = [int(d) for d in as_list(source["sample_shape"])]
+    for key in ("sample_shape", "indices"):
+        if key in source:
+            source[key] = [int(d) for d in as_list(source[key])]
     return source
 
 
@@ -72,7 +73,8 @@ class InputPipeline:
     Attributes:
         name: input name ("input" for single-input models).
         kind: "table" | "array" | "sequences" | "text" (see nntrain.data.raw).
-        source: where the input lives in a file, for read_inputs ({"type": "columns", "columns": [...]}, ...).
+        source: where the input lives in a file, for read_inputs ({"type": "columns", "columns": [...]},
+            {"type": "x_columns", "indices": [...]} for columns of a catalogue x, ...).
         encoder: ColumnEncoder (table), Tokenizer (text) or None.
         steps: the fitted preprocessing steps.
     """

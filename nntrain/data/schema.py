@@ -84,7 +84,8 @@ STEP_SCHEMA = {
 STEPS_SCHEMA = {"type": "array", "items": STEP_SCHEMA}
 
 _COLUMNS = {
-    "description": "A column name, a list of column names (CSV), a column index (NPY), or an array key (NPZ/HDF5).",
+    "description": "A column name, a list of column names (CSV), a column index or list of them (NPY, and the x of "
+    "california_housing), or an array key (NPZ/HDF5; `x` / `y` for a catalogue dataset).",
     "anyOf": [
         {"type": "string"},
         {"type": "integer"},
@@ -164,12 +165,14 @@ DATA_SCHEMA: dict = {
         },
         "inputs": {
             "type": "object",
-            "description": "Multi-input models: input name -> its columns or key.",
+            "description": "Multi-input models: input name -> its columns or key (california_housing: column "
+            "indices of x, e.g. wide: [0, 1, 2, 3, 4]).",
             "additionalProperties": _COLUMNS,
         },
         "outputs": {
             "type": "object",
-            "description": "Multi-output models: output name -> its target column(s) or key.",
+            "description": "Multi-output models: output name -> its target column(s) or key (a catalogue "
+            "dataset's one target: `y`, which several outputs may share).",
             "additionalProperties": _COLUMNS,
         },
         "classes": {
