@@ -1,5 +1,8 @@
 """Bundled datasets: small classic tables shipped in the repository's datasets/ folder, usable offline by name.
 
+An install (`pip install .`) carries that folder as the package nntrain.datasets (pyproject.toml's package-dir);
+a source checkout run without installing reads it in place.
+
 Each is a gzipped CSV with a header (labels as class indices) and a data card (<name>.md) beside it. A bundled set
 is read like an own CSV file, so data.features / target / inputs / outputs still choose columns. Without a
 predefined split, a deterministic test split is held out: test_split 0.2 (data.test_split or options.test_split),
@@ -20,7 +23,20 @@ from nntrain.data.raw import RawData
 from nntrain.data.splits import split_indices
 from nntrain.errors import ConfigError
 
-DATASETS_DIR = Path(__file__).resolve().parents[2] / "datasets"
+
+def datasets_dir() -> Path:
+    """The folder of the bundled tables: the installed package nntrain.datasets, else <repository>/datasets."""
+    from importlib.resources import files
+
+    # Asked of nntrain (a regular package), not of nntrain.datasets: that one has no __init__.py, and a namespace
+    # package's files() is no plain folder. Editable installs and bare checkouts have no nntrain/datasets.
+    installed = files("nntrain") / "datasets"
+    if isinstance(installed, Path) and (installed / "iris.csv.gz").is_file():
+        return installed
+    return Path(__file__).resolve().parents[2] / "datasets"
+
+
+DATASETS_DIR = datasets_dir()
 
 
 @dataclass
