@@ -309,6 +309,12 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
         if name:
             cfg.resolved["name"] = name
     model = prepare(cfg)
+    if resume_ckpt is not None:
+        try:  # before anything is written: a config changed with --set must still fit the checkpoint
+            model.set_weights(resume_ckpt.weights)
+            model.optimizer.set_state(resume_ckpt.optimizer_state)
+        except NNTrainError as exc:
+            raise CheckpointError(f"{resume_ckpt.path} does not fit the config given with --resume: {exc}") from None
     if weights is not None and resume is None:
         loaded = load_weights_by_name(model, Path(weights))
     bundle = load_bundle(cfg, progress=download_progress)

@@ -307,3 +307,14 @@ def test_schema_is_json_schema_of_every_section():
     assert schema["properties"]["training"]["properties"]["epochs"]["minimum"] == 1
     text = json.dumps(schema)
     assert "BatchNormalization" in text and "early_stopping" in text and "cosine_decay" in text
+
+
+def test_resume_with_an_incompatible_change_writes_nothing(tmp_path):
+    (tmp_path / "iris.yaml").write_text(IRIS.replace("epochs: 5", "epochs: 1"))
+    assert run_cli("fit", "iris.yaml", cwd=tmp_path).returncode == 0
+    run = tmp_path / "runs" / "iris-test"
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    bad = run_cli("fit", "--resume", run, "--set", "model.layers.0.units=32", cwd=tmp_path)
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert "does not fit" in bad.stderr and "Traceback" not in bad.stderr
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
