@@ -1,0 +1,101 @@
+"""`nntrain runs`: one row per run with the numbers its folder holds, sorted by a metric, statuses as written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CONFIGS = Path(__file__).resolve().parent / "configs"
+
+
+def cli(*args, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nntrain.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory) -> Path:
+    """iris trained 1 and 10 epochs (the short one evaluated), a k-fold folder, a run that failed on NaN."""
+    root = tmp_path_factory.mktemp("runs_table")
+    runs = root / "runs"
+    for name, epochs in (("short", 1), ("long", 10)):
+        r = cli("fit", CONFIGS / "iris_small.yaml", "--name", name, "--set", f"training.epochs={epochs}",
+                "--runs-dir", runs, "-q", cwd=root)
+        assert r.returncode == 0, r.stderr
+    assert cli("evaluate", runs / "short", cwd=root).returncode == 0
+    r = cli("kfold", CONFIGS / "iris_small.yaml", "--folds", "2", "--name", "cv", "--set", "training.epochs=2",
+            "--runs-dir", runs, "-q", cwd=root)
+    assert r.returncode == 0, r.stderr
+    x = np.ones((20, 2))
+    x[3, 0] = 1e20
+    (root / "data.csv").write_text("a,b,y\n" + "".join(f"{a!r},{b!r},1.0\n" for a, b in x.tolist()))
+    (root / "nan.yaml").write_text(
+        "name: diverges\nseed: 1\ndata: {train: data.csv, target: y}\nmodel: {layers: [{Dense: {units: 1}}]}\n"
+        "loss: mse\noptimizer: sgd\ntraining: {epochs: 3, batch_size: 4, validation_split: 0.2}\n")
+    r = cli("fit", root / "nan.yaml", "--runs-dir", runs, "-q", cwd=root)
+    assert r.returncode == 1, r.stderr
+    return runs
+
+
+def test_rows_hold_what_the_run_folders_say(runs_dir):
+    from nntrain.runs_table import list_runs
+
+    rows = {r.name: r for r in list_runs(runs_dir)}
+    assert set(rows) == {"short", "long", "cv", "diverges"}
+    short, long, cv, diverges = rows["short"], rows["long"], rows["cv"], rows["diverges"]
+    assert short.params == long.params == cv.params == 4 * 8 + 8 + 8 * 8 + 8 + 8 * 3 + 3
+    assert (short.epochs, long.epochs, cv.epochs) == (1, 10, 2)
+    assert short.dataset == "iris" and diverges.dataset == "data.csv"
+    assert short.metric == "accuracy" and diverges.metric == "loss"
+    metrics = json.loads((runs_dir / "long" / "metrics.json").read_text())
+    assert long.best_val == metrics["best"]["val_accuracy"]["value"]
+    evaluation = json.loads((runs_dir / "short" / "evaluation-test-best.json").read_text())
+    assert short.test == evaluation["metrics"]["accuracy"] and long.test is None
+    kfold = json.loads((runs_dir / "cv" / "kfold.json").read_text())
+    assert cv.kind == "kfold x2" and cv.best_val == kfold["metrics"]["val_accuracy"]["best_mean"]
+    assert (short.status, cv.status, diverges.status) == ("finished", "finished", "failed")
+
+
+def test_sorting_by_a_metric_puts_the_best_first(runs_dir):
+    from nntrain.runs_table import list_runs
+
+    by_loss = list_runs(runs_dir, sort="val_loss")
+    values = [r.best.get("val_loss") for r in by_loss if r.name != "diverges"]
+    assert values == sorted(values)  # losses: lowest first
+    assert by_loss[-1].name == "diverges"  # its val_loss is not finite: last
+    by_acc = [r.best.get("val_accuracy") for r in list_runs(runs_dir, sort="val_accuracy")[:3]]
+    assert by_acc == sorted(by_acc, reverse=True)
+    assert [r.name for r in list_runs(runs_dir, sort="epochs")][:2] == ["long", "cv"]
+
+
+def test_the_command_prints_the_table_and_marks_statuses(runs_dir, tmp_path):
+    import shutil
+
+    from nntrain.runs_table import list_runs
+
+    r = cli("runs", runs_dir, "--sort", "val_accuracy", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    names = [line.split("│")[1].strip() for line in r.stdout.splitlines() if "│" in line]
+    assert names == [row.name if row.kind == "run" else f"{row.name} ({row.kind})"
+                     for row in list_runs(runs_dir, sort="val_accuracy")]
+    assert "failed" in r.stdout and "139" in r.stdout
+    # a run stopped with Ctrl-C has status interrupted in run.json; the table shows it as written
+    shutil.copytree(runs_dir / "short", tmp_path / "stopped")
+    info = json.loads((tmp_path / "stopped" / "run.json").read_text())
+    (tmp_path / "stopped" / "run.json").write_text(json.dumps({**info, "status": "interrupted"}))
+    r = cli("runs", tmp_path, cwd=tmp_path)
+    assert r.returncode == 0 and "interrupted" in r.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["runs", "no_runs_here"], "no such runs folder"),
+    (["runs", "{runs}", "--sort", "val_auc"], "--sort 'val_auc': no run logged that metric"),
+])
+def test_bad_input_exits_2(runs_dir, tmp_path, args, message):
+    r = cli(*[a.format(runs=runs_dir) for a in args], cwd=tmp_path)
+    assert r.returncode == 2 and message in " ".join(r.stderr.split()) and "Traceback" not in r.stderr
