@@ -255,14 +255,16 @@ def evaluate(
         label = "" if len(r["outputs"]) == 1 else f"{name}: "
         if "confusion_matrix" in out:
             names = out["class_names"]
-            cm = Table(title=f"{label}confusion matrix (rows: true, columns: predicted)")
+            console.print(f"\n[bold]{label}confusion matrix[/] (rows: true class, columns: predicted)")
+            cm = Table()
             cm.add_column("true \\ predicted")
             for c in names:
                 cm.add_column(str(c), justify="right")
             for c, row in zip(names, out["confusion_matrix"]):
                 cm.add_row(str(c), *map(str, row))
             console.print(cm)
-            pc = Table(title=f"{label}per class (accuracy {_fmt(out['accuracy'])})")
+            console.print(f"\n[bold]{label}per class[/] (accuracy {_fmt(out['accuracy'])})")
+            pc = Table()
             for col in ("class", "precision", "recall", "f1", "support"):
                 pc.add_column(col, justify="left" if col == "class" else "right")
             for c in out["per_class"]:
@@ -272,14 +274,16 @@ def evaluate(
                 pc.add_row(avg.replace("_", " "), _fmt(a["precision"]), _fmt(a["recall"]), _fmt(a["f1"]), "")
             console.print(pc)
         elif "per_label" in out:
-            pl = Table(title=f"{label}per label")
+            console.print(f"\n[bold]{label}per label[/]")
+            pl = Table()
             for col in ("label", "precision", "recall", "f1", "support"):
                 pl.add_column(col, justify="left" if col == "label" else "right")
             for c, m in out["per_label"].items():
                 pl.add_row(str(c), _fmt(m["precision"]), _fmt(m["recall"]), _fmt(m["f1"]), str(m["support"]))
             console.print(pl)
         elif "mae" in out:
-            rg = Table(title=f"{label}regression ({out['units']} units)")
+            console.print(f"\n[bold]{label}regression[/] ({out['units']} units)")
+            rg = Table()
             for col in ("MAE", "MSE", "RMSE", "R^2"):
                 rg.add_column(col, justify="right")
             rg.add_row(_fmt(out["mae"]), _fmt(out["mse"]), _fmt(out["rmse"]), _fmt(out["r2"]))
@@ -308,9 +312,11 @@ def predict(
     if result.note:
         console.print(f"[yellow]{result.note}[/]")
     if result.table is not None:
-        table = Table(title=f"{result.rows} predictions ({result.checkpoint})")
-        for col in result.columns:
-            table.add_column(col, justify="left" if col.endswith("prediction") or "top" in col else "right")
+        _console().print(f"[bold]{result.rows} predictions[/] ({result.checkpoint})")
+        table = Table()
+        first = result.table[0] if result.table else [0] * len(result.columns)
+        for col, value in zip(result.columns, first):
+            table.add_column(col, justify="right" if isinstance(value, (int, float)) else "left")
         for row in result.table:
             table.add_row(*[_fmt(v) for v in row])
         _console().print(table)
@@ -424,14 +430,15 @@ def _report_kfold(result, mode: str, quiet: bool) -> None:
         return
     from rich.table import Table
 
-    table = Table(title=f"{s['folds']}-fold {s['status']}: {result.run_dir}")
+    console = _wide_console()
+    console.print(f"[bold]{s['folds']}-fold {s['status']}[/]: {result.run_dir}")
+    table = Table()
     table.add_column("metric")
     table.add_column("final mean ± std", justify="right")
     table.add_column("best mean ± std", justify="right")
     for k, m in s["metrics"].items():
         table.add_row(k, f"{_fmt(m['final_mean'])} ± {_fmt(m['final_std'])}",
                       f"{_fmt(m['best_mean'])} ± {_fmt(m['best_std'])}")
-    console = _wide_console()
     console.print(table)
     best = s.get("best_epoch")
     if best:
