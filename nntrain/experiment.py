@@ -146,6 +146,7 @@ def locate(cfg: RunConfig, exc: NNTrainError, default: tuple) -> NNTrainError:
             if isinstance(data.get(key), str) and Path(data[key]).name in message:
                 path = ("data", key)
     dotted = ".".join(map(str, path))
+    message = message.removeprefix(f"{dotted}: ")  # the data package may already name the key
     located = type(exc)(f"{cfg.where(path)}  {dotted}: {message}")
     if hasattr(exc, "path"):
         located.path = path
