@@ -47,6 +47,9 @@ def _guard(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except NNTrainError as exc:
         fail(exc)
+    except KeyboardInterrupt:  # before training started (loading, downloading): nothing to keep
+        _console(stderr=True).print("interrupted")
+        raise typer.Exit(130)
 
 
 def _progress_mode(progress: str, quiet: bool) -> str:
@@ -402,13 +405,9 @@ def kfold(
             print(f"{cfg['name']}: {folds}-fold cross-validation in {run_dir}", flush=True)
         display.start()
 
-    try:
+    try:  # _guard turns Ctrl-C before the folds start (config, data loading) into exit 130
         result = _guard(kfold_run, config, folds, stratify=stratify, jobs=jobs, refit=refit, overrides=set_,
                         runs_dir=runs_dir, name=name, on_event=display, command=sys.argv, on_start=started)
-    except KeyboardInterrupt:  # before the folds started (config, data loading): nothing to summarise
-        display.stop()
-        print("interrupted", file=sys.stderr, flush=True)
-        raise typer.Exit(130)
     finally:
         display.stop()
     _report_kfold(result, mode, quiet)

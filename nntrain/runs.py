@@ -117,6 +117,20 @@ def blas_info() -> dict:
     return info
 
 
+def process_alive(pid) -> bool:
+    """Whether a process with this id still runs on this machine (a `running` run whose process is gone
+    was killed)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def run_info(command: list[str] | None = None) -> dict:
     return {
         "nntrain_version": __version__,
@@ -125,6 +139,7 @@ def run_info(command: list[str] | None = None) -> dict:
         "platform": platform.platform(),
         "blas": blas_info(),
         "command": command if command is not None else sys.argv,
+        "pid": os.getpid(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "finished": None,
         "status": "running",

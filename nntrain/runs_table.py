@@ -43,6 +43,13 @@ class RunRow:
     test_metrics: dict = field(default_factory=dict)
 
 
+def _status(info: dict) -> str:
+    status = str(info.get("status") or "unknown")
+    if status == "running" and "pid" in info and not runs.process_alive(info["pid"]):
+        return "killed"  # the process ended without saying how: kill -9, power loss
+    return status
+
+
 def _params(folder: Path) -> int | None:
     path = folder / "summary.txt"
     if not path.exists():
@@ -106,7 +113,7 @@ def read_run(folder: Path, root: Path) -> RunRow | None:
             info = {}
     config = _config(folder)
     row = RunRow(name, folder, date=str(info.get("started") or "")[:16].replace("T", " "),
-                 dataset=_dataset(config), status=str(info.get("status") or "unknown"))
+                 dataset=_dataset(config), status=_status(info))
     if (folder / "kfold.json").exists():
         report = runs.read_json(folder / "kfold.json")
         row.kind = f"kfold x{report.get('folds')}"

@@ -99,3 +99,25 @@ def test_the_command_prints_the_table_and_marks_statuses(runs_dir, tmp_path):
 def test_bad_input_exits_2(runs_dir, tmp_path, args, message):
     r = cli(*[a.format(runs=runs_dir) for a in args], cwd=tmp_path)
     assert r.returncode == 2 and message in " ".join(r.stderr.split()) and "Traceback" not in r.stderr
+
+
+def test_a_run_whose_process_died_shows_as_killed(tmp_path):
+    import shutil
+
+    from nntrain.runs_table import list_runs
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)
+    r = cli("fit", CONFIGS / "iris_small.yaml", "--name", "gone", "--set", "training.epochs=1",
+            "--runs-dir", tmp_path / "runs", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    run = tmp_path / "runs" / "gone"
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, "status": "running", "pid": pid}))  # as after kill -9
+    shutil.copytree(run, tmp_path / "runs" / "alive")
+    alive = json.loads((tmp_path / "runs" / "alive" / "run.json").read_text())
+    import os
+
+    (tmp_path / "runs" / "alive" / "run.json").write_text(json.dumps({**alive, "pid": os.getpid()}))
+    status = {row.name: row.status for row in list_runs(tmp_path / "runs")}
+    assert status == {"gone": "killed", "alive": "running"}
