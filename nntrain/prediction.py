@@ -363,8 +363,13 @@ def _expected_inputs(pre) -> str:
 
 
 def _default_output(input_path: Path) -> Path:
+    """<input>-predictions.csv, or -predictions-2.csv, -3... so an earlier file is never overwritten."""
     stem = input_path.name.split(".")[0]
-    return input_path.with_name(f"{stem}-predictions.csv")
+    path, n = input_path.with_name(f"{stem}-predictions.csv"), 1
+    while path.exists():
+        n += 1
+        path = input_path.with_name(f"{stem}-predictions-{n}.csv")
+    return path
 
 
 def _model_inputs(trained: Trained, input_path: Path, chunk_rows: int):
