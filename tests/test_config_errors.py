@@ -142,6 +142,9 @@ def test_set_override_is_typed_and_validated(tmp_path):
     assert "learning_rate: 0.0003" in ok.stdout
     assert "units: 16" in ok.stdout
     assert "(None, 16)" in ok.stdout
+    named = run_cli("check", config, "--set", "name=2024", cwd=tmp_path)  # a string where the schema says so
+    assert named.returncode == 0, named.stderr
+    assert "name: '2024'" in named.stdout
     bad = run_cli("check", config, "--set", "training.epochs=-5", cwd=tmp_path)
     assert bad.returncode == 2
     assert "training.epochs" in bad.stderr and "--set" in bad.stderr

@@ -74,6 +74,36 @@ def parse_override(text: str) -> tuple[list, object]:
     return parts, value
 
 
+def _schema_at(schema: dict, parts: list) -> dict | None:
+    """The sub-schema at a key path (following properties, items and the first object-like branch)."""
+    for part in parts:
+        if schema is None:
+            return None
+        for combo in ("anyOf", "oneOf"):
+            if combo in schema:
+                schema = next((b for b in schema[combo] if "properties" in b or "items" in b
+                               or isinstance(b.get("additionalProperties"), dict)), None) or {}
+        if isinstance(part, int):
+            schema = schema.get("items")
+        else:
+            props = schema.get("properties", {})
+            extra = schema.get("additionalProperties")
+            schema = props.get(part) if part in props else (extra if isinstance(extra, dict) else None)
+    return schema
+
+
+def _typed_by_schema(parts: list, value, text: str):
+    """`--set name=2024` stays the string "2024" where the schema wants a string."""
+    if isinstance(value, str):
+        return value
+    from nntrain.config.schema import config_schema
+
+    schema = _schema_at(config_schema(), parts)
+    if schema and (schema.get("type") == "string" or all(isinstance(e, str) for e in schema.get("enum", [1]))):
+        return text.partition("=")[2]
+    return value
+
+
 def apply_override(tree: dict, parts: list, value, text: str) -> None:
     node = tree
     for i, part in enumerate(parts[:-1]):
@@ -121,6 +151,7 @@ def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None =
                           f"got a {type_name(tree)}")
     for text in overrides:
         parts, value = parse_override(text)
+        value = _typed_by_schema(parts, value, text)
         apply_override(tree, parts, value, text)
         pos.map[tuple(parts)] = pos.map.get(tuple(parts), (0, 0))
         pos.overridden = getattr(pos, "overridden", set()) | {tuple(parts)}
