@@ -14,6 +14,19 @@ Shape = tuple  # one example's shape, without the batch dimension; None for a le
 Backward = Callable[[np.ndarray], Any]
 
 _counters: dict[str, itertools.count] = {}
+_ONES: dict = {}  # dtype -> a read-only vector of ones, grown as needed
+
+
+def ones(n: int, dtype) -> np.ndarray:
+    """A read-only (n,) vector of ones, shared: for sums written as products (ones @ dz is one BLAS call, several
+    times faster than dz.sum(axis=0) on a batch) and as the stored values of multi-hot matrices."""
+    dtype = np.dtype(dtype)
+    vec = _ONES.get(dtype)
+    if vec is None or len(vec) < n:
+        vec = np.ones(max(n, 64, 2 * len(vec) if vec is not None else 0), dtype)
+        vec.flags.writeable = False
+        _ONES[dtype] = vec
+    return vec[:n]
 
 
 def unique_name(prefix: str) -> str:
@@ -29,6 +42,9 @@ def _snake(name: str) -> str:
 
 class Layer:
     """Base class of every layer.
+
+    Gradients are written, not added: `backward` sets `grads[key]` to dL/dparam of the current step. A layer is one
+    node of one model, so its backward runs once per step, and the model needs no pass zeroing the gradients first.
 
     Attributes:
         params: trainable arrays by name ("kernel", "bias"); `grads` has the same keys.
@@ -80,8 +96,13 @@ class Layer:
 
     # --- maths ----------------------------------------------------------------------------------------
     def forward(self, x, training: bool) -> tuple[Any, Backward]:
-        """Returns the output and `backward(dy) -> dx`, which also adds dL/dparam into `self.grads`."""
+        """Returns the output and `backward(dy) -> dx`, which also writes dL/dparam into `self.grads`."""
         raise NotImplementedError
+
+    @property
+    def regularized(self) -> bool:
+        """Whether `penalty` / `add_penalty_grads` can be non-zero (the model calls them only for such layers)."""
+        return False
 
     def penalty(self) -> float:
         """Regularization penalty of this layer's weights and last activity (0.0 when none)."""

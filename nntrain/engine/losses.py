@@ -6,7 +6,9 @@ Every loss follows one contract, which the model and the training loop rely on:
     dy_pred = backward(g)                                  # g: (batch,); dL/dy_pred for L = sum(g * per_sample)
 
 The loop reduces with Keras's "sum_over_batch_size": loss = sum(w * per_sample) / batch, and calls
-backward(w / batch). Everything runs in y_pred's dtype and is vectorized over the batch.
+backward(w / batch) -- a plain float when no sample weights are given, the same weight for every sample.
+Everything runs in y_pred's dtype and is vectorized over the batch. `forward` checks the labels' shape; the model,
+which checks whole data sets once before training, calls `forward_checked` and skips that per batch.
 
 Cross-entropies take probabilities (clipped to [1e-7, 1 - 1e-7] like Keras, with a zero gradient where clipped) or,
 with from_logits=True, logits (log-sum-exp and softplus forms, finite for logits of any size). When the output
@@ -61,8 +63,15 @@ class Loss:
 
         Returns:
             per_sample: (batch,) in y_pred's dtype.
-            backward: g (batch,) -> dL/dy_pred with y_pred's shape and dtype, for L = sum(g * per_sample).
+            backward: g -> dL/dy_pred with y_pred's shape and dtype, for L = sum(g * per_sample); g is (batch,)
+                or a float (the same for every sample).
         """
+        p = _floating(y_pred)
+        self.check(np.shape(y_true), p.shape)
+        return self.forward_checked(y_true, p)
+
+    def forward_checked(self, y_true, p: np.ndarray) -> tuple[np.ndarray, Backward]:
+        """`forward` for labels whose shape has been checked already and floating-point predictions `p`."""
         raise NotImplementedError
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
@@ -99,12 +108,22 @@ def _dims_match(a: tuple, b: tuple) -> bool:
 def _per_sample_mean(values: np.ndarray) -> np.ndarray:
     """(batch, ...) -> (batch,): the mean over all non-batch axes (Keras: mean over the last axis, then the
     sum_over_batch_size reduction averages any axes in between)."""
-    return values if values.ndim == 1 else values.reshape(len(values), -1).mean(axis=1)
+    if values.ndim == 1:
+        return values
+    rows = values.reshape(len(values), -1)
+    if rows.shape[1] == 1:  # one output: the mean is the value (np.mean would cost more than the maths)
+        return rows[:, 0]
+    return np.add.reduce(rows, axis=1) / rows.shape[1]  # as np.mean computes it, without its Python layer
 
 
-def _spread(g: np.ndarray, shape: tuple, dtype) -> np.ndarray:
-    """The weight that per-sample weights g (batch,) give each element of a (batch, ...) array averaged per sample."""
-    n = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
+def _spread(g, shape: tuple, dtype):
+    """The weight that per-sample weights g give each element of a (batch, ...) array averaged per sample: a
+    (batch, 1, ...) array for g of shape (batch,), a scalar of `dtype` for a float g."""
+    n = 1
+    for d in shape[1:]:
+        n *= d
+    if isinstance(g, float):
+        return dtype.type(g / n)
     return (np.asarray(g, dtype).reshape((len(g),) + (1,) * (len(shape) - 1)) / dtype.type(n)).astype(dtype)
 
 
@@ -125,12 +144,6 @@ def _clip(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     eps = p.dtype.type(EPSILON)
     lo, hi = eps, p.dtype.type(1) - eps
     return np.clip(p, lo, hi), (p >= lo) & (p <= hi)
-
-
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    """log(softmax(z)) over the last axis, as z - logsumexp(z): finite for any finite z."""
-    shifted = z - z.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -166,16 +179,21 @@ class _ElementwiseLoss(Loss):
     def _grad(self, y: np.ndarray, p: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def forward(self, y_true, y_pred):
-        p = _floating(y_pred)
-        self.check(np.shape(y_true), p.shape)
-        y = np.asarray(y_true).astype(p.dtype, copy=False).reshape(p.shape)
+    def forward_checked(self, y_true, p):
+        y = _labels_like(y_true, p)
         per_sample = _per_sample_mean(self._value(y, p)).astype(p.dtype, copy=False)
 
         def backward(g):
             return (self._grad(y, p) * _spread(g, p.shape, p.dtype)).astype(p.dtype, copy=False)
 
         return per_sample, backward
+
+
+def _labels_like(y_true, p: np.ndarray) -> np.ndarray:
+    """Labels as an array of p's dtype and shape ((batch,) labels fit (batch, 1) predictions)."""
+    if type(y_true) is not np.ndarray or y_true.dtype != p.dtype:
+        y_true = np.asarray(y_true).astype(p.dtype, copy=False)
+    return y_true if y_true.shape == p.shape else y_true.reshape(p.shape)
 
 
 @LOSSES.register("mean_squared_error", "mse")
@@ -190,6 +208,16 @@ class MeanSquaredError(_ElementwiseLoss):
 
     def _grad(self, y, p):
         return 2 * (p - y)
+
+    def forward_checked(self, y_true, p):
+        # the difference is computed once and shared by the value and the gradient
+        diff = p - _labels_like(y_true, p)
+        per_sample = _per_sample_mean(np.square(diff))
+
+        def backward(g):
+            return diff * _spread(2 * g, diff.shape, p.dtype)  # 2 * (p - y) * g / n; doubling is exact
+
+        return per_sample, backward
 
 
 @LOSSES.register("mean_absolute_error", "mae")
@@ -345,34 +373,48 @@ class CategoricalCrossentropy(Loss):
             f"expected one-hot labels of shape {yp}.{hint}"
         )
 
-    def forward(self, y_true, y_pred):
-        p = _floating(y_pred)
-        self.check(np.shape(y_true), p.shape)
-        y = np.moveaxis(np.asarray(y_true).astype(p.dtype, copy=False), self.axis, -1)
-        x = np.moveaxis(p, self.axis, -1)
+    def forward_checked(self, y_true, p):
+        last = self.axis in (-1, p.ndim - 1)
+        y = np.asarray(y_true).astype(p.dtype, copy=False)
+        y = y if last else np.moveaxis(y, self.axis, -1)
+        x = p if last else np.moveaxis(p, self.axis, -1)
         if self.label_smoothing:
             s = self.label_smoothing
             y = y * p.dtype.type(1 - s) + p.dtype.type(s / x.shape[-1])
 
         if self.from_logits:
-            log_probs = _log_softmax(x)
-            per_element = -(y * log_probs).sum(axis=-1)
+            shifted, e, total = _softmax_parts(x)
+            log_probs = shifted - np.log(total)
+            per_element = -np.add.reduce(y * log_probs, axis=-1)
         else:
             q, total = _normalized(x)
             qc, inside = _clip(q)
             per_element = -(y * np.log(qc)).sum(axis=-1)
 
         def backward(g):
-            weight = _spread(g, per_element.shape, p.dtype)[..., None]
+            weight = _spread(g, per_element.shape, p.dtype)
+            if isinstance(weight, np.ndarray):
+                weight = weight[..., None]
             if self.from_logits:
-                grad = np.exp(log_probs) * y.sum(axis=-1, keepdims=True) - y
+                grad = e / total  # softmax(x)
+                grad *= np.add.reduce(y, axis=-1, keepdims=True)
+                grad -= y
             else:
                 # Chain through q = x / sum(x): dL/dx_j = (u_j - sum_c u_c q_c) / sum(x), u = dL/dq.
                 u = np.where(inside, -y / qc, 0)
                 grad = (u - (u * q).sum(axis=-1, keepdims=True)) / total
-            return np.moveaxis(grad * weight, -1, self.axis).astype(p.dtype, copy=False)
+            grad = (grad * weight).astype(p.dtype, copy=False)
+            return grad if last else np.moveaxis(grad, -1, self.axis)
 
         return _per_sample_mean(per_element).astype(p.dtype, copy=False), backward
+
+
+def _softmax_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """z - max(z), exp of that, and its sum over the last axis: softmax(z) = e / total, and
+    log_softmax(z) = shifted - log(total), finite for any finite z."""
+    shifted = z - np.maximum.reduce(z, axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return shifted, e, np.add.reduce(e, axis=-1, keepdims=True)
 
 
 @LOSSES.register("sparse_categorical_crossentropy", "scce")
@@ -429,16 +471,18 @@ class SparseCategoricalCrossentropy(Loss):
                 f"sparse_categorical_crossentropy: label {labels[out].ravel()[0].item()!r} is out of range for "
                 f"{classes} classes; expected integers in [0, {classes - 1}]"
             )
-        return labels.astype(np.intp)[..., None]
+        return labels.astype(np.intp, copy=False)
 
-    def forward(self, y_true, y_pred):
-        p = _floating(y_pred)
-        self.check(np.shape(y_true), p.shape)
-        idx = self._labels(y_true, p)  # (batch, ..., 1)
+    def forward_checked(self, y_true, p):
+        labels = self._labels(y_true, p)  # (batch, ...)
+        idx = labels[..., None]
 
         if self.from_logits:
-            log_probs = _log_softmax(p)
-            per_element = -np.take_along_axis(log_probs, idx, axis=-1)[..., 0]
+            shifted, e, total = _softmax_parts(p)
+            # where each label's logit sits in the flattened (batch * ..., classes) arrays
+            flat = labels.reshape(-1) + np.arange(0, labels.size * p.shape[-1], p.shape[-1])
+            # -log softmax(z)_k = log(total) - (z_k - max)
+            per_element = (np.log(total).reshape(-1) - shifted.reshape(-1)[flat]).reshape(labels.shape)
         else:
             q, total = _normalized(p)
             q_k = np.take_along_axis(q, idx, axis=-1)
@@ -446,10 +490,12 @@ class SparseCategoricalCrossentropy(Loss):
             per_element = -np.log(qc)[..., 0]
 
         def backward(g):
-            weight = _spread(g, per_element.shape, p.dtype)[..., None]
+            weight = _spread(g, per_element.shape, p.dtype)
+            if isinstance(weight, np.ndarray):
+                weight = weight[..., None]
             if self.from_logits:
-                grad = np.exp(log_probs)
-                np.put_along_axis(grad, idx, np.take_along_axis(grad, idx, axis=-1) - 1, axis=-1)
+                grad = e / total  # softmax(z) - onehot(k)
+                grad.reshape(-1)[flat] -= 1
             else:
                 # Only q_k carries a gradient u_k = -1/q_k; chain through q = p / sum(p) as in the dense case.
                 u_k = np.where(inside, -1 / qc, 0)

@@ -127,8 +127,13 @@ def _sample_weight(metric: Metric, sample_weight, batch: int) -> np.ndarray:
 
 
 def _per_sample_mean(values: np.ndarray) -> np.ndarray:
-    """(batch, ...) -> (batch,), the mean over the non-batch axes."""
-    return values.astype(np.float64) if values.ndim == 1 else values.reshape(len(values), -1).mean(axis=1)
+    """(batch, ...) -> (batch,), the mean over the non-batch axes, in float64 (bool and float64 values of one
+    element per sample come back as they are: the sums that use them count in float64)."""
+    if values.ndim > 1:
+        if values.size != len(values):
+            return values.reshape(len(values), -1).mean(axis=1, dtype=np.float64)
+        values = values.reshape(-1)  # one value per sample: its mean is itself
+    return values if values.dtype == np.float64 or values.dtype == np.bool_ else values.astype(np.float64)
 
 
 def _broadcast_weight(w: np.ndarray, shape: tuple) -> np.ndarray:
@@ -146,23 +151,39 @@ def _divide(a, b):
 
 
 class MeanMetric(Metric):
-    """A weighted mean of one value per sample: result = sum(w * v) / sum(w) over the epoch."""
+    """A weighted mean of one value per sample: result = sum(w * v) / sum(w) over the epoch.
+
+    The two sums are kept as Python floats (float64 arithmetic, as a numpy float64 would do it, without its ~1 us a
+    batch of in-place updates of a 0-d array); `state` shows them as the float64 arrays checkpoints store.
+    """
 
     def _initial_state(self):
         return {"total": np.zeros(()), "count": np.zeros(())}
 
+    @property
+    def state(self) -> dict[str, np.ndarray]:
+        return {"total": np.array(self._total), "count": np.array(self._count)}
+
+    @state.setter
+    def state(self, value: dict) -> None:
+        self._total, self._count = float(value["total"]), float(value["count"])
+
     def _values(self, y_true, y_pred) -> np.ndarray:
-        """(batch,) float64 per-sample values."""
+        """(batch,) per-sample values (float64, or bool for hit/miss metrics)."""
         raise NotImplementedError
 
     def update(self, y_true, y_pred, sample_weight=None) -> None:
         values = self._values(y_true, y_pred)
+        if sample_weight is None:  # the common case: a plain sum and a count
+            self._total += float(np.add.reduce(values, dtype=np.float64))
+            self._count += len(values)
+            return
         w = _sample_weight(self, sample_weight, len(values))
-        self.state["total"] += np.dot(w, values)
-        self.state["count"] += w.sum()
+        self._total += float(np.dot(w, values.astype(np.float64, copy=False)))
+        self._count += float(w.sum())
 
     def result(self) -> float:
-        return float(_divide(self.state["total"], self.state["count"]))
+        return self._total / self._count if self._count != 0 else 0.0
 
 
 def _check_threshold(metric: str, threshold) -> float:
@@ -177,8 +198,21 @@ def _check_k(metric: str, k) -> int:
     return int(k)
 
 
+def _aligned(metric: Metric, y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    """Like `_align`, without the conversion to float64 (for metrics that compare or subtract in float64)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape:
+        if y_true.size != y_pred.size or y_true.shape[:1] != y_pred.shape[:1]:
+            raise ShapeError(
+                f"metric {metric.name!r}: labels of shape {y_true.shape} do not fit predictions of shape "
+                f"{y_pred.shape}; expected labels of shape {y_pred.shape}"
+            )
+        y_true = y_true.reshape(y_pred.shape)
+    return y_true, y_pred
+
+
 def _binary_hits(metric: Metric, y_true, y_pred, threshold: float) -> np.ndarray:
-    y_true, y_pred = _align(metric, y_true, y_pred)
+    y_true, y_pred = _aligned(metric, y_true, y_pred)  # 0.5 and the 0/1 labels compare exactly in any float type
     return _per_sample_mean(y_true == (y_pred > threshold))
 
 
@@ -316,8 +350,9 @@ class MeanAbsoluteError(MeanMetric):
     """Mean of |y_pred - y_true|, per sample over its outputs, then over samples. Shapes: (batch, ...) alike."""
 
     def _values(self, y_true, y_pred):
-        y_true, y_pred = _align(self, y_true, y_pred)
-        return _per_sample_mean(np.abs(y_pred - y_true))
+        y_true, y_pred = _aligned(self, y_true, y_pred)
+        diff = np.subtract(y_pred, y_true, dtype=np.float64)
+        return _per_sample_mean(np.abs(diff, out=diff))
 
 
 @METRICS.register("mse", "mean_squared_error")
@@ -325,8 +360,9 @@ class MeanSquaredError(MeanMetric):
     """Mean of (y_pred - y_true)^2, per sample over its outputs, then over samples. Shapes: (batch, ...) alike."""
 
     def _values(self, y_true, y_pred):
-        y_true, y_pred = _align(self, y_true, y_pred)
-        return _per_sample_mean(np.square(y_pred - y_true))
+        y_true, y_pred = _aligned(self, y_true, y_pred)
+        diff = np.subtract(y_pred, y_true, dtype=np.float64)
+        return _per_sample_mean(np.square(diff, out=diff))
 
 
 @METRICS.register("rmse", "root_mean_squared_error")

@@ -138,6 +138,12 @@ class Model:
         ]
         self._input_slots = [slot[n] for n in self.input_names]
         self._output_slots = [slot[n] for n in self.output_names]
+        # The backward walk, precomputed: per layer, the input slots that take a gradient (model inputs take none).
+        model_inputs = set(self._input_slots)
+        self._backward_plan = [
+            (layer, layer.multi_input, [i if i not in model_inputs else None for i in ins], out)
+            for layer, ins, out in reversed(self._plan)
+        ]
         self._pack_params()
 
     def _pack_params(self) -> None:
@@ -218,15 +224,17 @@ class Model:
         grads: list = [None] * len(self.nodes)
         for s, d in zip(self._output_slots, d_outputs):
             grads[s] = d if grads[s] is None else grads[s] + d
-        for (layer, ins, out), back in zip(reversed(self._plan), reversed(backs)):
+        for (layer, multi, targets, out), back in zip(self._backward_plan, reversed(backs)):
             g = grads[out]
-            if g is None:
+            if g is None:  # no gradient reaches this layer: its params get none either (gradients are written,
+                for grad in layer.grads.values():  # not added, so clear what the last step left)
+                    grad.fill(0)
                 continue
             dx = back(g)
             if dx is None:
                 continue
-            for i, d in zip(ins, dx if layer.multi_input else (dx,)):
-                if d is not None and i not in self._input_slots:
+            for i, d in zip(targets, dx if multi else (dx,)):
+                if d is not None and i is not None:
                     grads[i] = d if grads[i] is None else grads[i] + d
 
     def predict_on_batch(self, xs: list) -> list:
@@ -277,7 +285,9 @@ class Model:
         self.losses = losses
         self.loss_weights = weights
         self.optimizer = OPTIMIZERS.build(optimizer)
-        self.optimizer.build(self.trainable_params)
+        # The optimizer updates the model's flat weight buffer with the flat gradient buffer directly.
+        self.optimizer.build(self.trainable_params, flat_params=self._flat_params, flat_grads=self._flat_grads)
+        self._regularized = [layer for layer in self.layers if layer.regularized]
         # A softmax/sigmoid output followed by its cross-entropy is computed from the logits: stable and cheap.
         self._train_losses, self._fused_activations = [], []
         for name, loss_obj in zip(names, losses):
@@ -308,7 +318,7 @@ class Model:
         self.compiled = True
 
     def penalty(self) -> float:
-        return sum(layer.penalty() for layer in self.layers)
+        return sum(layer.penalty() for layer in self.layers if layer.regularized)
 
     def metric_names(self) -> list[str]:
         """History keys in order: loss, per-output losses (several outputs), then metrics."""
@@ -322,11 +332,10 @@ class Model:
 
     def train_on_batch(self, xs: list, ys: list, sample_weight, tracker: "Tracker") -> None:
         """One optimizer step on a batch; adds the batch's loss and metric values into `tracker`."""
-        self._flat_grads.fill(0)
         outs, backs = self.forward(xs, training=True)
         d_outputs = self._losses_and_grads(outs, ys, sample_weight, tracker, need_grads=True)
-        self.backward(backs, d_outputs)
-        for layer in self.layers:
+        self.backward(backs, d_outputs)  # every layer writes its gradients: no zeroing beforehand
+        for layer in self._regularized:
             layer.add_penalty_grads()
         self.optimizer.apply(self.trainable_params, self.trainable_grads)
 
@@ -339,24 +348,27 @@ class Model:
         d_outputs = []
         total = 0.0
         for i, (out, y, loss, w) in enumerate(zip(outs, ys, self._train_losses, self.loss_weights)):
-            per_sample, back = loss.forward(y, out)
+            # check_data has checked the labels' shape for the whole data set: no check per batch
+            per_sample, back = loss.forward_checked(y, out)
             if sample_weight is None:
-                s = float(per_sample.sum(dtype=np.float64))
+                s = float(np.add.reduce(per_sample, dtype=np.float64))
             else:
                 s = float((per_sample * sample_weight).sum(dtype=np.float64))
             tracker.output_loss[i] += s
             total += w * s
             if need_grads:
-                g = np.full(batch, w / batch, out.dtype) if sample_weight is None else \
-                    (sample_weight * (w / batch)).astype(out.dtype)
-                d_outputs.append(back(g))
-        penalty = self.penalty()
-        tracker.loss += total + penalty * batch
+                # without sample weights every sample weighs the same: a float, not a (batch,) array
+                d_outputs.append(back(w / batch) if sample_weight is None else
+                                 back((sample_weight * (w / batch)).astype(out.dtype)))
+        if self._regularized:
+            total += self.penalty() * batch
+        tracker.loss += total
         tracker.count += batch
-        preds = self._activate(outs)
-        for ms, y, p in zip(self.metrics, ys, preds):
-            for m in ms:
-                m.update(y, p)
+        for ms, y, out, act in zip(self.metrics, ys, outs, self._fused_activations):
+            if ms:
+                p = out if act is None else act(out)[0]
+                for m in ms:
+                    m.update(y, p)
         return d_outputs
 
     def new_tracker(self) -> "Tracker":

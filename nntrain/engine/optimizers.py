@@ -9,6 +9,9 @@ calls. So the parameters of one dtype are laid end to end: the gradients are gat
 slots and scratch are flat too, the rule runs once on the whole buffer, and each parameter then takes its slice of
 the result (`w -= delta`). A step costs the rule's dozen calls plus about one call per parameter, and allocates no
 array the size of a parameter.
+
+A Model already keeps its weights and gradients as views into one flat buffer each, and hands both to `build`:
+then nothing is gathered and the whole step is the rule's calls plus one `w -= delta` on the flat weights.
 """
 
 from __future__ import annotations
@@ -29,13 +32,17 @@ OPTIMIZERS = Registry("optimizer")
 class _FlatGroup:
     """The parameters of one dtype, end to end: flat gradient, slot and scratch buffers, with per-parameter views."""
 
-    __slots__ = ("keys", "grad", "slots", "scratch", "grad_views", "delta_views", "slot_views")
+    __slots__ = ("keys", "grad", "param", "slots", "scratch", "grad_views", "delta_views", "slot_views")
 
-    def __init__(self, params: dict[str, np.ndarray], slot_init: dict[str, float], n_scratch: int):
+    def __init__(self, params: dict[str, np.ndarray], slot_init: dict[str, float], n_scratch: int,
+                 flat_params: np.ndarray | None = None, flat_grads: np.ndarray | None = None):
         self.keys = list(params)
         dtype = next(iter(params.values())).dtype
         total = sum(p.size for p in params.values())
-        self.grad = np.empty(total, dtype)
+        # `param` is the flat weight buffer when the owner shares it (the params are its views, end to end);
+        # then `grad` is the owner's flat gradient buffer, read in place instead of gathered.
+        self.param = flat_params
+        self.grad = flat_grads if flat_params is not None else np.empty(total, dtype)
         self.slots = tuple(np.full(total, value, dtype) for value in slot_init.values())
         self.scratch = tuple(np.empty(total, dtype) for _ in range(n_scratch))
         self.grad_views = self._views(self.grad, params)
@@ -140,16 +147,25 @@ class Optimizer:
         self._lr = check_number(type(self).__name__, "learning_rate", value, 0)
         self._schedule = None
 
-    def build(self, params: dict[str, np.ndarray]) -> None:
+    def build(self, params: dict[str, np.ndarray], flat_params: np.ndarray | None = None,
+              flat_grads: np.ndarray | None = None) -> None:
         """Create the slots (same dtype as the parameters, zeros unless the rule says otherwise) and scratch buffers.
 
         Args:
             params: the trainable parameters, keyed "<layer>/<param>"; `apply` must get the same keys.
+            flat_params, flat_grads: optional 1-D buffers of which `params` and the gradients `apply` will get are
+                views, in the order of `params` and end to end (a Model's own buffers). The step then reads the
+                gradients and updates the weights through them in place; clipping scales that gradient buffer.
         """
         by_dtype: dict[np.dtype, dict[str, np.ndarray]] = {}
         for key, p in params.items():
             by_dtype.setdefault(p.dtype, {})[key] = p
-        self._groups = [_FlatGroup(group, self.slots(), self.n_scratch) for group in by_dtype.values()]
+        shared = (flat_params is not None and flat_grads is not None and len(by_dtype) == 1
+                  and flat_params.dtype in by_dtype and flat_params.size == sum(p.size for p in params.values()))
+        if shared:
+            self._groups = [_FlatGroup(params, self.slots(), self.n_scratch, flat_params, flat_grads)]
+        else:
+            self._groups = [_FlatGroup(group, self.slots(), self.n_scratch) for group in by_dtype.values()]
         self._n_params = len(params)
         self._slot_views = {k: v for group in self._groups for k, v in group.slot_views.items()}
         if self._pending_slots is not None:
@@ -161,7 +177,8 @@ class Optimizer:
 
         Args:
             params: the trainable parameters, keyed as in `build` (built on the first call if needed).
-            grads: their gradients, same keys and shapes; they are read, not modified.
+            grads: their gradients, same keys and shapes; read, not modified (but for clipping when `build` was
+                given the flat gradient buffer: it is clipped in place).
         """
         if self._groups is None:
             self.build(params)
@@ -171,13 +188,19 @@ class Optimizer:
                 "a new set of parameters needs a new optimizer"
             )
         for group in self._groups:
-            np.concatenate([grads[key].reshape(-1) for key in group.keys], out=group.grad)
+            if group.param is None:
+                np.concatenate([grads[key].reshape(-1) for key in group.keys], out=group.grad)
         self._clip()
         lr = self.learning_rate
         c = self._begin_step(lr)
         keep = 1.0 - lr * self.weight_decay if self.weight_decay else None
         for group in self._groups:
             self._update(group.grad, group.slots, group.scratch, c)
+            if group.param is not None:
+                if keep is not None:
+                    group.param *= keep
+                group.param -= group.scratch[0]
+                continue
             for key, delta in zip(group.keys, group.delta_views):
                 w = params[key]
                 if keep is not None:

@@ -48,6 +48,22 @@ def _rows(xs: list) -> int:
     return len(xs[0])
 
 
+def _buffer(x, batch_size: int):
+    """A reusable (batch_size, ...) array for gathering rows of `x`, or None for a MultiHot."""
+    if isinstance(x, MultiHot):
+        return None
+    x = np.asarray(x)
+    return np.empty((batch_size, *x.shape[1:]), x.dtype)
+
+
+def _gather(x, idx: np.ndarray, out):
+    """Rows `idx` of x, written into `out` when given. mode="clip" because np.take's default mode buffers the
+    output (a hidden copy) to be safe against a bad index; `idx` comes from our own permutation."""
+    if out is None:
+        return _take(x, idx)
+    return x.take(idx, axis=0, out=out, mode="clip")
+
+
 def _batch_size(batch_size, n: int) -> int:
     if batch_size == "full" or batch_size is None and n == 0:
         return max(n, 1)
@@ -161,6 +177,14 @@ class Trainer:
             cbs.on_train_end()
         return self.history
 
+    def _batch_hooks(self) -> list:
+        """The callbacks' on_train_batch_end methods, leaving out those that do nothing (not overridden), so a
+        step pays only for callbacks with per-batch work."""
+        from nntrain.training.callbacks import Callback
+
+        return [cb.on_train_batch_end for cb in self.callbacks.callbacks
+                if getattr(type(cb), "on_train_batch_end", None) is not Callback.on_train_batch_end]
+
     def _run_epoch(self) -> None:
         model, cbs, epoch = self.model, self.callbacks, self.epoch
         cbs.on_epoch_begin(epoch)
@@ -168,6 +192,15 @@ class Trainer:
         order = self.shuffle_rng.permutation(self.n) if self.shuffle else None
         self.tracker = tracker = model.new_tracker()
         bs, sw_all = self.batch_size, self.sample_weight
+        hooks = self._batch_hooks()
+        # Shuffled batches are gathered into buffers reused every step (a full batch has one shape all epoch);
+        # nothing keeps a batch beyond its step. MultiHot inputs are gathered by their own take().
+        x_bufs = [_buffer(x, bs) for x in self.xs]
+        # outputs trained on the same label array (a main and an auxiliary output) share one gathered batch
+        y_unique = list({id(y): y for y in self.ys}.values())
+        y_pick = [next(k for k, u in enumerate(y_unique) if u is y) for y in self.ys]
+        y_bufs = [_buffer(y, bs) for y in y_unique]
+        train_on_batch = model.train_on_batch
         for step in range(self.steps_per_epoch):
             lo, hi = step * bs, min(self.n, (step + 1) * bs)
             if order is None:
@@ -176,13 +209,16 @@ class Trainer:
                 sw = None if sw_all is None else sw_all[lo:hi]
             else:
                 idx = order[lo:hi]
-                xb = [_take(x, idx) for x in self.xs]
-                yb = [np.take(y, idx, axis=0) for y in self.ys]
+                full = hi - lo == bs
+                xb = [_gather(x, idx, buf if full else None) for x, buf in zip(self.xs, x_bufs)]
+                yb = [_gather(y, idx, buf if full else None) for y, buf in zip(y_unique, y_bufs)]
+                yb = [yb[k] for k in y_pick]
                 sw = None if sw_all is None else sw_all[idx]
-            model.train_on_batch(xb, yb, sw, tracker)
+            train_on_batch(xb, yb, sw, tracker)
             if self.interrupt_requested:
                 raise KeyboardInterrupt  # the step is complete; the epoch is abandoned
-            cbs.on_train_batch_end(step)
+            for hook in hooks:
+                hook(step)
             if self.stop_training:
                 break
         logs = tracker.result()
