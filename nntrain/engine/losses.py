@@ -455,7 +455,9 @@ class SparseCategoricalCrossentropy(Loss):
         )
 
     def _labels(self, y_true, y_pred: np.ndarray) -> np.ndarray:
-        labels = np.asarray(y_true).reshape(y_pred.shape[:-1])
+        labels = np.asarray(y_true)
+        if labels.shape != y_pred.shape[:-1]:
+            labels = labels.reshape(y_pred.shape[:-1])
         classes = y_pred.shape[-1]
         if labels.dtype.kind not in "iub":
             values = labels.astype(np.float64)
@@ -465,8 +467,9 @@ class SparseCategoricalCrossentropy(Loss):
                     f"sparse_categorical_crossentropy: labels must be integer class indices, got values like "
                     f"{values[fractional][:3].tolist()}"
                 )
-        out = (labels < 0) | (labels >= classes)
-        if np.any(out):
+        # two reductions instead of a mask over every label: the mask is only built to name a bad label
+        if labels.size and (np.minimum.reduce(labels, axis=None) < 0 or np.maximum.reduce(labels, axis=None) >= classes):
+            out = (labels < 0) | (labels >= classes)
             raise DataError(
                 f"sparse_categorical_crossentropy: label {labels[out].ravel()[0].item()!r} is out of range for "
                 f"{classes} classes; expected integers in [0, {classes - 1}]"

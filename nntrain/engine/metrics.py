@@ -11,6 +11,8 @@ the binary, sparse or categorical variant the loss implies, and keeps "accuracy"
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nntrain.engine.losses import LOSSES, Loss
@@ -103,7 +105,7 @@ def _align(metric: Metric, y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
 def _class_labels(metric: Metric, y_true, y_pred: np.ndarray) -> np.ndarray:
     """Integer class labels of shape y_pred.shape[:-1], from (batch, ...) or (batch, ..., 1) labels."""
     y_true = np.asarray(y_true)
-    if y_pred.ndim < 2 or y_true.size != int(np.prod(y_pred.shape[:-1])):
+    if y_pred.ndim < 2 or y_true.size != math.prod(y_pred.shape[:-1]):
         raise ShapeError(
             f"metric {metric.name!r}: labels of shape {y_true.shape} do not fit predictions of shape "
             f"{y_pred.shape}; expected integer class labels of shape {y_pred.shape[:-1]}"
