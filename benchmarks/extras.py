@@ -125,7 +125,8 @@ def memory(epochs: int = 20) -> dict:
     sparse = run("--input", "sparse", "--epochs", str(epochs))
     dense = run("--input", "dense", "--epochs", "3")
     s, d = statistics.median(sparse["epoch_seconds"][1:]), statistics.median(dense["epoch_seconds"][1:])
-    return {"peak_rss_mb": sparse["peak_rss_mb"], "epochs": epochs, "nnz": sparse["nnz"],
+    return {"peak_rss_mb": sparse["peak_rss_mb"], "ru_maxrss_mb": sparse["ru_maxrss_mb"], "epochs": epochs,
+            "nnz": sparse["nnz"],
             "sparse_epoch_seconds": s, "dense_epoch_seconds": d, "dense_over_sparse": d / s,
             "dense_peak_rss_mb": dense["peak_rss_mb"]}
 

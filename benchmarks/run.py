@@ -164,8 +164,9 @@ def markdown(report: dict) -> str:
     if "memory" in report:
         m = report["memory"]
         lines.append(f"IMDB-shaped full run (25,000 x 10,000 multi-hot, {m['nnz']:,} ones, 16-16-1, batch 512, "
-                     f"{m['epochs']} epochs): peak RSS {m['peak_rss_mb']:.0f} MB; epoch {m['sparse_epoch_seconds']:.3f} s "
-                     f"sparse vs {m['dense_epoch_seconds']:.3f} s dense input ({m['dense_over_sparse']:.1f}x).")
+                     f"{m['epochs']} epochs, in its own process): peak RSS {m['peak_rss_mb']:.0f} MB (VmHWM); epoch "
+                     f"{m['sparse_epoch_seconds']:.3f} s sparse vs {m['dense_epoch_seconds']:.3f} s dense input "
+                     f"({m['dense_over_sparse']:.1f}x).")
     if "progress" in report:
         lines.append("Live progress bar (time inside the display's hooks, drawing to an in-memory terminal): "
                      + "; ".join(f"{k} {p['display_seconds_per_epoch'] * 1e3:.2f} ms of a {p['epoch_seconds']:.3f} s "
@@ -234,7 +235,7 @@ def main(argv=None) -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = dt.date.today().isoformat() + ("-quick" if args.quick else "")
+    stem = dt.date.today().isoformat() + ("-quick" if args.quick else "") + ("-" + "-".join(only) if only else "")
     table = markdown(report)
     (out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / f"{stem}.md").write_text(table)

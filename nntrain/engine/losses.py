@@ -468,7 +468,8 @@ class SparseCategoricalCrossentropy(Loss):
                     f"{values[fractional][:3].tolist()}"
                 )
         # two reductions instead of a mask over every label: the mask is only built to name a bad label
-        if labels.size and (np.minimum.reduce(labels, axis=None) < 0 or np.maximum.reduce(labels, axis=None) >= classes):
+        if labels.size and (np.minimum.reduce(labels, axis=None) < 0
+                            or np.maximum.reduce(labels, axis=None) >= classes):
             out = (labels < 0) | (labels >= classes)
             raise DataError(
                 f"sparse_categorical_crossentropy: label {labels[out].ravel()[0].item()!r} is out of range for "
