@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,7 +210,7 @@ def balanced_class_weight(y: np.ndarray) -> dict:
     return {int(c): float(len(labels) / (len(classes) * n)) for c, n in zip(classes, counts)}
 
 
-def make_trainer(model, cfg: RunConfig, bundle, callbacks):
+def make_trainer(model, cfg: RunConfig, bundle, callbacks, stop_request=None):
     from nntrain.training.loop import Trainer
 
     t = cfg["training"]
@@ -223,7 +222,7 @@ def make_trainer(model, cfg: RunConfig, bundle, callbacks):
     val = (bundle.val.x, bundle.val.y) if bundle.val is not None else None
     return Trainer(model, bundle.train.x, bundle.train.y, epochs=t["epochs"], batch_size=t["batch_size"],
                    validation_data=val, shuffle=t["shuffle"], class_weight=class_weight, callbacks=callbacks,
-                   seed=cfg["seed"])
+                   seed=cfg["seed"], stop_request=stop_request)
 
 
 def absolute_data_paths(resolved: dict, base_dir: Path) -> dict:
@@ -259,22 +258,37 @@ def load_weights_by_name(model, path: Path) -> list[str]:
     return loaded
 
 
-def _install_interrupt_handlers(trainer) -> dict:
-    """Ctrl-C / SIGTERM: finish the current step, then stop cleanly (checkpoints are never cut mid-write).
-    A second Ctrl-C stops at once."""
+def write_config(run_dir: Path, cfg: RunConfig) -> dict:
+    """The run folder's config.yaml: the resolved config with data paths absolute. Returns what was written."""
+    resolved = absolute_data_paths(cfg.resolved, cfg.base_dir)
+    runs.atomic_write_text(run_dir / "config.yaml", _yaml(resolved))
+    return resolved
 
-    def handler(signum, frame):
-        if trainer.interrupt_requested:
-            raise KeyboardInterrupt
-        trainer.interrupt_requested = True
 
-    old = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            old[sig] = signal.signal(sig, handler)
-        except ValueError:  # not in the main thread: keep Python's default behaviour
-            pass
-    return old
+def write_run_files(run_dir: Path, cfg: RunConfig, model, bundle, info: dict) -> dict:
+    """config.yaml (resolved, data paths absolute), summary.txt, splits.npz and run.json of a run folder.
+    Returns the resolved config written."""
+    resolved = write_config(run_dir, cfg)
+    runs.atomic_write_text(run_dir / "summary.txt", model.summary() + "\n")
+    np.savez(run_dir / "splits.npz", **{k: np.asarray(v) for k, v in bundle.indices.items() if v is not None})
+    runs.write_json(run_dir / "run.json", info)
+    return resolved
+
+
+def run_callbacks(cfg: RunConfig, run_dir: Path, bundle, drop_val_callbacks: bool = False) -> tuple[list, RunRecorder]:
+    """The callbacks of a run: terminate_on_nan (on by default), the config's own, then the history recorder and
+    the checkpoint saver. drop_val_callbacks: leave out those monitoring val_ values (no validation set)."""
+    from nntrain.config.build import build_callbacks
+    from nntrain.training.callbacks import TerminateOnNaN
+
+    monitor = _monitor(cfg) if bundle.val is not None else None
+    user = build_callbacks(cfg, run_dir)
+    if drop_val_callbacks:
+        user = [cb for cb in user if not str(getattr(cb, "monitor", "")).startswith("val_")]
+    recorder = RunRecorder(run_dir)
+    saver = CheckpointSaver(run_dir / "checkpoints", monitor, best_mode(monitor) if monitor else "min")
+    extra = [] if any(isinstance(c, TerminateOnNaN) for c in user) else [TerminateOnNaN()]
+    return extra + user + [recorder, saver], recorder
 
 
 # --- fit ------------------------------------------------------------------------------------------------
@@ -290,8 +304,6 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
         NNTrainError (ConfigError, ShapeError, DataError, CheckpointError) before anything is written.
     """
     from nntrain.checkpoint import load, restore_trainer
-    from nntrain.config.build import build_callbacks
-    from nntrain.training.callbacks import TerminateOnNaN
     from nntrain.training.progress import TrainingWatch
 
     resume_ckpt = None
@@ -335,21 +347,10 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
         info["config_dir"] = str(cfg.base_dir.resolve())
         if weights is not None:
             info["initial_weights"] = {"checkpoint": str(Path(weights).resolve()), "layers": loaded}
-    resolved = absolute_data_paths(cfg.resolved, cfg.base_dir)
-    runs.atomic_write_text(run_dir / "config.yaml", _yaml(resolved))
-    runs.atomic_write_text(run_dir / "summary.txt", model.summary() + "\n")
-    np.savez(run_dir / "splits.npz", **{k: np.asarray(v) for k, v in bundle.indices.items() if v is not None})
-    runs.write_json(run_dir / "run.json", info)
+    resolved = write_run_files(run_dir, cfg, model, bundle, info)
     if on_start is not None:
         on_start(run_dir, cfg, model)
-
-    has_val = bundle.val is not None
-    monitor = _monitor(cfg) if has_val else None
-    user = build_callbacks(cfg, run_dir)
-    recorder = RunRecorder(run_dir)
-    saver = CheckpointSaver(run_dir / "checkpoints", monitor, best_mode(monitor) if monitor else "min")
-    extra = [TerminateOnNaN()] if not any(isinstance(c, TerminateOnNaN) for c in user) else []
-    callbacks = extra + user + [recorder, saver]
+    callbacks, recorder = run_callbacks(cfg, run_dir, bundle)
     if display is not None:
         callbacks += [TrainingWatch(display.warn), display]
     trainer = make_trainer(model, cfg, bundle, callbacks)
@@ -358,9 +359,9 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
         restore_trainer(trainer, resume_ckpt)
 
     status, code, message = "finished", 0, ""
-    old = _install_interrupt_handlers(trainer)
     try:
-        trainer.run()
+        with trainer.stop_request.on_signals():
+            trainer.run()
         if trainer.nan_detected:
             status, code = "failed", 1
             message = (f"stopped: {trainer.stop_reason}. The last good checkpoint is "
@@ -371,9 +372,6 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
         status, code = "interrupted", 130
         message = (f"interrupted during epoch {trainer.epoch + 1}; checkpoints/last.h5 holds epoch "
                    f"{trainer.epoch}. Resume with: nntrain fit --resume {run_dir}")
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
     recorder.trainer = trainer
     recorder.write()
     info.update({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "status": status,

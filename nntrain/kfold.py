@@ -29,6 +29,7 @@ import numpy as np
 from nntrain import runs
 from nntrain.errors import ConfigError, NNTrainError
 from nntrain.training.callbacks import Callback
+from nntrain.training.loop import StopRequest
 
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 SKIP_KEYS = ("seconds", "learning_rate")
@@ -57,53 +58,8 @@ class _Events(Callback):
                    "logs": {k: float(v) for k, v in logs.items() if k != "seconds"}})
 
 
-class _StopRequest:
-    """Ctrl-C / SIGTERM as a request, acted on at the next batch boundary (`StopOnRequest`): a KeyboardInterrupt
-    raised at an arbitrary point could land inside a checkpoint write (h5py) and leave the run folder half-written."""
-
-    requested = False
-
-    @classmethod
-    def handler(cls, raise_on_repeat: bool):
-        def handle(signum, frame):
-            if cls.requested and raise_on_repeat:
-                raise KeyboardInterrupt  # a second Ctrl-C: the user insists
-            cls.requested = True
-
-        return handle
-
-
-class StopOnRequest(Callback):
-    """Raises KeyboardInterrupt between batches once a stop was requested."""
-
-    def on_epoch_begin(self, epoch):
-        self._check()
-
-    def on_train_batch_end(self, step):
-        self._check()
-
-    @staticmethod
-    def _check():
-        if _StopRequest.requested:
-            raise KeyboardInterrupt
-
-
-@contextmanager
-def _stop_between_batches():
-    """In the main thread of this process: Ctrl-C stops training at the next batch (twice: at once)."""
-    _StopRequest.requested = False
-    try:
-        old = signal.signal(signal.SIGINT, _StopRequest.handler(raise_on_repeat=True))
-    except ValueError:  # not the main thread: signals go elsewhere
-        old = None
-    try:
-        yield
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
-        if _StopRequest.requested:
-            _StopRequest.requested = False
-            raise KeyboardInterrupt
+# One stop request per process: Ctrl-C / SIGTERM stop the fold being trained at its next batch.
+STOP = StopRequest()
 
 
 def train_run(cfg, raw, train_pos, val_pos, run_dir: Path, fold, emit=None, info_extra: dict | None = None,
@@ -115,11 +71,9 @@ def train_run(cfg, raw, train_pos, val_pos, run_dir: Path, fold, emit=None, info
         {fold, status (finished | failed | interrupted), epochs, final, best, history, message, run_dir, seconds};
         a Ctrl-C (KeyboardInterrupt) while training is recorded and returned as status "interrupted".
     """
-    from nntrain.config.build import build_callbacks
     from nntrain.data import make_bundle
-    from nntrain.experiment import (CheckpointSaver, RunRecorder, _monitor, absolute_data_paths, best_mode,
-                                    check_bundle, make_trainer, prepare, summarize_history)
-    from nntrain.training.callbacks import TerminateOnNaN
+    from nntrain.experiment import (check_bundle, make_trainer, prepare, run_callbacks, summarize_history,
+                                    write_run_files)
 
     start = time.perf_counter()
     emit = emit or (lambda event: None)
@@ -131,23 +85,10 @@ def train_run(cfg, raw, train_pos, val_pos, run_dir: Path, fold, emit=None, info
         model = prepare(cfg)
         bundle = make_bundle(raw, cfg["data"], train_idx=train_pos, val_idx=val_pos, validation_split=0.0)
         check_bundle(model, bundle)
-        resolved = absolute_data_paths(cfg.resolved, cfg.base_dir)
-        import yaml
-
-        runs.atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False,
-                                                                        default_flow_style=None, width=100))
-        runs.atomic_write_text(run_dir / "summary.txt", model.summary() + "\n")
-        np.savez(run_dir / "splits.npz", **{k: np.asarray(v) for k, v in bundle.indices.items() if v is not None})
-        runs.write_json(run_dir / "run.json", info)
-        monitor = _monitor(cfg) if bundle.val is not None else None
-        user = build_callbacks(cfg, run_dir)
-        if drop_val_callbacks:
-            user = [cb for cb in user if not str(getattr(cb, "monitor", "")).startswith("val_")]
-        recorder = RunRecorder(run_dir)
-        saver = CheckpointSaver(run_dir / "checkpoints", monitor, best_mode(monitor) if monitor else "min")
-        extra = [] if any(isinstance(c, TerminateOnNaN) for c in user) else [TerminateOnNaN()]
-        callbacks = [StopOnRequest()] + extra + user + [recorder, saver, _Events(emit, fold)]
-        trainer = make_trainer(model, cfg, bundle, callbacks)
+        resolved = write_run_files(run_dir, cfg, model, bundle, info)
+        callbacks, recorder = run_callbacks(cfg, run_dir, bundle, drop_val_callbacks)
+        callbacks.append(_Events(emit, fold))
+        trainer = make_trainer(model, cfg, bundle, callbacks, stop_request=STOP)
         trainer.extras = {"config": resolved, "preprocessing": bundle.preprocessor.get_state()}
     except Exception as exc:  # a fold that cannot start is reported like one that fails while training
         result["message"] = str(exc) if isinstance(exc, NNTrainError) else f"{type(exc).__name__}: {exc}"
@@ -214,7 +155,7 @@ def _worker(job: FoldJob, events) -> None:
 
     # Ctrl-C reaches every process of the terminal, and the parent then sends SIGTERM: both only ask the fold to
     # stop at the next batch (the parent kills a worker that does not stop within seconds)
-    handle = _StopRequest.handler(raise_on_repeat=False)
+    handle = STOP.handler(insist=False)
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
     emit = events.put
@@ -450,13 +391,9 @@ def kfold(config_path, folds: int, stratify: bool = False, jobs: int = 1, refit:
     split = kfold_indices(n, folds, seed=cfg["seed"], stratify_labels=labels)
 
     run_dir = runs.new_run_dir(Path(runs_dir), cfg["name"])
-    from nntrain.experiment import absolute_data_paths
+    from nntrain.experiment import write_config
 
-    resolved = absolute_data_paths(cfg.resolved, cfg.base_dir)
-    import yaml
-
-    runs.atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False,
-                                                                    default_flow_style=None, width=100))
+    write_config(run_dir, cfg)
     np.savez(run_dir / "folds.npz", **{f"fold_{i + 1}_{part}": raw.train.rows[idx]
                                        for i, (tr, va) in enumerate(split) for part, idx in (("train", tr), ("val", va))})
     info = runs.run_info(command)
@@ -477,7 +414,7 @@ def kfold(config_path, folds: int, stratify: bool = False, jobs: int = 1, refit:
     epochs = cfg["training"]["epochs"]
     if jobs == 1:
         try:
-            with _stop_between_batches():
+            with STOP.on_signals((signal.SIGINT,), raise_on_exit=True):
                 for job in fold_jobs:
                     on_event({"type": "start", "fold": job.fold, "epochs": epochs})
                     results[job.fold] = train_run(cfg, raw, job.train_pos, job.val_pos, Path(job.run_dir), job.fold,
@@ -538,7 +475,7 @@ def _refit(cfg, raw, run_dir: Path, summary: dict, on_event, command) -> dict:
     on_event({"type": "start", "fold": "refit", "epochs": epochs})
     everything = np.arange(len(raw.train), dtype=np.int64)
     try:
-        with _stop_between_batches():
+        with STOP.on_signals((signal.SIGINT,), raise_on_exit=True):
             result = train_run(refit_cfg, raw, everything, None, run_dir / "refit", "refit", on_event,
                                {"kind": "kfold-refit", "kfold_dir": str(run_dir.resolve()),
                                 "command": command if command is not None else sys.argv}, drop_val_callbacks=True)

@@ -8,7 +8,9 @@ slots, callback state and the history so far.
 from __future__ import annotations
 
 import math
+import signal
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -91,6 +93,42 @@ def class_sample_weights(y: np.ndarray, class_weight: dict) -> np.ndarray:
     return lut[labels]
 
 
+class StopRequest:
+    """Ctrl-C / SIGTERM turned into a request that the Trainer honours after the current step, so a signal never
+    lands inside a checkpoint write. With `insist`, a second signal raises KeyboardInterrupt at once."""
+
+    def __init__(self):
+        self.requested = False
+
+    def handler(self, insist: bool = True):
+        def handle(signum, frame):
+            if self.requested and insist:
+                raise KeyboardInterrupt
+            self.requested = True
+
+        return handle
+
+    @contextmanager
+    def on_signals(self, signals=(signal.SIGINT, signal.SIGTERM), insist: bool = True, raise_on_exit: bool = False):
+        """Route `signals` to this request while the block runs. raise_on_exit: a request still pending when the
+        block ends (it came between two trainings) raises KeyboardInterrupt then."""
+        self.requested = False
+        old = {}
+        for sig in signals:
+            try:
+                old[sig] = signal.signal(sig, self.handler(insist))
+            except ValueError:  # not the main thread: signals are not ours to take
+                pass
+        try:
+            yield self
+        finally:
+            for sig, previous in old.items():
+                signal.signal(sig, previous)
+            if raise_on_exit and self.requested:
+                self.requested = False
+                raise KeyboardInterrupt
+
+
 class Trainer:
     """Runs epochs over (x, y) and keeps everything needed to stop and resume bit-exactly.
 
@@ -107,7 +145,7 @@ class Trainer:
 
     def __init__(self, model: Model, x, y, epochs: int = 1, batch_size=32, validation_data=None,
                  shuffle: bool = True, class_weight: dict | None = None, sample_weight=None,
-                 callbacks=None, seed: int = 0):
+                 callbacks=None, seed: int = 0, stop_request: "StopRequest | None" = None):
         from nntrain.training.callbacks import CallbackList
 
         if not model.compiled:
@@ -148,7 +186,7 @@ class Trainer:
         self.stop_reason: str | None = None
         self.nan_detected = False
         self.interrupted = False
-        self.interrupt_requested = False  # set by a signal handler: stop after the current step
+        self.stop_request = stop_request or StopRequest()  # Ctrl-C / SIGTERM: stop after the current step
         self.extras: dict = {}  # what checkpoints carry besides the model (config, preprocessing)
 
     @property
@@ -166,7 +204,7 @@ class Trainer:
         cbs.on_train_begin()
         try:
             while self.epoch < self.epochs and not self.stop_training:
-                if self.interrupt_requested:
+                if self.stop_request.requested:
                     raise KeyboardInterrupt
                 self._run_epoch()
         except KeyboardInterrupt:
@@ -215,7 +253,7 @@ class Trainer:
                 yb = [yb[k] for k in y_pick]
                 sw = None if sw_all is None else sw_all[idx]
             train_on_batch(xb, yb, sw, tracker)
-            if self.interrupt_requested:
+            if self.stop_request.requested:
                 raise KeyboardInterrupt  # the step is complete; the epoch is abandoned
             for hook in hooks:
                 hook(step)
