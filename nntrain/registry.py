@@ -44,21 +44,23 @@ class Registry:
         self._items: dict[str, Any] = {}
         self._canonical: dict[str, str] = {}  # key -> canonical name
         self._names: list[str] = []  # canonical names in registration order
+        self._spellings: list[str] = []  # canonical names and aliases, as registered
 
     def register(self, name: str, *aliases: str) -> Callable[[Any], Any]:
         def decorator(obj: Any) -> Any:
             obj.registered_name = name
             self._names.append(name)
             for n in (name, *aliases):
+                self._spellings.append(n)
                 self._items[_key(n)] = obj
                 self._canonical[_key(n)] = name
             return obj
 
         return decorator
 
-    def names(self) -> list[str]:
-        """Canonical names, in registration order."""
-        return list(self._names)
+    def names(self, aliases: bool = False) -> list[str]:
+        """Canonical names in registration order; with `aliases`, every registered spelling."""
+        return list(self._spellings if aliases else self._names)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and _key(name) in self._items

@@ -54,13 +54,37 @@ def signature_schema(cls, skip: tuple = ()) -> dict:
 
 
 def named_forms(registry: Registry, extra: dict | None = None, skip: tuple = ()) -> list[dict]:
-    """For each registered class: {"name": <name>, args...} form, for editors' autocompletion."""
+    """For each registered class, the two ways a config writes it, for editors' autocompletion:
+    {"name": <name or alias>, args...} and {<name or alias>: {args...}}."""
     forms = []
     for name in registry.names():
-        s = signature_schema(registry.get(name), skip)
-        props = {"name": {"const": name}, **(extra or {}), **s["properties"]}
-        form = {"type": "object", "additionalProperties": False, "properties": props, "required": ["name"]}
-        forms.append(form)
+        cls = registry.get(name)
+        spellings = [n for n in registry.names(aliases=True) if registry.get(n) is cls]
+        s = signature_schema(cls, skip)
+        props = {"name": {"enum": spellings}, **(extra or {}), **s["properties"]}
+        forms.append({"type": "object", "additionalProperties": False, "properties": props, "required": ["name"]})
+        args = {**s, "properties": {**(extra or {}), **s["properties"]}, "required": s.get("required", [])}
+        if not args["required"]:
+            del args["required"]
+        forms.append({"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
+                      "patternProperties": {"^(" + "|".join(spellings) + ")$": {"anyOf": [args, {"type": "null"}]}}})
+    return forms
+
+
+CUSTOM_CALLBACK = [
+    {"type": "object", "required": ["name"], "description": "custom: {name: module.path:ClassName, ...args}",
+     "properties": {"name": {"type": "string", "pattern": "^[\\w.]+:\\w+$"}}},
+    {"type": "object", "minProperties": 1, "maxProperties": 1, "description": "custom: {module.path:ClassName: {args}}",
+     "patternProperties": {"^[\\w.]+:\\w+$": {"type": ["object", "null"]}}, "additionalProperties": False},
+]
+
+
+def _optional(forms: list[dict], key: str) -> list[dict]:
+    """The same forms with `key` no longer required (the config fills it in, e.g. a schedule's initial rate)."""
+    for form in forms:
+        for target in [form] + [s.get("anyOf", [{}])[0] for s in form.get("patternProperties", {}).values()]:
+            if key in target.get("required", []):
+                target["required"] = [k for k in target["required"] if k != key]
     return forms
 
 
@@ -120,14 +144,12 @@ def config_schema() -> dict:
                                                                           "inputs": layer_extra["inputs"],
                                                                           "trainable": layer_extra["trainable"]}}}})
     shape = {"type": "array", "items": {"type": ["integer", "null"]}}
-    loss_one = {"anyOf": [{"enum": LOSSES.names()}, *named_forms(LOSSES)]}
-    metric_one = {"anyOf": [{"enum": METRICS.names()}, *named_forms(METRICS)]}
-    schedule = {"anyOf": [{"enum": SCHEDULES.names()}, *named_forms(SCHEDULES)]}
-    optimizer_forms = []
-    for form in named_forms(OPTIMIZERS):
-        form["properties"]["schedule"] = schedule
-        optimizer_forms.append(form)
-    callback_forms = named_forms(CALLBACKS)
+    loss_one = {"anyOf": [{"enum": LOSSES.names(aliases=True)}, *named_forms(LOSSES)]}
+    metric_one = {"anyOf": [{"enum": METRICS.names(aliases=True)}, *named_forms(METRICS)]}
+    schedule = {"anyOf": [{"enum": SCHEDULES.names(aliases=True)},
+                          *_optional(named_forms(SCHEDULES), "initial_learning_rate")]}
+    optimizer_forms = named_forms(OPTIMIZERS, extra={"schedule": schedule})
+    callback_forms = named_forms(CALLBACKS, skip=("base_dir",))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://nntrain.dev/schema/config.json",
@@ -159,10 +181,9 @@ def config_schema() -> dict:
                                        {"type": "array", "items": {"type": "number"}}]},
             "metrics": {"anyOf": [{"type": "array", "items": metric_one},
                                   {"type": "object", "additionalProperties": {"type": "array", "items": metric_one}}]},
-            "optimizer": {"anyOf": [{"enum": OPTIMIZERS.names()}, *optimizer_forms]},
+            "optimizer": {"anyOf": [{"enum": OPTIMIZERS.names(aliases=True)}, *optimizer_forms]},
             "training": TRAINING_SCHEMA,
-            "callbacks": {"type": "array", "items": {"anyOf": [{"enum": CALLBACKS.names()}, *callback_forms,
-                                                               {"type": "object", "description": "custom: "
-                                                                "{name: module.path:ClassName, ...args}"}]}},
+            "callbacks": {"type": "array", "items": {"anyOf": [{"enum": CALLBACKS.names(aliases=True)}, *callback_forms,
+                                                               *CUSTOM_CALLBACK]}},
         },
     }
