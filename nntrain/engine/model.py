@@ -220,7 +220,8 @@ class Model:
         return [vals[s] for s in self._output_slots], backs
 
     def backward(self, backs, d_outputs: list) -> None:
-        """Propagate dL/d(output) through the graph, adding into every layer's grads (fan-out sums)."""
+        """Propagate dL/d(output) through the graph: each layer writes its params' gradients, and gradients of a
+        tensor read by several layers (fan-out) are summed before flowing further back."""
         grads: list = [None] * len(self.nodes)
         for s, d in zip(self._output_slots, d_outputs):
             grads[s] = d if grads[s] is None else grads[s] + d
