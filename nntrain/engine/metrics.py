@@ -305,42 +305,38 @@ def _in_top_k(labels: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(y_pred, labels[..., None], axis=-1)[..., 0] >= kth_largest
 
 
-@METRICS.register("top_k_categorical_accuracy", "top_k")
-class TopKCategoricalAccuracy(MeanMetric):
-    """Share of samples whose one-hot label's class is among the k highest predictions.
-
-    Shapes: y_true (one-hot) and y_pred (batch, classes) alike.
-    """
+class _TopK(MeanMetric):
+    """Share of samples whose label's class is among the k highest predictions; subclasses read the labels."""
 
     def __init__(self, k: int = 5, name: str | None = None):
-        self.k = _check_k("top_k_categorical_accuracy", k)
+        self.k = _check_k(self.registered_name, k)
         super().__init__(name)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "k": self.k}
 
+    def _labels(self, y_true, y_pred) -> np.ndarray:
+        raise NotImplementedError
+
     def _values(self, y_true, y_pred):
         y_pred = np.asarray(y_pred)
-        return _per_sample_mean(_in_top_k(_one_hot_classes(self, y_true, y_pred), y_pred, self.k))
+        return _per_sample_mean(_in_top_k(self._labels(y_true, y_pred), y_pred, self.k))
+
+
+@METRICS.register("top_k_categorical_accuracy", "top_k")
+class TopKCategoricalAccuracy(_TopK):
+    """Top-k accuracy for one-hot labels. Shapes: y_true (one-hot) and y_pred (batch, classes) alike."""
+
+    def _labels(self, y_true, y_pred):
+        return _one_hot_classes(self, y_true, y_pred)
 
 
 @METRICS.register("sparse_top_k_categorical_accuracy", "sparse_top_k")
-class SparseTopKCategoricalAccuracy(MeanMetric):
-    """Share of samples whose integer label is among the k highest predictions.
+class SparseTopKCategoricalAccuracy(_TopK):
+    """Top-k accuracy for integer labels. Shapes: y_pred (batch, classes); y_true (batch,) or (batch, 1)."""
 
-    Shapes: y_pred (batch, classes); y_true (batch,) or (batch, 1) class indices.
-    """
-
-    def __init__(self, k: int = 5, name: str | None = None):
-        self.k = _check_k("sparse_top_k_categorical_accuracy", k)
-        super().__init__(name)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "k": self.k}
-
-    def _values(self, y_true, y_pred):
-        y_pred = np.asarray(y_pred)
-        return _per_sample_mean(_in_top_k(_class_labels(self, y_true, y_pred), y_pred, self.k))
+    def _labels(self, y_true, y_pred):
+        return _class_labels(self, y_true, y_pred)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
