@@ -15,13 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers import run_cli as cli
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = Path(__file__).resolve().parent / "configs"
-
-
-def cli(*args, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nntrain.cli", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
 
 
 def without_timing(report: dict) -> dict:

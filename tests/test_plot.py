@@ -4,21 +4,16 @@ a missing matplotlib is a clear exit-2 message."""
 from __future__ import annotations
 
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import run_cli as cli
 
 pytest.importorskip("matplotlib")
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def cli(*args, cwd: Path, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nntrain.cli", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, env=env)
 
 
 def png_size(path: Path) -> tuple[int, int]:

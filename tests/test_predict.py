@@ -8,21 +8,16 @@ import csv
 import gzip
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.helpers import run_cli as cli
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = Path(__file__).resolve().parent / "configs"
 IRIS = ["setosa", "versicolor", "virginica"]
-
-
-def cli(*args, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nntrain.cli", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
 
 
 def bundled_rows(name: str) -> tuple[list[str], list[list[str]]]:

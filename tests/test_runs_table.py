@@ -10,12 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers import run_cli as cli
+
 CONFIGS = Path(__file__).resolve().parent / "configs"
-
-
-def cli(*args, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nntrain.cli", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
