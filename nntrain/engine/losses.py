@@ -74,6 +74,10 @@ class Loss:
         """`forward` for labels whose shape has been checked already and floating-point predictions `p`."""
         raise NotImplementedError
 
+    def check_values(self, y_true, y_pred_shape: tuple) -> None:
+        """Reject label values the loss cannot take (DataError), once for a whole data set before training.
+        Most losses take any finite value; sparse_categorical_crossentropy needs class indices in range."""
+
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
         """The batch loss as the training loop reports it: sum(w * per_sample) / batch."""
         per_sample, _ = self.forward(y_true, y_pred)
@@ -453,6 +457,9 @@ class SparseCategoricalCrossentropy(Loss):
             f"sparse_categorical_crossentropy: labels of shape {yt} do not fit predictions of shape {yp}; "
             f"expected integer class labels of shape {yp[:-1]} or {yp[:-1] + (1,)}.{hint}"
         )
+
+    def check_values(self, y_true, y_pred_shape: tuple) -> None:
+        self._labels(y_true, np.broadcast_to(np.float32(0), y_pred_shape))  # a shape, no memory
 
     def _labels(self, y_true, y_pred: np.ndarray) -> np.ndarray:
         labels = np.asarray(y_true)

@@ -411,8 +411,9 @@ class Model:
                 raise DataError(f"{what}: labels for output `{name}` contain NaN or infinite values")
             try:
                 loss.check(y.shape, (n, *self.shapes[name]))
-            except ShapeError as exc:
-                raise ShapeError(f"{what}: output `{name}`: {exc}") from None
+                loss.check_values(y, (n, *self.shapes[name]))
+            except (ShapeError, DataError) as exc:
+                raise type(exc)(f"{what}: output `{name}`: {exc}") from None
 
     # --- weights, config, summary ---------------------------------------------------------------------
     def get_weights(self) -> dict[str, dict[str, np.ndarray]]:
