@@ -153,12 +153,11 @@ def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None =
         parts, value = parse_override(text)
         value = _typed_by_schema(parts, value, text)
         apply_override(tree, parts, value, text)
-        pos.map[tuple(parts)] = pos.map.get(tuple(parts), (0, 0))
-        pos.overridden = getattr(pos, "overridden", set()) | {tuple(parts)}
+        pos.overridden.add(tuple(parts))
     resolved, issues = check_sections(tree, Path(base_dir) if base_dir is not None else path.parent)
     if issues:
         for issue in issues:
-            if tuple(issue.path) in getattr(pos, "overridden", set()):
+            if tuple(issue.path) in pos.overridden:
                 issue.message += " (from --set)"
         raise ConfigError(format_issues(issues, pos))
     resolved.setdefault("name", path.stem)

@@ -28,6 +28,7 @@ class Positions:
         self.file = file
         self.map: dict[tuple, tuple[int, int]] = {}
         self.key_map: dict[tuple, tuple[int, int]] = {}  # where a mapping key itself is written
+        self.overridden: set[tuple] = set()  # key paths whose value came from --set
 
     def where(self, path: tuple, key: bool = False) -> str:
         """`file:line:col` for the deepest known part of `path`."""
