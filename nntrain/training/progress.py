@@ -29,6 +29,16 @@ def _num(v) -> str:
     return f"{v:.4f}" if abs(v) >= 1e-3 or v == 0 else f"{v:.4e}"
 
 
+def _duration(seconds: float) -> str:
+    """1.4s, 42s, 3:05, 1:02:07."""
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
 class TrainingWatch(Callback):
     """Spots what a user should know, once each: validation loss rising while training loss falls
     (overfitting), a NaN loss, a loss that explodes (learning rate too high)."""
@@ -113,14 +123,14 @@ class ProgressDisplay(Callback):
             print(f"warning: {message}", file=self.stream, flush=True)
 
     def _start_bar(self) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self._progress = Progress(
             TextColumn("{task.fields[epoch]}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
+            TextColumn("{task.fields[eta]}"),
             TextColumn("{task.fields[logs]}"),
             console=self._console(),
             transient=True,
@@ -128,7 +138,7 @@ class ProgressDisplay(Callback):
         )
         self._progress.start()
         self._task = self._progress.add_task("train", total=self.trainer.steps_per_epoch, epoch="", rate="",
-                                             logs="", visible=False)
+                                             eta="", logs="", visible=False)
 
     def on_epoch_begin(self, epoch):
         self._t0 = time.perf_counter()
@@ -154,11 +164,13 @@ class ProgressDisplay(Callback):
         if not self._drawn:
             self._drawn = True
             self._progress.reset(self._task, total=t.steps_per_epoch, epoch=f"Epoch {t.epoch + 1}/{t.epochs}",
-                                 rate="", logs="", visible=True)
+                                 rate="", eta="", logs="", visible=True)
         done = min((step + 1) * t.batch_size, t.n)
         rate = done / max(now - self._t0, 1e-9)
+        # the ETA from this epoch's own pace (rich's estimate needs several redraws to settle)
+        left = (t.steps_per_epoch - step - 1) * (now - self._t0) / (step + 1)
         self._progress.update(self._task, completed=step + 1, rate=f"{rate:,.0f} samples/s",
-                              logs=format_logs(t.running_logs()))
+                              eta=f"ETA {_duration(left)}", logs=format_logs(t.running_logs()))
         self._progress.refresh()
 
     def _plan_check(self, step: int, now: float) -> None:
