@@ -107,12 +107,12 @@ class SELU(Activation):
         return y, lambda dy: dy * np.where(pos, t(self.SCALE), t(self.SCALE * self.ALPHA) * e)
 
 
-# NumPy has no erf; math.erf is exact, vectorized through np.vectorize (gelu is rarely on a hot path).
-_verf = np.vectorize(math.erf, otypes=[np.float64])
-
-
 def _erf(x: np.ndarray) -> np.ndarray:
-    return _verf(x).astype(x.dtype, copy=False)
+    # NumPy has no erf; scipy (already a dependency, for sparse products) has an exact vectorized one.
+    # Imported here so models without gelu never load scipy.special.
+    from scipy.special import erf
+
+    return erf(x).astype(x.dtype, copy=False)
 
 
 @ACTIVATIONS.register("gelu")
