@@ -4,7 +4,6 @@ history and metrics. The CLI only parses arguments and prints what this returns 
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,23 +132,16 @@ class CheckpointSaver(Callback):
 
 # --- pieces shared by fit, kfold and evaluate --------------------------------------------------------------
 def locate(cfg: RunConfig, exc: NNTrainError, default: tuple) -> NNTrainError:
-    """The same error, prefixed with FILE:LINE:COL and key path of the config entry it is about."""
-    message = str(exc)
-    if message.startswith(cfg.positions.file):
-        return exc
+    """The same error, located in the config: at the key path it carries, at the data file it names, or at
+    `default`."""
     path = tuple(getattr(exc, "path", ()) or ())
     if not path:
         path = default
         data = cfg["data"] or {}
         for key in ("train", "test", "validation"):
-            if isinstance(data.get(key), str) and Path(data[key]).name in message:
+            if isinstance(data.get(key), str) and Path(data[key]).name in str(exc):
                 path = ("data", key)
-    dotted = ".".join(map(str, path))
-    message = message.removeprefix(f"{dotted}: ")  # the data package may already name the key
-    located = type(exc)(f"{cfg.where(path)}  {dotted}: {message}")
-    if hasattr(exc, "path"):
-        located.path = path
-    return located
+    return cfg.locate(exc, path)
 
 
 def data_inputs(cfg: RunConfig) -> dict | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from nntrain.config.jsonschema import Issue, type_name, validate
+from nntrain.config.jsonschema import Issue, type_name
 from nntrain.config.yamlpos import Positions, load_yaml
 from nntrain.errors import ConfigError, NNTrainError
 from nntrain.registry import did_you_mean
@@ -36,6 +36,19 @@ class RunConfig:
 
     def where(self, path: tuple) -> str:
         return self.positions.where(path)
+
+    def locate(self, exc: NNTrainError, path: tuple) -> NNTrainError:
+        """The same error, prefixed with the FILE:LINE:COL and key path of the config entry `path`
+        (unchanged when it already names a place in this file)."""
+        message = str(exc)
+        if message.startswith(self.positions.file):
+            return exc
+        dotted = ".".join(map(str, path))
+        message = message.removeprefix(f"{dotted}: ")  # the message may already start with the key
+        located = type(exc)(f"{self.where(path)}  {dotted}: {message}")
+        if isinstance(located, ConfigError):
+            located.path = tuple(path)
+        return located
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.resolved, sort_keys=False, default_flow_style=None, width=100)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from nntrain.config import RunConfig
-from nntrain.errors import ConfigError, NNTrainError, ShapeError
+from nntrain.errors import ConfigError, NNTrainError
 
 
 def _layer_path(cfg: RunConfig, name: str) -> tuple | None:
@@ -17,8 +17,8 @@ def _layer_path(cfg: RunConfig, name: str) -> tuple | None:
     return None
 
 
-def _located(cfg: RunConfig, exc: NNTrainError, default: tuple = ("model",)) -> ConfigError:
-    """Re-raise an engine error with the FILE:LINE:COL of the layer it names."""
+def _located(cfg: RunConfig, exc: NNTrainError, default: tuple = ("model",)) -> NNTrainError:
+    """An engine error located at the config entry of the layer (or input) it names, else at `default`."""
     path = default
     for name in re.findall(r"`([^`]+)`", str(exc)):
         found = _layer_path(cfg, name)
@@ -28,9 +28,7 @@ def _located(cfg: RunConfig, exc: NNTrainError, default: tuple = ("model",)) -> 
         if name in (cfg["model"].get("inputs") or {}):
             path = ("model", "inputs", name)
             break
-    dotted = ".".join(map(str, path))
-    cls = ShapeError if isinstance(exc, ShapeError) else ConfigError
-    return cls(f"{cfg.where(path)}  {dotted}: {exc}", path=path)
+    return cfg.locate(exc, path)
 
 
 def _input_spec(value, from_data, name: str, cfg: RunConfig):
@@ -89,8 +87,6 @@ def build_model(cfg: RunConfig, data_inputs: dict | None = None):
                     dtype=(only or {}).get("dtype") if (only or {}).get("dtype") in ("int32", "int64") else "float32")
         return Sequential([inp, *layers], name=mcfg.get("name", "sequential"), seed=seed, dtype=dtype)
     except NNTrainError as exc:
-        if str(exc).startswith(cfg.positions.file):
-            raise
         raise _located(cfg, exc) from None
 
 
