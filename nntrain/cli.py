@@ -167,7 +167,7 @@ def check(
     """Validate a config and print it resolved (all defaults filled in) with the model summary.
     Loads and downloads no data."""
     from nntrain.config import load_config
-    from nntrain.experiment import absolute_data_paths, prepare
+    from nntrain.experiment import prepare
 
     def run():
         cfg = load_config(config, set_)

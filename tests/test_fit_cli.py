@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from nntrain import checkpoint
-from nntrain.config import load_config
 from nntrain.experiment import fit, load_bundle
 from tests.helpers import ROOT, run_cli
 
