@@ -60,6 +60,30 @@ def test_products_match_dense():
     np.testing.assert_array_equal(empty.matmul(w), np.zeros((2, 3)))
 
 
+@pytest.mark.parametrize("kernels", ["compiled", "public csr_matrix"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_products_write_into_the_given_buffer(kernels, dtype, monkeypatch):
+    from nntrain.engine import sparse
+
+    products = sparse._Products()
+    if kernels != "compiled":  # what runs should a scipy release move its private kernels
+        products._csr_matvecs = products._csc_matvecs = None
+    monkeypatch.setattr(sparse, "_PRODUCTS", products)
+    m, dense = _random_multi_hot(8, 10, seed=4)
+    rng = np.random.default_rng(2)
+    w, dz = rng.standard_normal((10, 3)).astype(dtype), rng.standard_normal((8, 3)).astype(dtype)
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    z = m.matmul(w)
+    assert z.dtype == dtype
+    np.testing.assert_allclose(z, dense @ w, rtol=tol)
+    out = np.full((10, 3), 7.0, dtype)  # stale values are overwritten, not added to
+    assert m.t_matmul(dz, out=out) is out
+    np.testing.assert_allclose(out, dense.T @ dz, rtol=tol, atol=tol)
+    strided = np.full((10, 6), 7.0, dtype)[:, ::2]  # not contiguous: written through a copy
+    m.t_matmul(dz, out=strided)
+    np.testing.assert_allclose(strided, dense.T @ dz, rtol=tol, atol=tol)
+
+
 def test_dense_layer_on_multi_hot_matches_dense_input():
     m, dense = _random_multi_hot(6, 9, seed=3)
     outputs, grads = [], []

@@ -135,7 +135,7 @@ class Dense(Layer):
             if self.trainable:
                 grads = self.grads
                 if sparse:
-                    np.copyto(grads["kernel"], x.t_matmul(dz))
+                    x.t_matmul(dz, out=grads["kernel"])
                 else:
                     # written straight into the flat gradient buffer: no temporary the size of the kernel
                     np.dot((x if x.ndim == 2 else x.reshape(-1, x.shape[-1])).T, dz, out=grads["kernel"])

@@ -26,14 +26,13 @@ class MultiHot:
         n_cols: width of the dense matrix.
     """
 
-    __slots__ = ("indptr", "indices", "n_cols", "_row_ids", "_csr")
+    __slots__ = ("indptr", "indices", "n_cols", "_row_ids")
 
     def __init__(self, indptr: np.ndarray, indices: np.ndarray, n_cols: int):
         self.indptr = np.asarray(indptr, dtype=np.int64)
         self.indices = np.asarray(indices, dtype=np.int32)
         self.n_cols = int(n_cols)
         self._row_ids: np.ndarray | None = None
-        self._csr = None  # scipy.sparse view of the same arrays, made on the first product
 
     @classmethod
     def from_sequences(cls, sequences, n_cols: int) -> "MultiHot":
@@ -74,14 +73,17 @@ class MultiHot:
     def take(self, rows: np.ndarray) -> "MultiHot":
         """The sub-matrix of the given rows (vectorized, no loop over rows)."""
         rows = np.asarray(rows, dtype=np.int64)
-        starts = self.indptr[rows]
-        counts = self.indptr[rows + 1] - starts
-        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        starts = self.indptr.take(rows)
+        counts = self.indptr.take(rows + 1)
+        counts -= starts
+        indptr = np.empty(len(rows) + 1, dtype=np.int64)
+        indptr[0] = 0
         np.cumsum(counts, out=indptr[1:])
         # position j of the output reads self.indices[starts[row] + (j - indptr[row])]
-        offsets = np.repeat(starts - indptr[:-1], counts)
-        gather = np.arange(indptr[-1], dtype=np.int64) + offsets
-        return MultiHot(indptr, self.indices[gather], self.n_cols)
+        starts -= indptr[:-1]
+        gather = np.repeat(starts, counts)
+        gather += np.arange(indptr[-1], dtype=np.int64)
+        return MultiHot(indptr, self.indices.take(gather), self.n_cols)
 
     def __getitem__(self, rows) -> "MultiHot":
         if isinstance(rows, slice):
@@ -99,31 +101,88 @@ class MultiHot:
         out[self.row_ids, self.indices] = 1
         return out
 
-    def _scipy(self, dtype):
-        """This matrix as a scipy CSR matrix whose stored ones have `dtype` (the arrays are shared, not copied)."""
-        if self._csr is None or self._csr.dtype != dtype:
-            from scipy.sparse import csr_matrix
-
-            # scipy wants indptr and indices of one integer type; a batch's indptr is short, so narrow it.
-            indptr = self.indptr.astype(np.int32) if self.nnz < 2**31 else self.indptr
-            indices = self.indices if indptr.dtype == np.int32 else self.indices.astype(np.int64)
-            self._csr = csr_matrix((_ones(self.nnz, dtype), indices, indptr), shape=self.shape, copy=False)
-        return self._csr
+    def _kernel_arrays(self, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indptr, indices, data) as scipy's kernels take them: one integer type for both index arrays, and the
+        stored ones in `dtype` (a shared read-only vector, not a copy)."""
+        if self.nnz < 2**31:
+            return self.indptr.astype(np.int32), self.indices, _ones(self.nnz, dtype)
+        return self.indptr, self.indices.astype(np.int64), _ones(self.nnz, dtype)
 
     def matmul(self, w: np.ndarray) -> np.ndarray:
         """self @ w for w: (n_cols, units) -> (rows, units) in w's dtype: each row sums its kernel rows."""
-        if not self.nnz:
-            return np.zeros((len(self), w.shape[1]), dtype=w.dtype)
-        return np.asarray(self._scipy(w.dtype) @ w)
+        out = np.zeros((len(self), w.shape[1]), dtype=w.dtype)
+        if self.nnz:
+            _products().csr(self, np.ascontiguousarray(w), out)
+        return out
 
-    def t_matmul(self, dz: np.ndarray) -> np.ndarray:
+    def t_matmul(self, dz: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """self.T @ dz for dz: (rows, units) -> (n_cols, units) in dz's dtype: row i of dz is added to the
-        output row of every column that row i of self has a one in."""
-        if not self.nnz:
-            return np.zeros((self.n_cols, dz.shape[1]), dtype=dz.dtype)
-        return np.asarray(self._scipy(dz.dtype).T @ dz)
+        output row of every column that row i of self has a one in. Written into `out` when given (a Dense
+        kernel's slot in the flat gradient buffer), with no temporary of the kernel's size."""
+        direct = out is not None and out.dtype == dz.dtype and out.flags.c_contiguous
+        target = out if direct else np.empty((self.n_cols, dz.shape[1]), dtype=dz.dtype)
+        target.fill(0)
+        if self.nnz:
+            _products().csc(self, np.ascontiguousarray(dz), target)
+        if out is not None and not direct:
+            np.copyto(out, target)
+        return target if out is None else out
 
     def rmatmul_t(self, dz: np.ndarray, out: np.ndarray) -> None:
         """out += self.T @ dz for dz: (rows, units), out: (n_cols, units)."""
         if self.nnz:
             out += self.t_matmul(dz)
+
+
+class _Products:
+    """The two multi-hot products, run by scipy.sparse's compiled CSR kernels.
+
+    The kernels are called directly (`csr_matvecs` for x @ w, `csc_matvecs` on the same arrays for x.T @ dz: a
+    CSR matrix read as CSC is its transpose): building a `csr_matrix` around each batch and going through its `@`
+    cost ~60 us of checks a product, a quarter of a product's time on an IMDB-shaped batch. Both kernels add
+    into their output, which the caller zeroes. Should a scipy release move these private kernels, the public
+    `csr_matrix` product is used instead (same results, slower).
+    """
+
+    def __init__(self):
+        try:
+            from scipy.sparse import _sparsetools
+
+            self._csr_matvecs, self._csc_matvecs = _sparsetools.csr_matvecs, _sparsetools.csc_matvecs
+        except (ImportError, AttributeError):  # pragma: no cover - depends on the installed scipy
+            self._csr_matvecs = self._csc_matvecs = None
+
+    def csr(self, x: MultiHot, w: np.ndarray, out: np.ndarray) -> None:
+        """out += x @ w; out is C-contiguous and of w's dtype."""
+        indptr, indices, data = x._kernel_arrays(w.dtype)
+        if self._csr_matvecs is None:
+            out += self._matrix(x, indptr, indices, data) @ w
+        else:
+            self._csr_matvecs(len(x), x.n_cols, w.shape[1], indptr, indices, data, w.reshape(-1),
+                              out.reshape(-1))
+
+    def csc(self, x: MultiHot, dz: np.ndarray, out: np.ndarray) -> None:
+        """out += x.T @ dz; out is C-contiguous and of dz's dtype."""
+        indptr, indices, data = x._kernel_arrays(dz.dtype)
+        if self._csc_matvecs is None:
+            out += self._matrix(x, indptr, indices, data).T @ dz
+        else:
+            self._csc_matvecs(x.n_cols, len(x), dz.shape[1], indptr, indices, data, dz.reshape(-1),
+                              out.reshape(-1))
+
+    @staticmethod
+    def _matrix(x: MultiHot, indptr, indices, data):
+        from scipy.sparse import csr_matrix
+
+        return csr_matrix((data, indices, indptr), shape=x.shape, copy=False)
+
+
+_PRODUCTS: _Products | None = None
+
+
+def _products() -> _Products:
+    """The product kernels, made on first use: scipy's ~0.2 s import is paid only by multi-hot training."""
+    global _PRODUCTS
+    if _PRODUCTS is None:
+        _PRODUCTS = _Products()
+    return _PRODUCTS
