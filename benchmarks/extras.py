@@ -61,12 +61,13 @@ def gemm_bound(w, repeats: int = 5) -> dict:
 
 
 def _nntrain_command() -> list[str]:
-    """The installed console script (not a shell shim in front of it), else the module."""
+    """The installed console script (not a shell shim in front of it) if it runs, else the module: a script left
+    by an install of another checkout fails to import and must not end the benchmark run."""
     script = Path(sysconfig.get_path("scripts")) / "nntrain"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("nntrain")
-    return [found] if found else [sys.executable, "-c", "from nntrain.cli import main; main()"]
+    found = str(script) if script.exists() else shutil.which("nntrain")
+    if found and subprocess.run([found, "--help"], cwd=ROOT, capture_output=True).returncode == 0:
+        return [found]
+    return [sys.executable, "-m", "nntrain"]
 
 
 def _wall(cmd: list[str], runs: int, cwd=ROOT) -> list[float]:
