@@ -150,3 +150,7 @@ def test_set_override_is_typed_and_validated(tmp_path):
     bad = run_cli("check", config, "--set", "training.epochs=-5", cwd=tmp_path)
     assert bad.returncode == 2
     assert "training.epochs" in bad.stderr and "--set" in bad.stderr
+    # a value the schema accepts but the optimizer rejects: the message says it came from --set, not the file
+    rejected = run_cli("check", config, "--set", "optimizer.learning_rate=abc", cwd=tmp_path)
+    assert rejected.returncode == 2 and "Traceback" not in rejected.stderr
+    assert "got learning_rate='abc' (from --set optimizer.learning_rate)" in rejected.stderr

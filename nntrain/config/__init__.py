@@ -45,6 +45,7 @@ class RunConfig:
             return exc
         dotted = ".".join(map(str, path))
         message = message.removeprefix(f"{dotted}: ")  # the message may already start with the key
+        message += self.positions.from_set(path)
         located = type(exc)(f"{self.where(path)}  {dotted}: {message}")
         if isinstance(located, ConfigError):
             located.path = tuple(path)
@@ -170,8 +171,7 @@ def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None =
     resolved, issues = check_sections(tree, Path(base_dir) if base_dir is not None else path.parent)
     if issues:
         for issue in issues:
-            if tuple(issue.path) in pos.overridden:
-                issue.message += " (from --set)"
+            issue.message += pos.from_set(issue.path)
         raise ConfigError(format_issues(issues, pos))
     resolved.setdefault("name", path.stem)
     if resolved.get("seed") is None:

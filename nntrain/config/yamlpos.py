@@ -30,6 +30,15 @@ class Positions:
         self.key_map: dict[tuple, tuple[int, int]] = {}  # where a mapping key itself is written
         self.overridden: set[tuple] = set()  # key paths whose value came from --set
 
+    def from_set(self, path) -> str:
+        """' (from --set a.b, ...)' when --set gave the value at `path` or below it, else "": the message's
+        position then points at the file's entry, but the value is the command line's."""
+        path = tuple(path)
+        if not path:  # a problem with the whole file is not about one value
+            return ""
+        keys = sorted(".".join(map(str, p)) for p in self.overridden if p[:len(path)] == path)
+        return f" (from --set {', '.join(keys)})" if keys else ""
+
     def where(self, path: tuple, key: bool = False) -> str:
         """`file:line:col` for the deepest known part of `path`."""
         path = tuple(path)
