@@ -128,11 +128,6 @@ class MultiHot:
             np.copyto(out, target)
         return target if out is None else out
 
-    def rmatmul_t(self, dz: np.ndarray, out: np.ndarray) -> None:
-        """out += self.T @ dz for dz: (rows, units), out: (n_cols, units)."""
-        if self.nnz:
-            out += self.t_matmul(dz)
-
 
 class _Products:
     """The two multi-hot products, run by scipy.sparse's compiled CSR kernels.
