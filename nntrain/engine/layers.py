@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from nntrain.engine.activations import get_activation
+from nntrain.engine.blas import add_at_b
 from nntrain.engine.initializers import get_initializer
 from nntrain.engine.layer import Layer, format_shape, ones
 from nntrain.engine.regularizers import get_regularizer
@@ -97,6 +98,9 @@ class Dense(Layer):
         self.bias_regularizer = get_regularizer(bias_regularizer)
         self.activity_regularizer = get_regularizer(activity_regularizer)
         self.emit_logits = False  # set by the model when the loss fuses with this layer's activation
+        # Set by the model for the backward pass of a plain SGD step (w -= lr * g): the layer then takes that step
+        # on its kernel itself, inside the gradient product, and leaves the kernel's gradient unwritten.
+        self.sgd_learning_rate: float | None = None
         self._activity_penalty = 0.0
 
     def compute_output_shape(self, input_shape):
@@ -132,18 +136,24 @@ class Dense(Layer):
             dz = dy if act_backward is None else act_backward(dy)
             if dz.ndim > 2:  # (batch, ..., units): every position is one more row
                 dz = dz.reshape(-1, self.units)
+            # dx first: an SGD step taken below changes the kernel it is computed from
+            dx = None if sparse or not self.needs_input_grad else np.dot(dz, kernel.T)
             if self.trainable:
-                grads = self.grads
-                if sparse:
+                grads, lr = self.grads, self.sgd_learning_rate
+                x2 = x if sparse or x.ndim == 2 else x.reshape(-1, x.shape[-1])
+                if lr is not None and not sparse:
+                    add_at_b(kernel, x2, dz, -lr)  # kernel -= lr * x.T @ dz, in the product itself
+                elif sparse:
                     x.t_matmul(dz, out=grads["kernel"])
                 else:
                     # written straight into the flat gradient buffer: no temporary the size of the kernel
-                    np.dot((x if x.ndim == 2 else x.reshape(-1, x.shape[-1])).T, dz, out=grads["kernel"])
+                    np.dot(x2.T, dz, out=grads["kernel"])
+                if lr is not None and sparse:  # the same step, through the gradient buffer
+                    np.subtract(kernel, np.multiply(grads["kernel"], lr, out=grads["kernel"]), out=kernel)
                 if self.use_bias:  # dz.sum(axis=0) as a BLAS product: 2-10x faster on a batch
                     np.dot(ones(len(dz), dz.dtype), dz, out=grads["bias"])
-            if sparse or not self.needs_input_grad:
+            if dx is None:
                 return None
-            dx = np.dot(dz, kernel.T)
             return dx if dy.ndim == 2 else dx.reshape(*dy.shape[:-1], kernel.shape[0])
 
         return y, backward

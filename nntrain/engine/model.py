@@ -13,6 +13,8 @@ from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, DataError, ShapeError
 from nntrain.registry import did_you_mean
 
+STEP_IN_PRODUCT_FROM = 1 << 16  # kernel weights from which plain SGD steps a Dense kernel inside its product
+
 
 @dataclass
 class Node:
@@ -156,7 +158,9 @@ class Model:
         offset = 0
         self.trainable_params: dict[str, np.ndarray] = {}
         self.trainable_grads: dict[str, np.ndarray] = {}
+        self._flat_slices: dict[str, slice] = {}
         for (layer, key), size in zip(trainable, sizes):
+            self._flat_slices[f"{layer.name}/{key}"] = slice(offset, offset + size)
             shape = layer.params[key].shape
             p = self._flat_params[offset:offset + size].reshape(shape)
             p[...] = layer.params[key]
@@ -289,6 +293,7 @@ class Model:
         # The optimizer updates the model's flat weight buffer with the flat gradient buffer directly.
         self.optimizer.build(self.trainable_params, flat_params=self._flat_params, flat_grads=self._flat_grads)
         self._regularized = [layer for layer in self.layers if layer.regularized]
+        self._plan_plain_steps()
         # A softmax/sigmoid output followed by its cross-entropy is computed from the logits: stable and cheap.
         self._train_losses, self._fused_activations = [], []
         for name, loss_obj in zip(names, losses):
@@ -316,7 +321,36 @@ class Model:
         for name, loss_obj, mnames in zip(names, losses, per_output):
             shape = (None, *self.shapes[name])
             self.metrics.append([resolve_metric(m, loss_obj.registered_name, shape) for m in mnames])
+        # argmax(softmax(z)) = argmax(z): accuracy on a fused softmax output needs no softmax
+        self._metric_activations = [
+            None if act is not None and act.name == "softmax" and all(m.argmax_only for m in ms) else act
+            for act, ms in zip(self._fused_activations, self.metrics)
+        ]
         self.compiled = True
+
+    def _plan_plain_steps(self) -> None:
+        """Which Dense kernels take a plain SGD step inside their gradient product (engine/blas.py), and the ranges
+        of the flat weights the optimizer steps instead. Only kernels of STEP_IN_PRODUCT_FROM weights or more gain:
+        below that the call costs more than the two passes it saves. A kernel with a penalty keeps its gradient
+        (the penalty's gradient is added to it after the backward pass), and one fed by multi-hot input keeps
+        the sparse product."""
+        sparse_inputs = {inp.name for inp in self.inputs if inp.sparse}
+        self._steps_in_backward = [
+            node.layer for node in self.nodes
+            if isinstance(node.layer, Dense) and node.layer.trainable and not node.layer.regularized
+            and node.layer.params["kernel"].size >= STEP_IN_PRODUCT_FROM
+            and not sparse_inputs.intersection(node.inbound)
+        ]
+        stepped = {f"{layer.name}/kernel" for layer in self._steps_in_backward}
+        ranges, start = [], 0
+        for key, r in self._flat_slices.items():  # in flat order
+            if key in stepped:
+                if start < r.start:
+                    ranges.append(slice(start, r.start))
+                start = r.stop
+        if start < self._flat_params.size:
+            ranges.append(slice(start, self._flat_params.size))
+        self._plain_ranges = ranges
 
     def penalty(self) -> float:
         return sum(layer.penalty() for layer in self.layers if layer.regularized)
@@ -335,10 +369,24 @@ class Model:
         """One optimizer step on a batch; adds the batch's loss and metric values into `tracker`."""
         outs, backs = self.forward(xs, training=True)
         d_outputs = self._losses_and_grads(outs, ys, sample_weight, tracker, need_grads=True)
-        self.backward(backs, d_outputs)  # every layer writes its gradients: no zeroing beforehand
+        lr = self.optimizer.plain_rate() if self._steps_in_backward else None
+        if lr is None:
+            self.backward(backs, d_outputs)  # every layer writes its gradients: no zeroing beforehand
+            for layer in self._regularized:
+                layer.add_penalty_grads()
+            self.optimizer.apply(self.trainable_params, self.trainable_grads)
+            return
+        # w -= lr * g: the large kernels take it during the backward pass, the optimizer steps the rest
+        for layer in self._steps_in_backward:
+            layer.sgd_learning_rate = lr
+        try:
+            self.backward(backs, d_outputs)
+        finally:
+            for layer in self._steps_in_backward:
+                layer.sgd_learning_rate = None
         for layer in self._regularized:
             layer.add_penalty_grads()
-        self.optimizer.apply(self.trainable_params, self.trainable_grads)
+        self.optimizer.apply_plain(self._plain_ranges, lr)
 
     def test_on_batch(self, xs: list, ys: list, sample_weight, tracker: "Tracker") -> None:
         outs, _ = self.forward(xs, training=False)
@@ -365,7 +413,7 @@ class Model:
             total += self.penalty() * batch
         tracker.loss += total
         tracker.count += batch
-        for ms, y, out, act in zip(self.metrics, ys, outs, self._fused_activations):
+        for ms, y, out, act in zip(self.metrics, ys, outs, self._metric_activations):
             if ms:
                 p = out if act is None else act(out)[0]
                 for m in ms:

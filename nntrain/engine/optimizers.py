@@ -208,6 +208,20 @@ class Optimizer:
                 w -= delta
         self.iterations += 1
 
+    def plain_rate(self) -> float | None:
+        """This step's learning rate when the step is exactly w -= lr * g for every weight (no slots, clipping or
+        weight decay), so that a layer may take it inside its own gradient product (see Dense); else None."""
+        return None
+
+    def apply_plain(self, ranges: list[slice], lr: float) -> None:
+        """The step of `plain_rate` on the given ranges of the flat weights (those no layer stepped itself), then
+        count the step. Only for an optimizer built on a model's flat buffers."""
+        (group,) = self._groups
+        for r in ranges:
+            delta = np.multiply(group.grad[r], lr, out=group.scratch[0][r])
+            group.param[r] -= delta
+        self.iterations += 1
+
     def _clip(self) -> None:
         if self.clipnorm is not None:
             for group in self._groups:
@@ -303,6 +317,10 @@ class SGD(Optimizer):
 
     def slots(self):
         return {"momentum": 0.0} if self.momentum else {}
+
+    def plain_rate(self):
+        plain = not (self.momentum or self.weight_decay or self.clipnorm or self.clipvalue or self.global_clipnorm)
+        return self.learning_rate if plain else None
 
     def _update(self, g, slots, scratch, lr):
         delta = scratch[0]

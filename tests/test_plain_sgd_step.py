@@ -1,0 +1,235 @@
+"""Plain SGD (w -= lr * g) on a large Dense kernel is taken inside the kernel's gradient product (engine/blas.py):
+the product itself against NumPy, and whole training steps against values computed here and against the usual
+gradient-then-optimizer path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nntrain.engine import blas
+from nntrain.engine import model as model_module
+from nntrain.engine.layers import Dense, Input
+from nntrain.engine.model import Model, Node, Sequential
+from nntrain.engine.sparse import MultiHot
+
+rng = np.random.default_rng(7)
+
+
+@pytest.fixture(params=["blas", "numpy"])
+def gemm(request, monkeypatch):
+    """Run a test with NumPy's bundled BLAS gemm (where this NumPy has one) and with the NumPy fallback."""
+    if request.param == "numpy":
+        monkeypatch.setattr(blas, "_gemm", {})
+    return request.param
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-6), (np.float64, 1e-12)])
+@pytest.mark.parametrize("m, n, k", [(784, 300, 32), (3, 5, 1), (7, 1, 40)])
+def test_add_at_b_adds_the_scaled_product_in_place(gemm, dtype, tol, m, n, k):
+    a = rng.standard_normal((k, m)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    c = rng.standard_normal((m, n)).astype(dtype)
+    want = c.astype(np.float64) - 0.03 * (a.astype(np.float64).T @ b.astype(np.float64))
+    before = c.ctypes.data
+    blas.add_at_b(c, a, b, -0.03)
+    assert c.ctypes.data == before and c.dtype == dtype
+    np.testing.assert_allclose(c, want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+def test_add_at_b_takes_strided_and_mixed_inputs():
+    a = rng.standard_normal((20, 12)).astype(np.float32)[:, ::2]  # not contiguous
+    b = rng.standard_normal((5, 20)).astype(np.float32).T  # a transposed view
+    c = np.zeros((6, 5), np.float32)
+    blas.add_at_b(c, a, b, 2.0)
+    np.testing.assert_allclose(c, 2.0 * a.T @ b, rtol=1e-5, atol=1e-5)
+
+
+def test_bundled_gemm_is_found_for_a_scipy_openblas_numpy():
+    blas.add_at_b(np.zeros((1, 1), np.float32), np.ones((1, 1), np.float32), np.ones((1, 1), np.float32), 1.0)
+    config = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    if config.get("name") != "scipy-openblas" or "64" not in str(config.get("openblas configuration", "")):
+        pytest.skip(f"NumPy is built against {config.get('name')!r}: the NumPy fallback is used")
+    assert set(blas._gemm) == {np.dtype(np.float32), np.dtype(np.float64)}
+
+
+# --- whole training steps ----------------------------------------------------------------------------------------
+
+
+def _mlp(hidden=300, width=256, seed=3):
+    """8 -> hidden relu -> width relu -> 1: the middle kernel (hidden x width) is large enough to be stepped in its
+    product; the first one is stepped by the optimizer from a gradient that flows back through the middle one."""
+    model = Sequential([Input(shape=[8]), Dense(hidden, "relu"), Dense(width, "relu"), Dense(1)], seed=seed)
+    model.compile("mse", {"name": "sgd", "learning_rate": 0.05})
+    return model
+
+
+def _steps(model, x, y, n=3, batch=16):
+    tracker = model.new_tracker()
+    for i in range(n):
+        rows = slice(i * batch, (i + 1) * batch)
+        model.train_on_batch([x[rows]], [y[rows]], None, tracker)
+    return {key: p.copy() for key, p in model.trainable_params.items()}
+
+
+def _data(n=48, width=8, dtype=np.float32):
+    x = rng.standard_normal((n, width)).astype(dtype)
+    return x, (x[:, :1] * 2 - x[:, 1:2]).astype(dtype)
+
+
+def test_only_large_plain_kernels_are_stepped_in_their_product():
+    model = _mlp()
+    assert [layer.name for layer in model._steps_in_backward] == [model.layers[2].name]
+    assert model.layers[2].params["kernel"].size >= model_module.STEP_IN_PRODUCT_FROM
+
+
+def test_one_step_matches_the_sgd_formula_computed_here(gemm):
+    model = _mlp()
+    x, y = _data(16)
+    w = {key: p.astype(np.float64) for key, p in model.trainable_params.items()}
+    names = [layer.name for layer in model.layers[1:]]
+    # forward and backward of the 3-layer ReLU network, in float64, by hand
+    z1 = x @ w[f"{names[0]}/kernel"] + w[f"{names[0]}/bias"]
+    h1 = np.maximum(z1, 0)
+    z2 = h1 @ w[f"{names[1]}/kernel"] + w[f"{names[1]}/bias"]
+    h2 = np.maximum(z2, 0)
+    out = h2 @ w[f"{names[2]}/kernel"] + w[f"{names[2]}/bias"]
+    d_out = 2 * (out - y) / len(x)
+    dz2 = (d_out @ w[f"{names[2]}/kernel"].T) * (z2 > 0)
+    dz1 = (dz2 @ w[f"{names[1]}/kernel"].T) * (z1 > 0)  # through the kernel as it was before the step
+    grads = {f"{names[2]}/kernel": h2.T @ d_out, f"{names[2]}/bias": d_out.sum(0),
+             f"{names[1]}/kernel": h1.T @ dz2, f"{names[1]}/bias": dz2.sum(0),
+             f"{names[0]}/kernel": x.T @ dz1, f"{names[0]}/bias": dz1.sum(0)}
+
+    after = _steps(model, x, y, n=1)
+
+    for key, g in grads.items():
+        want = w[key] - 0.05 * g
+        np.testing.assert_allclose(after[key], want, rtol=1e-4, atol=1e-5 * np.abs(want).max(), err_msg=key)
+        assert np.abs(after[key] - w[key]).max() > 1e-4, key  # every weight moved: the check can tell
+    assert model.optimizer.iterations == 1
+
+
+def _without_step_in_product(monkeypatch):
+    monkeypatch.setattr(model_module, "STEP_IN_PRODUCT_FROM", 1 << 62)
+
+
+def test_training_matches_the_gradient_then_optimizer_path(gemm, monkeypatch):
+    x, y = _data()
+    stepped = _mlp()
+    got = _steps(stepped, x, y)
+    _without_step_in_product(monkeypatch)
+    usual = _mlp()
+    assert usual._steps_in_backward == []
+    want = _steps(usual, x, y)
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    assert stepped.optimizer.iterations == usual.optimizer.iterations == 3
+
+
+def test_a_learning_rate_schedule_is_followed_step_by_step(monkeypatch):
+    schedule = {"name": "exponential_decay", "initial_learning_rate": 0.1, "decay_steps": 1, "decay_rate": 0.5}
+    x, y = _data()
+    results = []
+    for limit in (model_module.STEP_IN_PRODUCT_FROM, 1 << 62):
+        monkeypatch.setattr(model_module, "STEP_IN_PRODUCT_FROM", limit)
+        model = Sequential([Input(shape=[8]), Dense(300, "relu"), Dense(256, "relu"), Dense(1)], seed=3)
+        model.compile("mse", {"name": "sgd", "learning_rate": schedule})
+        results.append(_steps(model, x, y))
+        assert model.optimizer.learning_rate == pytest.approx(0.1 * 0.5**3)
+    for key in results[0]:
+        np.testing.assert_allclose(results[0][key], results[1][key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+@pytest.mark.parametrize("optimizer", [
+    {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9},
+    {"name": "sgd", "learning_rate": 0.05, "clipnorm": 0.5},
+    {"name": "sgd", "learning_rate": 0.05, "weight_decay": 0.1},
+    {"name": "rmsprop"},
+])
+def test_other_rules_keep_the_gradient_then_optimizer_path(optimizer, monkeypatch):
+    x, y = _data()
+    results = []
+    for limit in (model_module.STEP_IN_PRODUCT_FROM, 1 << 62):
+        monkeypatch.setattr(model_module, "STEP_IN_PRODUCT_FROM", limit)
+        model = Sequential([Input(shape=[8]), Dense(300, "relu"), Dense(256, "relu"), Dense(1)], seed=3)
+        model.compile("mse", optimizer)
+        assert model.optimizer.plain_rate() is None
+        results.append(_steps(model, x, y))
+    for key in results[0]:
+        np.testing.assert_array_equal(results[0][key], results[1][key])
+
+
+def test_a_regularized_kernel_keeps_its_penalty_gradient(monkeypatch):
+    x, y = _data(16)
+    model = Sequential([Input(shape=[8]), Dense(300, "relu"), Dense(256, "relu", kernel_regularizer={"name": "l2", "l2": 0.5}),
+                        Dense(1)], seed=3)
+    model.compile("mse", {"name": "sgd", "learning_rate": 0.05})
+    assert model._steps_in_backward == []
+    kernel = model.layers[2].params["kernel"]
+    before = kernel.copy()
+    _steps(model, x, y, n=1)
+    # the penalty alone would shrink every weight by lr * 2 * 0.5 = 5%; the data's gradient is far smaller here
+    shrink = np.abs(kernel).sum() / np.abs(before).sum()
+    assert 0.94 < shrink < 0.96
+
+
+def test_a_kernel_fed_multi_hot_rows_is_stepped_like_its_dense_twin():
+    """A large kernel that reads multi-hot input keeps its sparse gradient product; its step still matches the same
+    model trained on the dense 0/1 matrix."""
+    n, width = 32, 5000
+    indptr = np.arange(0, 4 * n + 1, 4)
+    indices = np.concatenate([np.sort(rng.choice(width, 4, replace=False)) for _ in range(n)]).astype(np.int32)
+    sparse = MultiHot(indptr, indices, width)
+    dense = np.zeros((n, width), np.float32)
+    dense[np.repeat(np.arange(n), 4), indices] = 1
+    y = rng.standard_normal((n, 1)).astype(np.float32)
+    results = []
+    for as_sparse, x in ((True, sparse), (False, dense)):
+        model = Sequential([Input(shape=[width], sparse=as_sparse), Dense(16, "relu"), Dense(1)], seed=5)
+        model.compile("mse", {"name": "sgd", "learning_rate": 0.1})
+        assert [layer.name for layer in model._steps_in_backward] == ([] if as_sparse else [model.layers[1].name])
+        tracker = model.new_tracker()
+        for _ in range(3):
+            model.train_on_batch([x], [y], None, tracker)
+        results.append({k: p.copy() for k, p in model.trainable_params.items()})
+    for key in results[0]:
+        np.testing.assert_allclose(results[0][key], results[1][key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_a_large_kernel_inside_a_graph_with_two_outputs(gemm, monkeypatch):
+    def build():
+        a, b = Input(shape=[8], name="a"), Input(shape=[4], name="b")
+        nodes = [Node(Dense(300, "relu", name="h1"), ["a"]), Node(Dense(256, "relu", name="h2"), ["h1"]),
+                 Node(Dense(1, name="main"), ["h2"]), Node(Dense(1, name="aux"), ["h1"]),
+                 Node(Dense(3, name="side"), ["b"])]
+        model = Model([a, b], nodes, ["main", "aux", "side"], seed=1)
+        model.compile("mse", {"name": "sgd", "learning_rate": 0.05}, loss_weights=[0.7, 0.2, 0.1])
+        return model
+
+    x, y = _data()
+    xb = rng.standard_normal((len(x), 4)).astype(np.float32)
+    ys = [y, -y, np.repeat(y, 3, axis=1)]
+    results = []
+    for limit in (model_module.STEP_IN_PRODUCT_FROM, 1 << 62):
+        monkeypatch.setattr(model_module, "STEP_IN_PRODUCT_FROM", limit)
+        model = build()
+        tracker = model.new_tracker()
+        for i in range(3):
+            rows = slice(16 * i, 16 * i + 16)
+            model.train_on_batch([x[rows], xb[rows]], [t[rows] for t in ys], None, tracker)
+        results.append({k: p.copy() for k, p in model.trainable_params.items()})
+    assert len(results[0]) == 10
+    for key in results[0]:
+        np.testing.assert_allclose(results[0][key], results[1][key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_fit_is_bit_for_bit_reproducible_with_the_step_in_the_product():
+    x, y = _data(96)
+    runs = []
+    for _ in range(2):
+        model = _mlp()
+        model.fit(x, y, epochs=2, batch_size=16, seed=4)
+        runs.append({k: p.copy() for k, p in model.trainable_params.items()})
+    for key in runs[0]:
+        np.testing.assert_array_equal(runs[0][key], runs[1][key])
