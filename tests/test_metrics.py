@@ -313,23 +313,3 @@ def test_auc_by_hand_with_few_thresholds():
     # Points (fpr, tpr): (1, 1), (1/2, 2/3), (0, 0).
     expected = (1 - 0.5) * (1 + 2 / 3) / 2 + (0.5 - 0) * (2 / 3 + 0) / 2
     assert metric.result() == pytest.approx(expected)
-
-
-@pytest.mark.parametrize("loss, metric", [("sparse_categorical_crossentropy", "accuracy"),
-                                          ("categorical_crossentropy", "categorical_accuracy")])
-def test_accuracy_of_a_softmax_output_equals_the_argmax_of_its_probabilities(loss, metric):
-    """The model hands argmax-only metrics the logits of a fused softmax output (same argmax, no softmax)."""
-    from nntrain.engine.layers import Dense, Input
-    from nntrain.engine.model import Sequential
-
-    rng = np.random.default_rng(11)
-    x = rng.standard_normal((300, 6)).astype(np.float32)
-    labels = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5)
-    y = labels if loss.startswith("sparse") else np.eye(3, dtype=np.float32)[labels]
-    model = Sequential([Input(shape=[6]), Dense(8, "relu"), Dense(3, "softmax")], seed=2)
-    model.compile(loss, {"name": "adam", "learning_rate": 0.02}, metrics=[metric])
-    assert model._metric_activations == [None]
-    model.fit(x, y, epochs=2, batch_size=32, seed=0)
-    by_hand = float(np.mean(model.predict(x).argmax(axis=1) == labels))
-    assert 0.4 < by_hand < 1.0
-    assert model.evaluate(x, y)[metric] == pytest.approx(by_hand, abs=1e-12)

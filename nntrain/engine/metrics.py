@@ -32,9 +32,6 @@ class Metric:
     """
 
     registered_name: str = "metric"  # set by METRICS.register
-    # True when the value depends only on which class scores highest in each sample: the same on logits as on
-    # their softmax, so a model whose loss works on logits need not compute the softmax for it
-    argmax_only = False
 
     def __init__(self, name: str | None = None):
         if name is not None and (not isinstance(name, str) or not name):
@@ -267,8 +264,6 @@ class CategoricalAccuracy(MeanMetric):
     Shapes: y_true (one-hot) and y_pred (batch, classes) alike, or (batch, ..., classes).
     """
 
-    argmax_only = True
-
     def _values(self, y_true, y_pred):
         return _categorical_hits(self, y_true, y_pred)
 
@@ -279,8 +274,6 @@ class SparseCategoricalAccuracy(MeanMetric):
 
     Shapes: y_pred (batch, classes); y_true (batch,) or (batch, 1) class indices.
     """
-
-    argmax_only = True
 
     def _values(self, y_true, y_pred):
         return _sparse_hits(self, y_true, y_pred)

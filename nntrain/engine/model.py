@@ -321,11 +321,6 @@ class Model:
         for name, loss_obj, mnames in zip(names, losses, per_output):
             shape = (None, *self.shapes[name])
             self.metrics.append([resolve_metric(m, loss_obj.registered_name, shape) for m in mnames])
-        # argmax(softmax(z)) = argmax(z): accuracy on a fused softmax output needs no softmax
-        self._metric_activations = [
-            None if act is not None and act.name == "softmax" and all(m.argmax_only for m in ms) else act
-            for act, ms in zip(self._fused_activations, self.metrics)
-        ]
         self.compiled = True
 
     def _plan_plain_steps(self) -> None:
@@ -413,7 +408,7 @@ class Model:
             total += self.penalty() * batch
         tracker.loss += total
         tracker.count += batch
-        for ms, y, out, act in zip(self.metrics, ys, outs, self._metric_activations):
+        for ms, y, out, act in zip(self.metrics, ys, outs, self._fused_activations):
             if ms:
                 p = out if act is None else act(out)[0]
                 for m in ms:
