@@ -8,7 +8,9 @@ Protocol: the data of a workload is made once and given to every framework. Each
 per framework and trains it for E epochs, the frameworks taking turns (the order rotates every repetition); the
 first epoch of each run is a warm-up and is not counted. Reported: median, min and max seconds per epoch over the
 counted epochs, and nntrain's median divided by each peer's. Peers (`pip install .[bench]`) are skipped when not
-installed. --quick is 1 repetition of 2 epochs.
+installed. The default is 5 repetitions x 3 epochs: on a shared machine a burst of outside load lasts tens of
+seconds and can cover a whole repetition of a small workload, which moves a median of 3 repetitions by 15% or more.
+--quick is 1 repetition of 2 epochs.
 """
 
 from __future__ import annotations
@@ -181,13 +183,13 @@ def markdown(report: dict) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 repetition of 2 epochs, fewer start-up runs")
-    parser.add_argument("--reps", type=int, default=None, help="repetitions per framework (default 3)")
+    parser.add_argument("--reps", type=int, default=None, help="repetitions per framework (default 5)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per run, the first not counted (default 3)")
     parser.add_argument("--only", default="", help=f"comma list of workloads {list(WORKLOADS)} and extras {EXTRAS}")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS), help="comma list of frameworks to run")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="folder for the results")
     args = parser.parse_args(argv)
-    reps = args.reps or (1 if args.quick else 3)
+    reps = args.reps or (1 if args.quick else 5)
     epochs = args.epochs or (2 if args.quick else 3)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = [s for s in only if s not in WORKLOADS and s not in EXTRAS]
