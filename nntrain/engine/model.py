@@ -365,23 +365,20 @@ class Model:
         outs, backs = self.forward(xs, training=True)
         d_outputs = self._losses_and_grads(outs, ys, sample_weight, tracker, need_grads=True)
         lr = self.optimizer.plain_rate() if self._steps_in_backward else None
-        if lr is None:
-            self.backward(backs, d_outputs)  # every layer writes its gradients: no zeroing beforehand
-            for layer in self._regularized:
-                layer.add_penalty_grads()
-            self.optimizer.apply(self.trainable_params, self.trainable_grads)
-            return
-        # w -= lr * g: the large kernels take it during the backward pass, the optimizer steps the rest
-        for layer in self._steps_in_backward:
+        stepping = self._steps_in_backward if lr is not None else ()
+        for layer in stepping:  # w -= lr * g: these large kernels take it during the backward pass
             layer.sgd_learning_rate = lr
         try:
-            self.backward(backs, d_outputs)
+            self.backward(backs, d_outputs)  # every layer writes its gradients: no zeroing beforehand
         finally:
-            for layer in self._steps_in_backward:
+            for layer in stepping:
                 layer.sgd_learning_rate = None
         for layer in self._regularized:
             layer.add_penalty_grads()
-        self.optimizer.apply_plain(self._plain_ranges, lr)
+        if lr is None:
+            self.optimizer.apply(self.trainable_params, self.trainable_grads)
+        else:  # the optimizer steps the weights no layer stepped
+            self.optimizer.apply_plain(self._plain_ranges, lr)
 
     def test_on_batch(self, xs: list, ys: list, sample_weight, tracker: "Tracker") -> None:
         outs, _ = self.forward(xs, training=False)
