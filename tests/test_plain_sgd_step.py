@@ -48,7 +48,7 @@ def test_add_at_b_takes_strided_and_mixed_inputs():
 def test_bundled_gemm_is_found_for_a_scipy_openblas_numpy():
     blas.add_at_b(np.zeros((1, 1), np.float32), np.ones((1, 1), np.float32), np.ones((1, 1), np.float32), 1.0)
     config = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-    if config.get("name") != "scipy-openblas" or "64" not in str(config.get("openblas configuration", "")):
+    if config.get("name") != "scipy-openblas" or "USE64BITINT" not in str(config.get("openblas configuration", "")):
         pytest.skip(f"NumPy is built against {config.get('name')!r}: the NumPy fallback is used")
     assert set(blas._gemm) == {np.dtype(np.float32), np.dtype(np.float64)}
 

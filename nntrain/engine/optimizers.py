@@ -63,7 +63,9 @@ class _FlatGroup:
 
 
 class Optimizer:
-    """Base class. The training loop calls `apply(params, grads)` once per batch.
+    """Base class. The training loop calls `apply(params, grads)` once per batch (or, when `plain_rate` gives a
+    learning rate, lets the model's large Dense kernels take that step themselves and calls `apply_plain` for the
+    rest).
 
     Each step, as in Keras 3: clip the gradients (at most one of `clipnorm` per parameter, `clipvalue` elementwise,
     `global_clipnorm` over all of them), decay the weights (`w -= w * weight_decay * lr`, when set), apply the
