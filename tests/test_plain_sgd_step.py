@@ -64,12 +64,29 @@ def _mlp(hidden=300, width=256, seed=3):
     return model
 
 
-def _steps(model, x, y, n=3, batch=16):
+def _steps(model, xs, ys, n=3, batch=16):
+    """The weights after n steps on consecutive batches of the inputs `xs` and labels `ys` (lists)."""
     tracker = model.new_tracker()
     for i in range(n):
         rows = slice(i * batch, (i + 1) * batch)
-        model.train_on_batch([x[rows]], [y[rows]], None, tracker)
+        model.train_on_batch([x[rows] for x in xs], [y[rows] for y in ys], None, tracker)
     return {key: p.copy() for key, p in model.trainable_params.items()}
+
+
+def _trained_both_ways(monkeypatch, build, xs, ys):
+    """[(model, weights after 3 steps)]: first with the large kernels stepped in their product, then with every
+    weight stepped by the optimizer from its gradient."""
+    runs = []
+    for limit in (model_module.STEP_IN_PRODUCT_FROM, 1 << 62):
+        monkeypatch.setattr(model_module, "STEP_IN_PRODUCT_FROM", limit)
+        model = build()
+        runs.append((model, _steps(model, xs, ys)))
+    return runs
+
+
+def _assert_close(got, want):
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-6, err_msg=key)
 
 
 def _data(n=48, width=8, dtype=np.float32):
@@ -101,7 +118,7 @@ def test_one_step_matches_the_sgd_formula_computed_here(gemm):
              f"{names[1]}/kernel": h1.T @ dz2, f"{names[1]}/bias": dz2.sum(0),
              f"{names[0]}/kernel": x.T @ dz1, f"{names[0]}/bias": dz1.sum(0)}
 
-    after = _steps(model, x, y, n=1)
+    after = _steps(model, [x], [y], n=1)
 
     for key, g in grads.items():
         want = w[key] - 0.05 * g
@@ -110,35 +127,27 @@ def test_one_step_matches_the_sgd_formula_computed_here(gemm):
     assert model.optimizer.iterations == 1
 
 
-def _without_step_in_product(monkeypatch):
-    monkeypatch.setattr(model_module, "STEP_IN_PRODUCT_FROM", 1 << 62)
-
-
 def test_training_matches_the_gradient_then_optimizer_path(gemm, monkeypatch):
     x, y = _data()
-    stepped = _mlp()
-    got = _steps(stepped, x, y)
-    _without_step_in_product(monkeypatch)
-    usual = _mlp()
+    (stepped, got), (usual, want) = _trained_both_ways(monkeypatch, _mlp, [x], [y])
     assert usual._steps_in_backward == []
-    want = _steps(usual, x, y)
-    for key in want:
-        np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    _assert_close(got, want)
     assert stepped.optimizer.iterations == usual.optimizer.iterations == 3
 
 
 def test_a_learning_rate_schedule_is_followed_step_by_step(monkeypatch):
     schedule = {"name": "exponential_decay", "initial_learning_rate": 0.1, "decay_steps": 1, "decay_rate": 0.5}
-    x, y = _data()
-    results = []
-    for limit in (model_module.STEP_IN_PRODUCT_FROM, 1 << 62):
-        monkeypatch.setattr(model_module, "STEP_IN_PRODUCT_FROM", limit)
+
+    def build():
         model = Sequential([Input(shape=[8]), Dense(300, "relu"), Dense(256, "relu"), Dense(1)], seed=3)
         model.compile("mse", {"name": "sgd", "learning_rate": schedule})
-        results.append(_steps(model, x, y))
+        return model
+
+    x, y = _data()
+    (stepped, got), (usual, want) = _trained_both_ways(monkeypatch, build, [x], [y])
+    for model in (stepped, usual):
         assert model.optimizer.learning_rate == pytest.approx(0.1 * 0.5**3)
-    for key in results[0]:
-        np.testing.assert_allclose(results[0][key], results[1][key], rtol=1e-5, atol=1e-6, err_msg=key)
+    _assert_close(got, want)
 
 
 @pytest.mark.parametrize("optimizer", [
@@ -148,35 +157,36 @@ def test_a_learning_rate_schedule_is_followed_step_by_step(monkeypatch):
     {"name": "rmsprop"},
 ])
 def test_other_rules_keep_the_gradient_then_optimizer_path(optimizer, monkeypatch):
-    x, y = _data()
-    results = []
-    for limit in (model_module.STEP_IN_PRODUCT_FROM, 1 << 62):
-        monkeypatch.setattr(model_module, "STEP_IN_PRODUCT_FROM", limit)
+    def build():
         model = Sequential([Input(shape=[8]), Dense(300, "relu"), Dense(256, "relu"), Dense(1)], seed=3)
         model.compile("mse", optimizer)
         assert model.optimizer.plain_rate() is None
-        results.append(_steps(model, x, y))
-    for key in results[0]:
-        np.testing.assert_array_equal(results[0][key], results[1][key])
+        return model
+
+    x, y = _data()
+    (_, got), (_, want) = _trained_both_ways(monkeypatch, build, [x], [y])
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])
 
 
 def test_a_regularized_kernel_keeps_its_penalty_gradient(monkeypatch):
     x, y = _data(16)
-    model = Sequential([Input(shape=[8]), Dense(300, "relu"), Dense(256, "relu", kernel_regularizer={"name": "l2", "l2": 0.5}),
+    penalty = {"name": "l2", "l2": 0.5}
+    model = Sequential([Input(shape=[8]), Dense(300, "relu"), Dense(256, "relu", kernel_regularizer=penalty),
                         Dense(1)], seed=3)
     model.compile("mse", {"name": "sgd", "learning_rate": 0.05})
     assert model._steps_in_backward == []
     kernel = model.layers[2].params["kernel"]
     before = kernel.copy()
-    _steps(model, x, y, n=1)
+    _steps(model, [x], [y], n=1)
     # the penalty alone would shrink every weight by lr * 2 * 0.5 = 5%; the data's gradient is far smaller here
     shrink = np.abs(kernel).sum() / np.abs(before).sum()
     assert 0.94 < shrink < 0.96
 
 
 def test_a_kernel_fed_multi_hot_rows_is_stepped_like_its_dense_twin():
-    """A large kernel that reads multi-hot input keeps its sparse gradient product; its step still matches the same
-    model trained on the dense 0/1 matrix."""
+    """A large kernel that reads multi-hot input keeps its sparse gradient product and takes the step after it; the
+    weights still match the same model trained on the dense 0/1 matrix."""
     n, width = 32, 5000
     indptr = np.arange(0, 4 * n + 1, 4)
     indices = np.concatenate([np.sort(rng.choice(width, 4, replace=False)) for _ in range(n)]).astype(np.int32)
@@ -188,13 +198,12 @@ def test_a_kernel_fed_multi_hot_rows_is_stepped_like_its_dense_twin():
     for as_sparse, x in ((True, sparse), (False, dense)):
         model = Sequential([Input(shape=[width], sparse=as_sparse), Dense(16, "relu"), Dense(1)], seed=5)
         model.compile("mse", {"name": "sgd", "learning_rate": 0.1})
-        assert [layer.name for layer in model._steps_in_backward] == ([] if as_sparse else [model.layers[1].name])
+        assert [layer.name for layer in model._steps_in_backward] == [model.layers[1].name]
         tracker = model.new_tracker()
         for _ in range(3):
             model.train_on_batch([x], [y], None, tracker)
         results.append({k: p.copy() for k, p in model.trainable_params.items()})
-    for key in results[0]:
-        np.testing.assert_allclose(results[0][key], results[1][key], rtol=1e-5, atol=1e-6, err_msg=key)
+    _assert_close(*results)
 
 
 def test_a_large_kernel_inside_a_graph_with_two_outputs(gemm, monkeypatch):
@@ -210,18 +219,10 @@ def test_a_large_kernel_inside_a_graph_with_two_outputs(gemm, monkeypatch):
     x, y = _data()
     xb = rng.standard_normal((len(x), 4)).astype(np.float32)
     ys = [y, -y, np.repeat(y, 3, axis=1)]
-    results = []
-    for limit in (model_module.STEP_IN_PRODUCT_FROM, 1 << 62):
-        monkeypatch.setattr(model_module, "STEP_IN_PRODUCT_FROM", limit)
-        model = build()
-        tracker = model.new_tracker()
-        for i in range(3):
-            rows = slice(16 * i, 16 * i + 16)
-            model.train_on_batch([x[rows], xb[rows]], [t[rows] for t in ys], None, tracker)
-        results.append({k: p.copy() for k, p in model.trainable_params.items()})
-    assert len(results[0]) == 10
-    for key in results[0]:
-        np.testing.assert_allclose(results[0][key], results[1][key], rtol=1e-5, atol=1e-6, err_msg=key)
+    (stepped, got), (_, want) = _trained_both_ways(monkeypatch, build, [x, xb], ys)
+    assert [layer.name for layer in stepped._steps_in_backward] == ["h2"]
+    assert len(got) == 10
+    _assert_close(got, want)
 
 
 def test_fit_is_bit_for_bit_reproducible_with_the_step_in_the_product():

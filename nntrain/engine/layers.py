@@ -140,16 +140,17 @@ class Dense(Layer):
             dx = None if sparse or not self.needs_input_grad else np.dot(dz, kernel.T)
             if self.trainable:
                 grads, lr = self.grads, self.sgd_learning_rate
-                x2 = x if sparse or x.ndim == 2 else x.reshape(-1, x.shape[-1])
-                if lr is not None and not sparse:
-                    add_at_b(kernel, x2, dz, -lr)  # kernel -= lr * x.T @ dz, in the product itself
-                elif sparse:
+                if sparse:
                     x.t_matmul(dz, out=grads["kernel"])
+                    if lr is not None:  # the same step, through the gradient buffer
+                        np.subtract(kernel, np.multiply(grads["kernel"], lr, out=grads["kernel"]), out=kernel)
                 else:
-                    # written straight into the flat gradient buffer: no temporary the size of the kernel
-                    np.dot(x2.T, dz, out=grads["kernel"])
-                if lr is not None and sparse:  # the same step, through the gradient buffer
-                    np.subtract(kernel, np.multiply(grads["kernel"], lr, out=grads["kernel"]), out=kernel)
+                    x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+                    if lr is not None:
+                        add_at_b(kernel, x2, dz, -lr)  # kernel -= lr * x.T @ dz, in the product itself
+                    else:
+                        # written straight into the flat gradient buffer: no temporary the size of the kernel
+                        np.dot(x2.T, dz, out=grads["kernel"])
                 if self.use_bias:  # dz.sum(axis=0) as a BLAS product: 2-10x faster on a batch
                     np.dot(ones(len(dz), dz.dtype), dz, out=grads["bias"])
             if dx is None:

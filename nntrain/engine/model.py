@@ -327,14 +327,12 @@ class Model:
         """Which Dense kernels take a plain SGD step inside their gradient product (engine/blas.py), and the ranges
         of the flat weights the optimizer steps instead. Only kernels of STEP_IN_PRODUCT_FROM weights or more gain:
         below that the call costs more than the two passes it saves. A kernel with a penalty keeps its gradient
-        (the penalty's gradient is added to it after the backward pass), and one fed by multi-hot input keeps
-        the sparse product."""
-        sparse_inputs = {inp.name for inp in self.inputs if inp.sparse}
+        (the penalty's gradient is added to it after the backward pass). A kernel fed multi-hot rows takes the
+        step itself too, after its sparse gradient product (Dense)."""
         self._steps_in_backward = [
-            node.layer for node in self.nodes
-            if isinstance(node.layer, Dense) and node.layer.trainable and not node.layer.regularized
-            and node.layer.params["kernel"].size >= STEP_IN_PRODUCT_FROM
-            and not sparse_inputs.intersection(node.inbound)
+            layer for layer in self.layers
+            if isinstance(layer, Dense) and layer.trainable and not layer.regularized
+            and layer.params["kernel"].size >= STEP_IN_PRODUCT_FROM
         ]
         stepped = {f"{layer.name}/kernel" for layer in self._steps_in_backward}
         ranges, start = [], 0

@@ -220,7 +220,8 @@ class Optimizer:
         count the step. Only for an optimizer built on a model's flat buffers."""
         (group,) = self._groups
         for r in ranges:
-            delta = np.multiply(group.grad[r], lr, out=group.scratch[0][r])
+            delta = group.scratch[0][r]
+            self._update(group.grad[r], (), (delta,), lr)  # the rule itself, on a plain step's (slot-free) state
             group.param[r] -= delta
         self.iterations += 1
 
