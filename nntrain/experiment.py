@@ -3,7 +3,6 @@ history and metrics. The CLI only parses arguments and prints what this returns 
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +11,9 @@ import numpy as np
 
 from nntrain import runs
 from nntrain.config import RunConfig, load_config
+from nntrain.engine import monitor as monitor_rule
 from nntrain.errors import CheckpointError, ConfigError, NNTrainError
 from nntrain.training.callbacks import Callback
-
-LOSS_LIKE = ("loss", "mae", "mse", "rmse", "mean_absolute_error", "mean_squared_error")
 
 
 @dataclass
@@ -29,25 +27,17 @@ class FitResult:
     message: str = ""
 
 
-def best_mode(key: str) -> str:
-    name = key.removeprefix("val_")
-    if name.endswith("loss") or any(name.endswith(k) for k in LOSS_LIKE):
-        return "min"
-    return "max"
-
-
 def summarize_history(history: dict) -> tuple[dict, dict]:
-    """(final values, best value and epoch per key) from a history dict of lists."""
+    """(final values, best value and epoch per key) from a history dict of lists; "best" follows the one
+    monitor rule (engine/monitor.py), so it names the same epoch best.h5 and early stopping would."""
     final = {k: v[-1] for k, v in history.items() if v}
     best = {}
     for k, vals in history.items():
-        if k in ("seconds", "learning_rate") or not vals:
+        if k in ("seconds", "learning_rate"):
             continue
-        finite = [(v, i) for i, v in enumerate(vals) if isinstance(v, float) and math.isfinite(v)]
-        if not finite:
-            continue
-        v, i = (min if best_mode(k) == "min" else max)(finite)
-        best[k] = {"value": v, "epoch": i + 1}
+        found = monitor_rule.best_epoch(vals, monitor_rule.direction(k))
+        if found is not None:
+            best[k] = {"value": found[0], "epoch": found[1] + 1}
     return final, best
 
 
@@ -77,8 +67,8 @@ class CheckpointSaver(Callback):
     seconds of training; what is on disk is always a complete, consistent epoch.
     """
 
-    def __init__(self, folder: Path, monitor: str | None, mode: str = "min", interval: float = 5.0):
-        self.folder, self.monitor, self.mode, self.interval = folder, monitor, mode, interval
+    def __init__(self, folder: Path, monitor: str | None, direction: str = "down", interval: float = 5.0):
+        self.folder, self.monitor, self.direction, self.interval = folder, monitor, direction, interval
         self.best = None
         self.pending: dict = {}  # file name -> snapshot not yet written
         self.last_write = 0.0
@@ -99,8 +89,7 @@ class CheckpointSaver(Callback):
         snap = None
         if self.monitor is not None:
             value = logs.get(self.monitor)
-            if value is not None and math.isfinite(value) and (
-                    self.best is None or (value < self.best if self.mode == "min" else value > self.best)):
+            if value is not None and monitor_rule.is_improvement(value, self.best, self.direction):
                 self.best = float(value)
                 snap = snapshot_trainer(self.trainer)
                 self.pending["best.h5"] = snap
@@ -273,12 +262,13 @@ def run_callbacks(cfg: RunConfig, run_dir: Path, bundle, drop_val_callbacks: boo
     from nntrain.config.build import build_callbacks
     from nntrain.training.callbacks import TerminateOnNaN
 
-    monitor = _monitor(cfg) if bundle.val is not None else None
+    monitor, mode = _monitor(cfg)
+    monitor = monitor if bundle.val is not None else None
     user = build_callbacks(cfg, run_dir)
     if drop_val_callbacks:
         user = [cb for cb in user if not str(getattr(cb, "monitor", "")).startswith("val_")]
     recorder = RunRecorder(run_dir)
-    saver = CheckpointSaver(run_dir / "checkpoints", monitor, best_mode(monitor) if monitor else "min")
+    saver = CheckpointSaver(run_dir / "checkpoints", monitor, monitor_rule.resolve(monitor, mode) if monitor else "down")
     extra = [] if any(isinstance(c, TerminateOnNaN) for c in user) else [TerminateOnNaN()]
     return extra + user + [recorder, saver], recorder
 
@@ -373,11 +363,12 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
     return FitResult(run_dir, status, code, trainer.history.history, final, best, message)
 
 
-def _monitor(cfg: RunConfig) -> str:
+def _monitor(cfg: RunConfig) -> tuple[str, str]:
+    """(monitor, mode) of best.h5: those of the config's model_checkpoint or early_stopping, else val_loss."""
     for cb in cfg["callbacks"]:
         if cb.get("name") in ("model_checkpoint", "early_stopping") and cb.get("monitor"):
-            return cb["monitor"]
-    return "val_loss"
+            return cb["monitor"], cb.get("mode", "auto")
+    return "val_loss", "auto"
 
 
 def _yaml(tree: dict) -> str:

@@ -286,14 +286,14 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return float(a.mean()), float(a.std())
 
 
-def summarize(results: list[dict], monitor: str) -> dict:
+def summarize(results: list[dict], monitor: str, mode: str = "auto") -> dict:
     """Per-key mean and (population) std over the finished folds of their final and best values, the per-epoch
     curves averaged over folds, and the epoch where the averaged `monitor` curve is best.
 
     The best epoch is searched among epochs every finished fold reached, so a tail averaged over a few folds
     that trained longer (no early stop) cannot win by luck.
     """
-    from nntrain.experiment import best_mode
+    from nntrain.engine import monitor as monitor_rule
 
     done = [r for r in results if r["status"] == "finished"]
     keys = list(dict.fromkeys(k for r in done for k in r["history"] if k not in SKIP_KEYS))
@@ -316,10 +316,9 @@ def summarize(results: list[dict], monitor: str) -> dict:
     best_epoch = None
     if monitor in curves and done:
         common = min(len(r["history"].get(monitor, [])) for r in done)
-        finite = [(v, e) for e, v in enumerate(curves[monitor]["mean"][:common]) if math.isfinite(v)]
-        if finite:
-            v, e = (min if best_mode(monitor) == "min" else max)(finite)
-            best_epoch = {"monitor": monitor, "epoch": e + 1, "value": v}
+        found = monitor_rule.best_epoch(curves[monitor]["mean"][:common], monitor_rule.resolve(monitor, mode))
+        if found is not None:
+            best_epoch = {"monitor": monitor, "epoch": found[1] + 1, "value": found[0]}
     return {"metrics": metrics, "curves": curves, "best_epoch": best_epoch}
 
 
@@ -429,8 +428,8 @@ def kfold(config_path, folds: int, stratify: bool = False, jobs: int = 1, refit:
     ordered = [results[j.fold] if j.fold in results else
                {**_failed_result(j, "not run (interrupted)"), "status": "interrupted"} for j in fold_jobs]
 
-    monitor = _monitor(cfg)
-    summary = summarize(ordered, monitor)
+    monitor, mode = _monitor(cfg)
+    summary = summarize(ordered, monitor, mode)
     report = {
         "name": cfg["name"], "config": str(Path(config_path).resolve()), "folds": folds, "stratify": stratify,
         "seed": cfg["seed"], "rows": n, "monitor": monitor,

@@ -157,7 +157,7 @@ def list_runs(runs_dir="runs", sort: str | None = None) -> list[RunRow]:
     Raises:
         DataError: `runs_dir` does not exist; a sort key that no run has.
     """
-    from nntrain.experiment import best_mode
+    from nntrain.engine import monitor as monitor_rule
 
     root = Path(runs_dir)
     if not root.is_dir():
@@ -180,5 +180,5 @@ def list_runs(runs_dir="runs", sort: str | None = None) -> list[RunRow]:
         seen = sorted({k for r in rows for k in r.best} | {f"test_{k}" for r in rows for k in r.test_metrics})
         raise DataError(f"--sort {sort!r}: no run logged that metric; sort by one of {', '.join(SORT_FIELDS)} or "
                         f"a metric: {', '.join(seen)}")
-    sign = 1 if best_mode(sort.removeprefix("test_")) == "min" else -1
+    sign = -1 if monitor_rule.direction(sort.removeprefix("test_")) == monitor_rule.UP else 1
     return sorted(known, key=lambda r: sign * value(r)) + [r for r in rows if value(r) is None]

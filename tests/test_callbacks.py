@@ -84,7 +84,7 @@ def test_early_stopping_restores_best_even_when_patience_never_ran_out():
 def test_early_stopping_min_delta_and_max_mode():
     values = [0.50, 0.505, 0.508, 0.509]  # accuracy creeping up by less than min_delta 0.01
     es = EarlyStopping(monitor="val_acc", patience=2, min_delta=0.01)
-    assert es.mode == "max"
+    assert es.direction == "up"
     trainer = run([Scripted("val_acc", values), es], epochs=4)
     assert len(trainer.history.epoch) == 3  # wait reaches 2 at index 2
 

@@ -42,6 +42,7 @@ class Loss:
 
     fuses_with: str | None = None
     registered_name: str = "loss"  # set by LOSSES.register
+    direction = "down"  # lower is better, for every loss (engine/monitor.py)
 
     def get_config(self) -> dict:
         """The constructor's arguments: `LOSSES.build(name, **loss.get_config())` rebuilds an equal loss."""

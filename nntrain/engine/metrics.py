@@ -32,6 +32,7 @@ class Metric:
     """
 
     registered_name: str = "metric"  # set by METRICS.register
+    direction: str  # "up" when higher is better (accuracy, R²), "down" when lower is (MAE); see engine/monitor.py
 
     def __init__(self, name: str | None = None):
         if name is not None and (not isinstance(name, str) or not name):
@@ -246,6 +247,8 @@ class BinaryAccuracy(MeanMetric):
     Shapes: y_true and y_pred (batch, ...) alike; (batch,) labels also fit (batch, 1).
     """
 
+    direction = "up"
+
     def __init__(self, threshold: float = 0.5, name: str | None = None):
         self.threshold = _check_threshold("binary_accuracy", threshold)
         super().__init__(name)
@@ -264,6 +267,8 @@ class CategoricalAccuracy(MeanMetric):
     Shapes: y_true (one-hot) and y_pred (batch, classes) alike, or (batch, ..., classes).
     """
 
+    direction = "up"
+
     def _values(self, y_true, y_pred):
         return _categorical_hits(self, y_true, y_pred)
 
@@ -274,6 +279,8 @@ class SparseCategoricalAccuracy(MeanMetric):
 
     Shapes: y_pred (batch, classes); y_true (batch,) or (batch, 1) class indices.
     """
+
+    direction = "up"
 
     def _values(self, y_true, y_pred):
         return _sparse_hits(self, y_true, y_pred)
@@ -286,6 +293,8 @@ class Accuracy(MeanMetric):
     A 1-wide output is binary (threshold 0.5); labels with one axis fewer than y_pred, or 1 wide against a wider
     y_pred, are class indices; otherwise labels are one-hot. `resolve_metric` chooses from the loss instead.
     """
+
+    direction = "up"
 
     def _values(self, y_true, y_pred):
         y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -307,6 +316,8 @@ def _in_top_k(labels: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
 
 class _TopK(MeanMetric):
     """Share of samples whose label's class is among the k highest predictions; subclasses read the labels."""
+
+    direction = "up"
 
     def __init__(self, k: int = 5, name: str | None = None):
         self.k = _check_k(self.registered_name, k)
@@ -347,6 +358,8 @@ class SparseTopKCategoricalAccuracy(_TopK):
 class MeanAbsoluteError(MeanMetric):
     """Mean of |y_pred - y_true|, per sample over its outputs, then over samples. Shapes: (batch, ...) alike."""
 
+    direction = "down"
+
     def _values(self, y_true, y_pred):
         y_true, y_pred = _aligned(self, y_true, y_pred)
         diff = np.subtract(y_pred, y_true, dtype=np.float64)
@@ -356,6 +369,8 @@ class MeanAbsoluteError(MeanMetric):
 @METRICS.register("mse", "mean_squared_error")
 class MeanSquaredError(MeanMetric):
     """Mean of (y_pred - y_true)^2, per sample over its outputs, then over samples. Shapes: (batch, ...) alike."""
+
+    direction = "down"
 
     def _values(self, y_true, y_pred):
         y_true, y_pred = _aligned(self, y_true, y_pred)
@@ -381,6 +396,8 @@ class R2Score(Metric):
 
     Shapes: y_true and y_pred (batch,) or (batch, outputs) alike; further axes count as more outputs.
     """
+
+    direction = "up"
 
     def _initial_state(self):
         # Width unknown until the first batch: zero-size arrays.
@@ -420,6 +437,8 @@ class R2Score(Metric):
 class _ConfusionMetric(Metric):
     """Weighted counts of true/false positives at one threshold: a prediction is positive when y_pred > threshold,
     a label when it is non-zero. Shapes: y_true and y_pred (batch, ...) alike; (batch,) fits (batch, 1)."""
+
+    direction = "up"
 
     def __init__(self, threshold: float = 0.5, name: str | None = None):
         self.threshold = _check_threshold(self.registered_name, threshold)
@@ -472,6 +491,8 @@ class AUC(Metric):
 
     Shapes: y_true and y_pred (batch, ...) alike; every output counts as one binary decision.
     """
+
+    direction = "up"
 
     def __init__(self, num_thresholds: int = 200, name: str | None = None):
         if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) or num_thresholds < 2:

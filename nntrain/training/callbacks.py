@@ -14,6 +14,7 @@ import math
 import sys
 from pathlib import Path
 
+from nntrain.engine import monitor as monitor_rule
 from nntrain.errors import ConfigError
 from nntrain.registry import Registry
 
@@ -77,14 +78,16 @@ class CallbackList:
                 cb.set_state(state[key])
 
 
-def _monitor_mode(monitor: str, mode: str) -> str:
-    if mode not in ("auto", "min", "max"):
-        raise ConfigError(f"mode must be auto, min or max, got {mode!r}")
-    if mode != "auto":
-        return mode
-    # Keras: accuracy-like and auc metrics are maximized, everything else minimized
-    name = monitor.removeprefix("val_")
-    return "max" if ("acc" in name or name.startswith("auc") or name in ("precision", "recall", "r2")) else "min"
+class MonitorCallback(Callback):
+    """A callback that watches one logged value: `direction` comes from the one rule in engine/monitor.py (or
+    from an explicit `mode`), and `improved` is the only "has it improved" test the callbacks use."""
+
+    def __init__(self, monitor: str, mode: str = "auto", min_delta: float = 0.0):
+        self.monitor, self.mode, self.min_delta = monitor, mode, abs(float(min_delta))
+        self.direction = monitor_rule.resolve(monitor, mode)
+
+    def improved(self, value: float, reference: float | None) -> bool:
+        return monitor_rule.is_improvement(value, reference, self.direction, self.min_delta)
 
 
 def _get_monitored(logs: dict, monitor: str, who: str):
@@ -95,7 +98,7 @@ def _get_monitored(logs: dict, monitor: str, who: str):
 
 
 @CALLBACKS.register("early_stopping", "EarlyStopping")
-class EarlyStopping(Callback):
+class EarlyStopping(MonitorCallback):
     """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs (Keras 3 rules).
     restore_best_weights restores the best epoch's weights at the end, also when patience never ran out."""
 
@@ -103,22 +106,14 @@ class EarlyStopping(Callback):
                  baseline: float | None = None, restore_best_weights: bool = False, start_from_epoch: int = 0):
         if not isinstance(patience, int) or patience < 0:
             raise ConfigError(f"early_stopping patience expects a non-negative integer, got {patience!r}")
-        self.monitor, self.patience, self.baseline = monitor, patience, baseline
-        self.min_delta = abs(float(min_delta))
-        self.mode = _monitor_mode(monitor, mode)
+        super().__init__(monitor, mode, min_delta)
+        self.patience, self.baseline = patience, baseline
         self.restore_best_weights = bool(restore_best_weights)
         self.start_from_epoch = int(start_from_epoch)
         self.reset()
 
     def reset(self):
         self.wait, self.stopped_epoch, self.best, self.best_epoch, self.best_weights = 0, 0, None, 0, None
-
-    def _improved(self, value, reference) -> bool:
-        if reference is None:
-            return True
-        if self.mode == "min":
-            return value + self.min_delta < reference
-        return value - self.min_delta > reference
 
     def on_epoch_end(self, epoch, logs):
         current = logs.get(self.monitor)
@@ -129,11 +124,11 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self.best_weights is None:
             self.best_weights, self.best_epoch = self.model.get_weights(), epoch
         self.wait += 1
-        if self._improved(current, self.best):
+        if self.improved(current, self.best):
             self.best, self.best_epoch = float(current), epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
-            if self.baseline is None or self._improved(current, self.baseline):
+            if self.baseline is None or self.improved(current, self.baseline):
                 self.wait = 0
             return
         if self.wait >= self.patience and epoch > 0:
@@ -163,7 +158,7 @@ class EarlyStopping(Callback):
 
 
 @CALLBACKS.register("reduce_lr_on_plateau", "ReduceLROnPlateau")
-class ReduceLROnPlateau(Callback):
+class ReduceLROnPlateau(MonitorCallback):
     """Multiply the learning rate by `factor` when `monitor` has stalled for `patience` epochs (Keras rules:
     improvement means beating the best by min_delta; after a reduction wait `cooldown` epochs)."""
 
@@ -171,22 +166,17 @@ class ReduceLROnPlateau(Callback):
                  min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0):
         if not 0 < factor < 1:
             raise ConfigError(f"reduce_lr_on_plateau factor expects a number in (0, 1), got {factor!r}")
-        self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
-        self.mode = _monitor_mode(monitor, mode)
-        self.min_delta, self.cooldown, self.min_lr = float(min_delta), int(cooldown), float(min_lr)
+        super().__init__(monitor, mode, min_delta)
+        self.factor, self.patience = float(factor), int(patience)
+        self.cooldown, self.min_lr = int(cooldown), float(min_lr)
         self.wait, self.cooldown_counter, self.best = 0, 0, None
-
-    def _better(self, value) -> bool:
-        if self.best is None:
-            return True
-        return value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
 
     def on_epoch_end(self, epoch, logs):
         current = _get_monitored(logs, self.monitor, "reduce_lr_on_plateau")
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0
-        if self._better(current):
+        if self.improved(current, self.best):
             self.best, self.wait = current, 0
         elif self.cooldown_counter <= 0:
             self.wait += 1
@@ -299,7 +289,7 @@ class CSVLogger(Callback):
 
 
 @CALLBACKS.register("model_checkpoint", "ModelCheckpoint")
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(MonitorCallback):
     """Save a full checkpoint to `filepath` every `save_freq` epochs; with save_best_only, only when `monitor`
     improves (Keras semantics). `{epoch}` and metric names in filepath are formatted like Keras.
 
@@ -310,8 +300,8 @@ class ModelCheckpoint(Callback):
                  save_freq: int = 1):
         if isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1:
             raise ConfigError(f"model_checkpoint save_freq expects a positive number of epochs, got {save_freq!r}")
-        self.filepath, self.monitor, self.save_best_only, self.save_freq = str(filepath), monitor, save_best_only, save_freq
-        self.mode = _monitor_mode(monitor, mode)
+        super().__init__(monitor, mode)
+        self.filepath, self.save_best_only, self.save_freq = str(filepath), save_best_only, save_freq
         self.best = None
 
     def on_epoch_end(self, epoch, logs):
@@ -321,10 +311,7 @@ class ModelCheckpoint(Callback):
             current = logs.get(self.monitor)
             if current is None:
                 _get_monitored(logs, self.monitor, "model_checkpoint")
-            if math.isnan(current):
-                return
-            improved = self.best is None or (current < self.best if self.mode == "min" else current > self.best)
-            if not improved:
+            if not self.improved(current, self.best):
                 return
             self.best = float(current)
             self.best_epoch = epoch
