@@ -131,6 +131,11 @@ def process_alive(pid) -> bool:
     return True
 
 
+def timestamp() -> str:
+    """Local time as run.json records it: ISO 8601 with the UTC offset."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 def run_info(command: list[str] | None = None) -> dict:
     return {
         "nntrain_version": __version__,
@@ -140,7 +145,7 @@ def run_info(command: list[str] | None = None) -> dict:
         "blas": blas_info(),
         "command": command if command is not None else sys.argv,
         "pid": os.getpid(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "started": timestamp(),
         "finished": None,
         "status": "running",
     }

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from nntrain import checkpoint
-from nntrain.experiment import fit, load_bundle
+from nntrain.commands.fit import fit
+from nntrain.commands.prepare import load_bundle
 from tests.helpers import ROOT, run_cli
 
 IRIS = """\

@@ -199,3 +199,63 @@ def test_bad_arguments_exit_2_before_anything_is_written(tmp_path, args, message
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert message in " ".join(r.stderr.split()) and "Traceback" not in r.stderr
     assert not (tmp_path / "runs").exists()
+
+
+TINY = """\
+name: tiny
+seed: 1
+data: {train: tiny.npz}
+model:
+  layers:
+    - Dense: {units: 4, activation: relu}
+    - Dense: {units: 1}
+loss: mse
+metrics: [mae, mse, rmse, r2]  # a history of 600 epochs x 12 keys: more than a pipe holds
+optimizer: sgd
+training: {epochs: 600, batch_size: 64}
+"""
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid`, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def test_a_reader_that_closes_early_ends_kfold_and_every_worker(tmp_path):
+    """`nntrain kfold ... --jobs 2 | head -n 1`: a fold's end line meets a closed pipe; every worker stops (each
+    still holding a history too large for the pipe) and the command exits within seconds."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((48, 3))
+    np.savez(tmp_path / "tiny.npz", x=x, y=x @ [1.0, -2.0, 0.5])
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    proc = subprocess.Popen([sys.executable, "-m", "nntrain.cli", "kfold", "tiny.yaml", "--folds", "3", "--jobs", "2",
+                             "--progress", "line", "--runs-dir", "runs"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "3-fold cross-validation" in proc.stdout.readline()
+    deadline = time.monotonic() + 60
+    while len([p for p in _children(proc.pid) if _alive(p)]) < 3:  # two workers and the resource tracker
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    children = _children(proc.pid)
+    proc.stdout.close()  # the reader goes away; the next fold line meets a closed pipe
+    proc.wait(timeout=90)  # before the fix: a worker blocked on the pipe and the command never ended
+    err = proc.stderr.read()
+    assert "Traceback" not in err, err
+    time.sleep(0.5)
+    assert not [p for p in children if _alive(p)], "a worker survived its parent"
+    assert json.loads((tmp_path / "runs" / "tiny" / "run.json").read_text())["status"] == "interrupted"

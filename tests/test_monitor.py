@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from nntrain.cli import app
 from nntrain.engine import monitor
 from nntrain.engine.metrics import METRICS
-from nntrain.experiment import summarize_history
-from nntrain.kfold import summarize
+from nntrain.commands.recorder import summarize_history
+from nntrain.commands.kfold import summarize
 from nntrain.training.callbacks import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 
 HIGHER_IS_BETTER = {"accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nntrain.experiment import fit, load_bundle
+from nntrain.commands.fit import fit
+from nntrain.commands.prepare import load_bundle
 from nntrain.training.loop import evaluate
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

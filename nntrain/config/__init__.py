@@ -52,7 +52,13 @@ class RunConfig:
         return located
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.resolved, sort_keys=False, default_flow_style=None, width=100)
+        return dump_yaml(self.resolved)
+
+
+def dump_yaml(tree: dict) -> str:
+    """A config tree as the run folder's config.yaml and `nntrain check` print it: keys in order, flow style
+    for short lists."""
+    return yaml.safe_dump(tree, sort_keys=False, default_flow_style=None, width=100)
 
 
 def format_issues(issues: list[Issue], pos: Positions) -> str:

@@ -1,0 +1,3 @@
+from nntrain.cli.app import main
+
+main()

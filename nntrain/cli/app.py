@@ -1,0 +1,213 @@
+"""The `nntrain` commands: parse arguments, call a commands function, hand its result to cli/render.py, exit.
+
+Errors a user can fix (nntrain.errors) print as one red paragraph and exit with code 2; no traceback.
+Heavy modules (engine, h5py, data loaders, plotting) are imported inside commands, so --help stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from nntrain.cli import render
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Train Keras-style neural networks from one YAML file, on nntrain's own NumPy engine.",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+SET_HELP = "Override a config value: --set training.epochs=50 (repeatable)."
+PROGRESS_HELP = "auto (bar on a terminal, one line per epoch otherwise), bar, line or none."
+CHECKPOINT_HELP = "best (default; last when the run had no validation set) or last."
+
+
+def fail(exc: Exception, code: int = 2) -> None:
+    """Print a user error as one red paragraph and exit."""
+    from rich.markup import escape
+
+    render.console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _guard(fn, *args, **kwargs):
+    from nntrain.errors import NNTrainError
+
+    try:
+        return fn(*args, **kwargs)
+    except NNTrainError as exc:
+        fail(exc)
+    except KeyboardInterrupt:  # before training started (loading, downloading): nothing to keep
+        render.console(stderr=True).print("interrupted")
+        raise typer.Exit(130)
+
+
+def _progress_mode(progress: str, quiet: bool) -> str:
+    """The display mode: `auto` becomes `bar` on a terminal and `line` otherwise."""
+    from nntrain.training.progress import MODES, resolve_mode
+
+    if quiet:
+        return "none"
+    if progress not in MODES:
+        from nntrain.errors import ConfigError
+
+        fail(ConfigError(f"--progress expects one of {', '.join(MODES)}, got {progress!r}"))
+    return resolve_mode(progress)
+
+
+@app.command()
+def fit(
+    config: Optional[Path] = typer.Argument(None, help="The YAML config file."),
+    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the config's `name`)."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder from its "
+                                                                 "last checkpoint (exactly)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Start from another run's checkpoint, "
+                                                                   "matching layers by name."),
+    progress: str = typer.Option("auto", "--progress", help=PROGRESS_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and the run folder."),
+):
+    """Train the model a config describes; write config, history, metrics and checkpoints to runs/NAME/."""
+    from nntrain.commands.fit import fit as fit_run
+    from nntrain.training.progress import ProgressDisplay
+
+    mode = _progress_mode(progress, quiet)
+    result = _guard(fit_run, config, overrides=set_, runs_dir=runs_dir, name=name, resume=resume, weights=weights,
+                    display=ProgressDisplay(mode), download_progress=render.download_progress(mode),
+                    command=sys.argv, on_start=lambda run_dir, cfg, model: render.fit_started(mode, run_dir, cfg, model))
+    render.fit_report(result, mode, quiet)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def check(
+    config: Path = typer.Argument(..., help="The YAML config file."),
+    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+):
+    """Validate a config and print it resolved (all defaults filled in) with the model summary.
+    Loads and downloads no data."""
+    from nntrain.commands.prepare import check as check_config
+
+    cfg, model = _guard(check_config, config, set_)
+    render.check_report(config, cfg, model)
+
+
+@app.command()
+def schema():
+    """Print the JSON Schema of the config format (for VS Code YAML, JetBrains and other editors)."""
+    import json
+
+    from nntrain.config.schema import config_schema
+
+    print(json.dumps(config_schema(), indent=2))
+
+
+@app.command()
+def datasets():
+    """List the bundled datasets and the Keras catalogue ones, with shapes and tasks."""
+    from nntrain.data import list_datasets
+
+    render.datasets_table(_guard(list_datasets))
+
+
+@app.command()
+def evaluate(
+    run: Path = typer.Argument(..., help="A run folder (runs/NAME) or a checkpoint file."),
+    checkpoint: str = typer.Option("best", "--checkpoint", help=CHECKPOINT_HELP),
+    data: Optional[Path] = typer.Option(None, "--data", help="Evaluate on another config's data (.yaml) or a "
+                                                             "data file laid out like the training data."),
+    split: str = typer.Option("test", "--split", help="test, val or train (of the run's data, or --data's config)."),
+):
+    """Loss and metrics of a trained run on its test split (or val/train, or other data), with a confusion matrix
+    and per-class precision/recall/F1 (classification) or MAE/MSE/RMSE/R^2 (regression).
+    Writes evaluation-SPLIT-CHECKPOINT.json into the run folder."""
+    from nntrain.evaluation import evaluate as evaluate_run
+
+    render.evaluation(_guard(evaluate_run, run, checkpoint=checkpoint, data=data, split=split))
+
+
+@app.command()
+def predict(
+    run: Path = typer.Argument(..., help="A run folder (runs/NAME) or a checkpoint file."),
+    input: Path = typer.Argument(..., help="New data: .csv (the training feature columns, raw), .npy, .npz, .h5, "
+                                           "or .txt (one document per line)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write predictions to FILE.csv or FILE.npy."),
+    proba: bool = typer.Option(False, "--proba", help="Add one probability column per class."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="Add the K most likely classes and probabilities."),
+    checkpoint: str = typer.Option("best", "--checkpoint", help=CHECKPOINT_HELP),
+):
+    """Predict new data with a trained run, applying its stored preprocessing. Without --output, a few rows print as
+    a table and more go to INPUT-predictions.csv beside the input."""
+    from nntrain.prediction import predict as predict_rows
+
+    render.predictions(_guard(predict_rows, run, input, output=output, proba=proba, top_k=top_k,
+                              checkpoint=checkpoint))
+
+
+@app.command()
+def kfold(
+    config: Path = typer.Argument(..., help="The YAML config file."),
+    folds: int = typer.Option(..., "--folds", "-k", help="Number of folds K (2 .. training rows)."),
+    stratify: bool = typer.Option(False, "--stratify", help="Keep class proportions in every fold."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Train folds in N parallel processes (same results)."),
+    refit: bool = typer.Option(False, "--refit", help="Then train on all training rows for the best averaged epoch "
+                                                      "count and evaluate on the test split."),
+    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the config's `name`)."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
+    progress: str = typer.Option("auto", "--progress", help=PROGRESS_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and the run folder."),
+):
+    """K-fold cross-validation: a fresh model per fold, trained on K-1 parts and validated on the held-out one.
+    Writes runs/NAME/fold-1..K (normal run folders) and kfold.json / kfold.csv with mean +- std per metric, the
+    averaged validation curve and its best epoch."""
+    from nntrain.commands.kfold import kfold as kfold_run
+
+    mode = _progress_mode(progress, quiet)
+    display = render.FoldDisplay(mode)
+
+    def started(run_dir, cfg):
+        render.kfold_started(mode, run_dir, cfg, folds)
+        display.start()
+
+    try:  # _guard turns Ctrl-C before the folds start (config, data loading) into exit 130
+        result = _guard(kfold_run, config, folds, stratify=stratify, jobs=jobs, refit=refit, overrides=set_,
+                        runs_dir=runs_dir, name=name, on_event=display, command=sys.argv, on_start=started)
+    finally:
+        display.stop()
+    render.kfold_report(result, mode, quiet)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def plot(run: Path = typer.Argument(..., help="A run folder or a k-fold folder.")):
+    """PNG charts into the run folder: learning curves (training vs validation), the learning rate when it
+    changed, k-fold averaged curves with per-fold spread, and confusion matrices of `nntrain evaluate`."""
+    from nntrain.plots import plot_run
+
+    for path in _guard(plot_run, run):
+        print(path)
+
+
+@app.command("runs")
+def runs_cmd(
+    runs_dir: Path = typer.Argument(Path("runs"), help="The folder holding run folders."),
+    sort: Optional[str] = typer.Option(None, "--sort", help="date (default), name, params, epochs, status, or a "
+                                                            "metric such as val_accuracy, val_loss, test_mae."),
+):
+    """A table of the runs: name, date, dataset, parameters, epochs, best validation metric, test metric (after
+    `nntrain evaluate`) and status."""
+    from nntrain.runs_table import list_runs
+
+    render.runs_table(_guard(list_runs, runs_dir, sort=sort), runs_dir)
+
+
+def main() -> None:
+    """The console script (click ends a command whose reader closed the pipe with exit code 1, no traceback)."""
+    app()

@@ -1,0 +1,326 @@
+"""Everything `nntrain` prints: rich tables and bars on a terminal, plain lines in logs and pipes.
+
+Each function takes what a commands function returned and renders it; none of them computes anything.
+"""
+
+from __future__ import annotations
+
+import sys
+
+def console(stderr: bool = False):
+    """A rich console; off a terminal (logs, pipes) tables get 120 columns instead of rich's 80."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 120)
+
+
+def wide_console():
+    """A console for wide tables: piped output is not cut to 80 columns (terminals keep their width)."""
+    out = console()
+    if not out.is_terminal:
+        out.width = 160
+    return out
+
+
+def fmt(v) -> str:
+    import math
+
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) >= 1e-3 or v == 0 else f"{v:.3e}"
+    return str(v)
+
+
+def download_progress(mode: str):
+    """A data-download progress callback: a rich bar on a terminal, plain lines otherwise."""
+    state = {}
+
+    def report(done: int, total: int, description: str):
+        if mode == "none":
+            return
+        if mode == "bar":
+            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                                       TransferSpeedColumn)
+
+            if "bar" not in state:
+                state["bar"] = Progress(TextColumn(description), BarColumn(), DownloadColumn(),
+                                        TransferSpeedColumn(), TimeRemainingColumn(), transient=False)
+                state["bar"].start()
+                state["task"] = state["bar"].add_task(description, total=total or None)
+            state["bar"].update(state["task"], completed=done)
+            if total and done >= total:
+                state.pop("bar").stop()
+        else:
+            if description not in state:
+                state[description] = True
+                size = f" ({total / 1e6:.1f} MB)" if total else ""
+                print(f"downloading {description}{size}", flush=True)
+
+    return report
+
+
+def fit_report(result, mode: str, quiet: bool) -> None:
+    if result.message:
+        style = "red" if result.exit_code else "yellow"
+        stream = sys.stderr if result.exit_code else sys.stdout
+        if mode == "bar":
+            console(stderr=bool(result.exit_code)).print(f"[{style}]{result.message}[/]")
+        else:
+            print(result.message, file=stream, flush=True)
+    if quiet:
+        print(result.run_dir)
+        return
+    if mode == "none":
+        return
+    keys = [k for k in result.final if k not in ("seconds", "learning_rate")]
+    if mode == "bar":
+        from rich.table import Table
+
+        table = Table(title=f"{result.status}: {result.run_dir}")
+        table.add_column("metric")
+        table.add_column("final", justify="right")
+        table.add_column("best", justify="right")
+        table.add_column("best epoch", justify="right")
+        for k in keys:
+            b = result.best.get(k, {})
+            table.add_row(k, f"{result.final[k]:.4f}", f"{b.get('value', float('nan')):.4f}", str(b.get("epoch", "")))
+        console().print(table)
+    else:
+        print(f"{result.status}: " + ", ".join(f"{k}={result.final[k]:.4f}" for k in keys), flush=True)
+        print(f"run folder: {result.run_dir}", flush=True)
+
+
+class FoldDisplay:
+    """k-fold progress: a rich bar per fold (mode bar), or one plain line per finished fold (mode line)."""
+
+    def __init__(self, mode: str, metric_keys=("val_loss",)):
+        self.mode = mode
+        self.progress = None
+        self.tasks = {}
+
+    def start(self):
+        if self.mode != "bar":
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("{task.fields[logs]}"), console=console())
+        self.progress.start()
+
+    def stop(self):
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    @staticmethod
+    def _logs(logs: dict) -> str:
+        from nntrain.training.progress import format_logs
+
+        return format_logs({k: v for k, v in logs.items() if k.startswith("val_")} or logs)
+
+    def __call__(self, event: dict):
+        fold = event["fold"]
+        label = "refit" if fold == "refit" else f"fold {fold}"
+        kind = event["type"]
+        if self.progress is not None:
+            if kind == "start":
+                self.tasks[fold] = self.progress.add_task(label, total=event.get("epochs"), logs="waiting")
+            elif kind == "epoch" and fold in self.tasks:
+                self.progress.update(self.tasks[fold], completed=event["epoch"], total=event["epochs"],
+                                     logs=self._logs(event["logs"]))
+            elif kind == "end" and fold in self.tasks:
+                style = {"finished": "green", "failed": "red"}.get(event["status"], "yellow")
+                self.progress.update(self.tasks[fold], logs=f"[{style}]{event['status']}[/] "
+                                                            f"{self._logs(event['final'])} {event['message']}")
+        elif self.mode == "line" and kind == "end":
+            extra = f" ({event['message']})" if event["message"] else ""
+            print(f"{label}: {event['status']} after {event['epochs']} epochs - {self._logs(event['final'])}{extra}",
+                  flush=True)
+
+
+def kfold_report(result, mode: str, quiet: bool) -> None:
+    if result.message:
+        stream = sys.stderr if result.exit_code else sys.stdout
+        print(("error: " if result.exit_code == 1 else "") + result.message, file=stream, flush=True)
+    if quiet:
+        print(result.run_dir)
+        return
+    if mode == "none":
+        return
+    s = result.summary
+    if not s["metrics"]:
+        print(f"no fold finished; run folder: {result.run_dir}", flush=True)
+        return
+    from rich.table import Table
+
+    out = wide_console()
+    out.print(f"[bold]{s['folds']}-fold {s['status']}[/]: {result.run_dir}")
+    table = Table()
+    table.add_column("metric")
+    table.add_column("final mean ± std", justify="right")
+    table.add_column("best mean ± std", justify="right")
+    for k, m in s["metrics"].items():
+        table.add_row(k, f"{fmt(m['final_mean'])} ± {fmt(m['final_std'])}",
+                      f"{fmt(m['best_mean'])} ± {fmt(m['best_std'])}")
+    out.print(table)
+    best = s.get("best_epoch")
+    if best:
+        out.print(f"averaged {best['monitor']} is best at epoch {best['epoch']} ({fmt(best['value'])})")
+    refit = s.get("refit")
+    if refit:
+        test = ", ".join(f"{k}={fmt(v)}" for k, v in (refit.get("test") or {}).items())
+        out.print(f"refit on all training rows for {refit['epochs']} epochs: {refit['status']}"
+                      + (f"; test: {test}" if test else ""))
+    out.print(f"written: [cyan]{result.run_dir / 'kfold.json'}[/], [cyan]{result.run_dir / 'kfold.csv'}[/]")
+
+
+def fit_started(mode: str, run_dir, cfg, model) -> None:
+    """The run folder (and on a terminal the model summary) once `nntrain fit` has created it."""
+    if mode == "none":
+        return
+    if mode == "bar":
+        console().print(f"[bold]{cfg['name']}[/]: run folder [cyan]{run_dir}[/]")
+        console().print(model.summary(), markup=False)
+    else:
+        print(f"{cfg['name']}: run folder {run_dir}", flush=True)
+
+
+def kfold_started(mode: str, run_dir, cfg, folds: int) -> None:
+    if mode == "bar":
+        console().print(f"[bold]{cfg['name']}[/]: {folds}-fold cross-validation in [cyan]{run_dir}[/]")
+    elif mode == "line":
+        print(f"{cfg['name']}: {folds}-fold cross-validation in {run_dir}", flush=True)
+
+
+def check_report(config, cfg, model) -> None:
+    """`nntrain check`: the resolved config, the model summary, OK."""
+    from nntrain.config import dump_yaml
+
+    print(dump_yaml(cfg.resolved), end="")
+    print()
+    print(model.summary())
+    print(f"\n{config}: OK")
+
+
+def datasets_table(rows: list[dict]) -> None:
+    from rich.table import Table
+
+    table = Table(title="datasets")
+    for col in ("name", "source", "task", "rows", "x shape", "classes", "available"):
+        table.add_column(col, no_wrap=col == "name", justify="right" if col in ("rows", "classes") else "left")
+    for r in rows:
+        n = r.get("rows", "")
+        table.add_row(str(r.get("name")), str(r.get("source")), str(r.get("task")),
+                      f"{n:,}" if isinstance(n, int) else str(n), str(r.get("shape", "")),
+                      str(r.get("classes", "") or ""),
+                      "yes" if r.get("cached", r.get("source") == "bundled") else "download")
+    console().print(table)
+
+
+def _class_tables(out_console, label: str, out: dict) -> None:
+    """Confusion matrix and per-class precision/recall/F1 of one classification output."""
+    from rich.table import Table
+
+    names = out["class_names"]
+    out_console.print(f"\n[bold]{label}confusion matrix[/] (rows: true class, columns: predicted)")
+    cm = Table()
+    cm.add_column("true \\ predicted")
+    for c in names:
+        cm.add_column(str(c), justify="right")
+    for c, row in zip(names, out["confusion_matrix"]):
+        cm.add_row(str(c), *map(str, row))
+    out_console.print(cm)
+    out_console.print(f"\n[bold]{label}per class[/] (accuracy {fmt(out['accuracy'])})")
+    pc = Table()
+    for col in ("class", "precision", "recall", "f1", "support"):
+        pc.add_column(col, justify="left" if col == "class" else "right")
+    for c in out["per_class"]:
+        pc.add_row(str(c["class"]), fmt(c["precision"]), fmt(c["recall"]), fmt(c["f1"]), str(c["support"]))
+    for avg in ("macro_avg", "weighted_avg"):
+        a = out[avg]
+        pc.add_row(avg.replace("_", " "), fmt(a["precision"]), fmt(a["recall"]), fmt(a["f1"]), "")
+    out_console.print(pc)
+
+
+def _output_tables(out_console, label: str, out: dict) -> None:
+    from rich.table import Table
+
+    if "confusion_matrix" in out:
+        _class_tables(out_console, label, out)
+    elif "per_label" in out:
+        out_console.print(f"\n[bold]{label}per label[/]")
+        pl = Table()
+        for col in ("label", "precision", "recall", "f1", "support"):
+            pl.add_column(col, justify="left" if col == "label" else "right")
+        for c, m in out["per_label"].items():
+            pl.add_row(str(c), fmt(m["precision"]), fmt(m["recall"]), fmt(m["f1"]), str(m["support"]))
+        out_console.print(pl)
+    elif "mae" in out:
+        out_console.print(f"\n[bold]{label}regression[/] ({out['units']} units)")
+        rg = Table()
+        for col in ("MAE", "MSE", "RMSE", "R^2"):
+            rg.add_column(col, justify="right")
+        rg.add_row(fmt(out["mae"]), fmt(out["mse"]), fmt(out["rmse"]), fmt(out["r2"]))
+        out_console.print(rg)
+
+
+def evaluation(result) -> None:
+    """`nntrain evaluate`: metrics, then per output a confusion matrix / per-label / regression table."""
+    from rich.table import Table
+
+    r = result.report
+    out_console = console()
+    if r.get("note"):
+        out_console.print(f"[yellow]{r['note']}[/]")
+    out_console.print(f"[bold]{r['data']}[/]: {r['rows']} rows, {r['checkpoint']} checkpoint (epoch {r['epoch']}), "
+                      f"batch size {r['batch_size']}")
+    table = Table()
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in r["metrics"].items():
+        table.add_row(k, fmt(v))
+    out_console.print(table)
+    for name, out in r["outputs"].items():
+        _output_tables(out_console, "" if len(r["outputs"]) == 1 else f"{name}: ", out)
+    out_console.print(f"written: [cyan]{result.path}[/]")
+
+
+def predictions(result) -> None:
+    """`nntrain predict`: a table of a few rows, or where the predictions were written."""
+    from rich.table import Table
+
+    notes = console(stderr=result.table is None)
+    if result.note:
+        notes.print(f"[yellow]{result.note}[/]")
+    if result.table is not None:
+        console().print(f"[bold]{result.rows} predictions[/] ({result.checkpoint})")
+        table = Table()
+        first = result.table[0] if result.table else [0] * len(result.columns)
+        for col, value in zip(result.columns, first):
+            table.add_column(col, justify="right" if isinstance(value, (int, float)) else "left")
+        for row in result.table:
+            table.add_row(*[fmt(v) for v in row])
+        console().print(table)
+    else:
+        why = " (more rows than fit a table; give --output to choose the file)" if result.defaulted_output else ""
+        notes.print(f"{result.rows} predictions written to [cyan]{result.output}[/]{why}")
+
+
+def runs_table(rows: list, runs_dir) -> None:
+    """`nntrain runs`: one row per run folder."""
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} runs in {runs_dir}")
+    for col in ("name", "date", "dataset", "params", "epochs", "metric", "best val", "test", "status"):
+        table.add_column(col, justify="right" if col in ("params", "epochs", "best val", "test") else "left",
+                         no_wrap=col in ("date", "status"))
+    colors = {"finished": "green", "failed": "red", "interrupted": "yellow", "partial": "yellow"}
+    for r in rows:
+        name = r.name if r.kind == "run" else f"{r.name} ({r.kind})"
+        status = f"[{colors[r.status]}]{r.status}[/]" if r.status in colors else r.status
+        table.add_row(name, r.date, r.dataset, f"{r.params:,}" if r.params is not None else "-",
+                      str(r.epochs) if r.epochs is not None else "-", r.metric or "-", fmt(r.best_val),
+                      fmt(r.test), status)
+    wide_console().print(table)

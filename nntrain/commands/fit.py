@@ -1,0 +1,59 @@
+"""`nntrain fit`: train from a config file, or resume a run folder exactly, through the one run function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nntrain import runs
+from nntrain.commands.session import RunResult, train_run
+from nntrain.config import load_config
+from nntrain.errors import CheckpointError, ConfigError
+
+
+def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str | None = None,
+        resume: Path | None = None, weights: Path | None = None, display=None, download_progress=None,
+        command: list[str] | None = None, on_start=None) -> RunResult:
+    """Train from a config file (or resume a run folder) and write everything into the run folder.
+
+    Args:
+        display: a ProgressDisplay-like callback (or None for silence); it also receives warnings.
+        on_start: called with (run_dir, cfg, model) once the run folder exists.
+    Raises:
+        NNTrainError (ConfigError, ShapeError, DataError, CheckpointError) before anything is written.
+    """
+    from nntrain.training.progress import TrainingWatch
+
+    if resume is not None:
+        cfg, checkpoint, info = _resumed(Path(resume), overrides, command)
+        folder, weights = (lambda cfg: Path(resume)), None
+    else:
+        if config_path is None:
+            raise ConfigError("give a config file, or --resume RUN_DIR")
+        cfg, checkpoint = load_config(config_path, overrides), None
+        if name:
+            cfg.resolved["name"] = name
+        info = {**runs.run_info(command), "config": str(Path(config_path).resolve()),
+                "config_dir": str(cfg.base_dir.resolve())}
+        folder = lambda cfg: runs.new_run_dir(Path(runs_dir), cfg["name"])  # noqa: E731
+    shown = [TrainingWatch(display.warn), display] if display is not None else []
+    result = train_run(cfg, folder, info, resume=checkpoint, weights=weights, callbacks=shown, on_start=on_start,
+                       download_progress=download_progress)
+    if result.error is not None:  # recorded as failed in run.json; the user sees the error itself
+        raise result.error
+    return result
+
+
+def _resumed(run_dir: Path, overrides, command):
+    """(config, last checkpoint, run.json with this resume appended) of a run folder to continue."""
+    from nntrain.checkpoint import load
+
+    if not (run_dir / "config.yaml").exists():
+        raise CheckpointError(f"{run_dir}: not a run folder (no config.yaml); give the folder `nntrain fit` "
+                              f"created, e.g. runs/NAME")
+    info = runs.read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
+    cfg = load_config(run_dir / "config.yaml", overrides, base_dir=Path(info.get("config_dir", run_dir)))
+    checkpoint = load(run_dir / "checkpoints" / "last.h5")
+    info["resumes"] = info.get("resumes", []) + [{"time": runs.timestamp(), "from_epoch": checkpoint.epoch,
+                                                  "overrides": list(overrides), "command": command}]
+    info["status"] = "running"
+    return cfg, checkpoint, info

@@ -1,0 +1,113 @@
+"""What a run folder records while training: history.csv and metrics.json after every epoch, and the
+checkpoints last.h5 and best.h5. "Best" follows the one monitor rule (engine/monitor.py)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from nntrain import runs
+from nntrain.engine import monitor as monitor_rule
+from nntrain.training.callbacks import Callback
+
+NOT_METRICS = ("seconds", "learning_rate")
+
+
+def summarize_history(history: dict) -> tuple[dict, dict]:
+    """(final values, best value and epoch per key) from a history dict of lists; "best" names the epoch
+    best.h5 and early stopping would choose."""
+    final = {k: v[-1] for k, v in history.items() if v}
+    best = {}
+    for k, vals in history.items():
+        if k in NOT_METRICS:
+            continue
+        found = monitor_rule.best_epoch(vals, monitor_rule.direction(k))
+        if found is not None:
+            best[k] = {"value": found[0], "epoch": found[1] + 1}
+    return final, best
+
+
+def best_monitor(cfg) -> tuple[str, str]:
+    """(monitor, mode) that decides best.h5: the config's model_checkpoint or early_stopping one, else val_loss."""
+    for cb in cfg["callbacks"]:
+        if cb.get("name") in ("model_checkpoint", "early_stopping") and cb.get("monitor"):
+            return cb["monitor"], cb.get("mode", "auto")
+    return "val_loss", "auto"
+
+
+class RunRecorder(Callback):
+    """Keeps history.csv and metrics.json current after every epoch (a crash loses at most one epoch)."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+
+    def on_epoch_end(self, epoch, logs):
+        self.write()
+
+    def write(self):
+        h = self.trainer.history
+        runs.write_history_csv(self.run_dir / "history.csv", h)
+        final, best = summarize_history(h.history)
+        runs.write_json(self.run_dir / "metrics.json", {"epochs": len(h.epoch), "final": final, "best": best})
+
+
+class CheckpointSaver(Callback):
+    """checkpoints/last.h5 (the state after the last completed epoch) and checkpoints/best.h5 (when the
+    monitored value improves, if a validation set exists).
+
+    The state is captured in memory at every epoch end (a copy of weights and slots) but written to disk at
+    most every `interval` seconds, and always at the end, on Ctrl-C and after a NaN: writing an HDF5 file
+    every epoch would cost more than the epoch itself on small data. A hard kill loses at most `interval`
+    seconds of training; what is on disk is always a complete, consistent epoch.
+    """
+
+    def __init__(self, folder: Path, monitor: str | None, direction: str = "down", interval: float = 5.0):
+        self.folder, self.monitor, self.direction, self.interval = folder, monitor, direction, interval
+        self.best = None
+        self.pending: dict = {}  # file name -> snapshot not yet written
+        self.last_write = 0.0
+
+    def on_train_begin(self):
+        from nntrain.checkpoint import snapshot_trainer
+
+        self.last_write = time.monotonic()
+        if self.trainer.epoch == 0:  # so even an interrupt during epoch 1 leaves a resumable run
+            self.pending["last.h5"] = snapshot_trainer(self.trainer)
+            self.flush()
+
+    def on_epoch_end(self, epoch, logs):
+        from nntrain.checkpoint import snapshot_trainer
+
+        if self.trainer.nan_detected:
+            return
+        snap = None
+        if self.monitor is not None:
+            value = logs.get(self.monitor)
+            if value is not None and monitor_rule.is_improvement(value, self.best, self.direction):
+                self.best = float(value)
+                snap = snapshot_trainer(self.trainer)
+                self.pending["best.h5"] = snap
+        # (taken after `best` is updated, so a resumed run knows the best so far)
+        self.pending["last.h5"] = snap if snap is not None else snapshot_trainer(self.trainer)
+        if time.monotonic() - self.last_write >= self.interval:
+            self.flush()
+
+    def flush(self):
+        from nntrain.checkpoint import write
+
+        for name, snap in list(self.pending.items()):
+            write(self.folder / name, snap)
+            del self.pending[name]
+        self.last_write = time.monotonic()
+
+    def on_train_end(self):
+        self.flush()
+
+    def on_interrupt(self):
+        self.flush()
+
+    def get_state(self):
+        return {"best": self.best}
+
+    def set_state(self, state):
+        self.best = state.get("best")
