@@ -165,8 +165,7 @@ def kfold(config_path, folds: int, stratify: bool = False, jobs: int = 1, refit:
     from nntrain.config import load_config
     from nntrain.data import load_raw
 
-    on_event = on_event or (lambda event: None)
-    command = command if command is not None else sys.argv
+    on_event, command = on_event or (lambda event: None), command if command is not None else sys.argv
     _check_counts(folds, jobs)
     cfg = load_config(config_path, list(overrides))
     if name:
@@ -180,18 +179,13 @@ def kfold(config_path, folds: int, stratify: bool = False, jobs: int = 1, refit:
         notes.append("data.validation is not used: every fold validates on its held-out part")
         raw.validation = None
     split = _split(cfg, raw, folds, stratify)
-
     run_dir = _start_folder(cfg, raw, split, runs_dir, config_path, command,
                             {"folds": folds, "stratify": stratify, "jobs": jobs, "refit": refit})
     if on_start is not None:
         on_start(run_dir, cfg)
-    fold_jobs = [FoldJob(str(config_path), list(overrides), str(cfg.base_dir) if cfg.base is not None else None,
-                         cfg["name"], i + 1, tr, va, str(run_dir / f"fold-{i + 1}"),
-                         {"kind": "kfold-fold", "fold": i + 1, "folds": folds, "kfold_dir": str(run_dir.resolve()),
-                          "command": command})
-                 for i, (tr, va) in enumerate(split)]
-    started = time.perf_counter()
-    epochs = cfg["training"]["epochs"]
+
+    fold_jobs = _jobs(cfg, config_path, overrides, split, run_dir, command)
+    started, epochs = time.perf_counter(), cfg["training"]["epochs"]
     try:
         results, interrupted = (_train_here(cfg, raw, fold_jobs, epochs, on_event) if jobs == 1 else
                                 run_parallel(fold_jobs, min(jobs, folds), epochs, on_event))
@@ -211,6 +205,15 @@ def kfold(config_path, folds: int, stratify: bool = False, jobs: int = 1, refit:
     runs.atomic_write_text(run_dir / "kfold.csv", _csv(ordered, report))
     _set_status(run_dir, report["status"])
     return KFoldResult(run_dir, report, code, message, ordered)
+
+
+def _jobs(cfg, config_path, overrides, split, run_dir: Path, command) -> list[FoldJob]:
+    """One FoldJob per fold: all a worker process needs to train it on its own."""
+    base = str(cfg.base_dir) if cfg.base is not None else None
+    return [FoldJob(str(config_path), list(overrides), base, cfg["name"], i + 1, tr, va, str(run_dir / f"fold-{i + 1}"),
+                    {"kind": "kfold-fold", "fold": i + 1, "folds": len(split), "kfold_dir": str(run_dir.resolve()),
+                     "command": command})
+            for i, (tr, va) in enumerate(split)]
 
 
 def _start_folder(cfg, raw, split, runs_dir, config_path, command, options: dict) -> Path:
