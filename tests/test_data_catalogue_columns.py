@@ -19,8 +19,9 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from nntrain.data import Preprocessor, catalogue, describe, load_data, load_raw, read_inputs
+from nntrain.data import Preprocessor, catalogue, describe, load_raw, read_inputs
 from nntrain.errors import ConfigError
+from tests.data_helpers import data_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = {"wide": [0, 1, 2, 3, 4], "deep": [2, 3, 4, 5, 6, 7]}
@@ -91,7 +92,7 @@ def test_each_input_is_standardized_with_its_own_columns(california, tmp_path):
     spec = {"dataset": "california_housing", "inputs": COLUMNS, "outputs": {"main": "y", "aux": "y"},
             "preprocessing": {"wide": ["standardize"], "deep": ["standardize"]},
             "target_preprocessing": [{"rescale": {"scale": 1e-5}}]}
-    b = load_data(spec, tmp_path)
+    b = data_bundle(spec, tmp_path)
     assert b.info["inputs"] == {"wide": (5,), "deep": (6,)}
     assert b.train.x["wide"].shape == (560, 5) and b.train.x["deep"].shape == (560, 6)
     deep = x_train[:, 2:]
@@ -152,7 +153,7 @@ def test_predict_takes_the_columns_from_a_full_array(california, tmp_path):
     x, _, _ = california
     spec = {"dataset": "california_housing", "inputs": COLUMNS, "outputs": {"main": "y"},
             "preprocessing": ["standardize"]}
-    b = load_data(spec, tmp_path)
+    b = data_bundle(spec, tmp_path)
     state = b.preprocessor.get_state()
     for name in COLUMNS:  # what an HDF5 checkpoint hands back
         state["inputs"][name]["source"]["indices"] = np.asarray(state["inputs"][name]["source"]["indices"])

@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nntrain.data import describe, load_data, load_raw
+from nntrain.data import describe, load_raw
 from nntrain.errors import ConfigError, DataError
+from tests.data_helpers import data_bundle
 
 
 def write(path: Path, text: str) -> Path:
@@ -19,7 +20,7 @@ CSV = "a,b,color,label\n1,2,red,yes\n2,3,blue,no\n3,5,red,yes\n4,4,green,no\n5,1
 
 def test_csv_with_string_feature_and_label(tmp_path):
     write(tmp_path / "train.csv", CSV)
-    b = load_data({"train": "train.csv", "target": "label"}, tmp_path)
+    b = data_bundle({"train": "train.csv", "target": "label"}, tmp_path)
     # a, b numeric; color one-hot over the sorted training categories blue, green, red
     assert b.info["feature_names"]["input"] == ["a", "b", "color=blue", "color=green", "color=red"]
     np.testing.assert_array_equal(b.train.x[0], [1, 2, 0, 0, 1])
@@ -31,7 +32,7 @@ def test_csv_with_string_feature_and_label(tmp_path):
 def test_relative_paths_are_from_base_dir(tmp_path):
     (tmp_path / "data").mkdir()
     write(tmp_path / "data" / "t.csv", CSV)
-    b = load_data({"train": "data/t.csv", "target": "label", "features": ["a", "b"]}, tmp_path)
+    b = data_bundle({"train": "data/t.csv", "target": "label", "features": ["a", "b"]}, tmp_path)
     assert b.train.x.shape == (5, 2)
 
 
@@ -103,13 +104,13 @@ def test_unseen_label_in_test(tmp_path):
     write(tmp_path / "train.csv", "x,y\n1,cat\n2,dog\n3,cat\n")
     write(tmp_path / "test.csv", "x,y\n1,cat\n2,bird\n")
     with pytest.raises(DataError, match=r"row 2 of output 'output' has label 'bird'"):
-        load_data({"train": "train.csv", "test": "test.csv", "target": "y"}, tmp_path)
+        data_bundle({"train": "train.csv", "test": "test.csv", "target": "y"}, tmp_path)
 
 
 def test_test_split_of_own_file(tmp_path):
     rows = "\n".join(f"{i},{i % 2}" for i in range(50))
     write(tmp_path / "t.csv", "x,y\n" + rows + "\n")
-    b = load_data({"train": "t.csv", "target": "y", "test_split": 0.2}, tmp_path)
+    b = data_bundle({"train": "t.csv", "target": "y", "test_split": 0.2}, tmp_path)
     assert len(b.test) == 10 and np.bincount(b.test.y).tolist() == [5, 5]
     np.testing.assert_array_equal(np.sort(np.concatenate([b.indices["train"], b.indices["test"]])), np.arange(50))
 
@@ -122,7 +123,7 @@ def test_multi_input_multi_output_csv(tmp_path):
         "outputs": {"main": "price", "aux": "kind"},
         "preprocessing": {"deep": ["standardize"]},
     }
-    b = load_data(spec, tmp_path)
+    b = data_bundle(spec, tmp_path)
     assert set(b.train.x) == {"wide", "deep"} and b.train.x["wide"].shape == (3, 2)
     assert b.train.x["deep"].shape == (3, 3)
     np.testing.assert_allclose(b.train.x["deep"].mean(axis=0), 0, atol=1e-6)
@@ -130,7 +131,7 @@ def test_multi_input_multi_output_csv(tmp_path):
     assert b.train.y["main"].dtype == np.float32 and b.info["tasks"] == {"main": "regression", "aux": "binary"}
     assert b.class_names == {"main": None, "aux": ["x", "y"]}
     with pytest.raises(ConfigError, match="did you mean `deep`"):
-        load_data({**spec, "preprocessing": {"dep": ["standardize"]}}, tmp_path)
+        data_bundle({**spec, "preprocessing": {"dep": ["standardize"]}}, tmp_path)
 
 
 def test_feature_that_is_target_rejected(tmp_path):
@@ -144,14 +145,14 @@ def test_npz_and_npy_and_h5(tmp_path):
     x = rng.normal(size=(20, 3, 2)).astype(np.float32)
     y = rng.integers(0, 4, size=20)
     np.savez(tmp_path / "d.npz", x=x, y=y, extra=np.zeros(20))
-    b = load_data({"train": "d.npz"}, tmp_path)
+    b = data_bundle({"train": "d.npz"}, tmp_path)
     assert b.train.x.shape == (20, 3, 2) and b.info["n_classes"] == 4
     with pytest.raises(DataError, match=r"no array 'feats'.*holds: x, y, extra"):
         load_raw({"train": "d.npz", "features": "feats"}, tmp_path)
 
     table = np.column_stack([rng.normal(size=(20, 2)), y])
     np.save(tmp_path / "d.npy", table)
-    b = load_data({"train": "d.npy", "target": -1}, tmp_path)
+    b = data_bundle({"train": "d.npy", "target": -1}, tmp_path)
     assert b.train.x.shape == (20, 2) and b.info["task"] == "multiclass"
 
     import h5py
@@ -159,7 +160,7 @@ def test_npz_and_npy_and_h5(tmp_path):
     with h5py.File(tmp_path / "d.h5", "w") as f:
         f["group/x"] = x
         f["labels"] = y
-    b = load_data({"train": "d.h5", "features": "group/x", "target": "labels"}, tmp_path)
+    b = data_bundle({"train": "d.h5", "features": "group/x", "target": "labels"}, tmp_path)
     np.testing.assert_array_equal(b.train.x, x)
     d = describe({"train": "d.h5", "features": "group/x", "target": "labels", "preprocessing": ["flatten"]}, tmp_path)
     assert d["inputs"] == {"input": (6,)} and d["outputs"]["output"]["n_classes"] == 4
@@ -169,7 +170,7 @@ def test_npz_object_arrays_load_without_arbitrary_pickle(tmp_path):
     seqs = np.empty(3, dtype=object)
     seqs[:] = [[1, 2], [3], [4, 5, 6]]
     np.savez(tmp_path / "s.npz", x=seqs, y=np.array([0, 1, 0]))
-    b = load_data({"train": "s.npz", "preprocessing": ["pad_sequences"]}, tmp_path)
+    b = data_bundle({"train": "s.npz", "preprocessing": ["pad_sequences"]}, tmp_path)
     np.testing.assert_array_equal(b.train.x, [[0, 1, 2], [0, 0, 3], [4, 5, 6]])
 
     class Evil:

@@ -5,8 +5,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from nntrain.data import Preprocessor, load_data, read_inputs
+from nntrain.data import Preprocessor, read_inputs
 from nntrain.errors import DataError
+from tests.data_helpers import data_bundle
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def trained(tmp_path):
     rows = "".join(f"{i},{i * 2 % 7},{['red', 'blue'][i % 2]},{i % 3}\n" for i in range(30))
     (tmp_path / "train.csv").write_text("a,b,color,label\n" + rows)
     spec = {"train": "train.csv", "target": "label", "preprocessing": ["standardize"]}
-    b = load_data(spec, tmp_path)
+    b = data_bundle(spec, tmp_path)
     return b, Preprocessor.from_state(b.preprocessor.get_state())
 
 
@@ -43,7 +44,7 @@ def test_csv_bad_value_names_line(trained, tmp_path):
 
 def test_npy_feature_count_checked(tmp_path):
     (tmp_path / "t.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,7,0\n")
-    b = load_data({"train": "t.csv", "target": "y"}, tmp_path)
+    b = data_bundle({"train": "t.csv", "target": "y"}, tmp_path)
     np.save(tmp_path / "ok.npy", np.array([[1.0, 2.0], [5.0, 6.0]]))
     (chunk,) = read_inputs(tmp_path / "ok.npy", b.preprocessor)
     np.testing.assert_array_equal(chunk, [[1, 2], [5, 6]])
@@ -55,7 +56,7 @@ def test_npy_feature_count_checked(tmp_path):
 def test_npz_images_by_key_and_shape(tmp_path):
     x = np.arange(6 * 4, dtype=np.uint8).reshape(6, 2, 2)
     np.savez(tmp_path / "train.npz", x=x, y=np.arange(6) % 2)
-    b = load_data({"train": "train.npz", "preprocessing": [{"rescale": {"scale": 0.1}}, "flatten"]}, tmp_path)
+    b = data_bundle({"train": "train.npz", "preprocessing": [{"rescale": {"scale": 0.1}}, "flatten"]}, tmp_path)
     np.savez(tmp_path / "new.npz", x=x[:5])
     chunks = list(read_inputs(tmp_path / "new.npz", b.preprocessor, batch_size=2))
     np.testing.assert_allclose(np.concatenate(chunks), b.train.x[:5])

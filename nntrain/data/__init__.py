@@ -20,7 +20,6 @@ _EXPORTS = {
     "RawData": "nntrain.data.raw",
     "RawSplit": "nntrain.data.raw",
     "make_bundle": "nntrain.data.bundle",
-    "load_data": "nntrain.data.bundle",
     "DataBundle": "nntrain.data.bundle",
     "Split": "nntrain.data.bundle",
     "split_indices": "nntrain.data.splits",
@@ -49,7 +48,6 @@ __all__ = [
     "describe",
     "kfold_indices",
     "list_datasets",
-    "load_data",
     "load_raw",
     "make_bundle",
     "read_inputs",
@@ -58,7 +56,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nntrain.data.bundle import DataBundle, Split, load_data, make_bundle
+    from nntrain.data.bundle import DataBundle, Split, make_bundle
     from nntrain.data.catalogue import word_index
     from nntrain.data.download import cache_dir
     from nntrain.data.loading import DATASETS, load_raw

@@ -150,18 +150,3 @@ def make_bundle(
         make_info(raw.name, pre, x),
     )
 
-
-def load_data(
-    spec: dict,
-    base_dir,
-    validation_split: float = 0.0,
-    shuffle: bool = True,
-    stratify: bool = False,
-    seed: int = 0,
-    progress=None,
-) -> DataBundle:
-    """load_raw + make_bundle: the data section of a config, ready to train on."""
-    from nntrain.data.loading import load_raw
-
-    raw = load_raw(spec, base_dir, progress)
-    return make_bundle(raw, spec, None, None, validation_split, shuffle, stratify, seed)

@@ -64,10 +64,6 @@ class BundledEntry:
         return DATASETS_DIR / f"{self.name}.csv.gz"
 
     @property
-    def card(self) -> Path:
-        return DATASETS_DIR / f"{self.name}.md"
-
-    @property
     def options(self) -> dict:
         return {"test_split": 0.2, "seed": 113}  # 113: the seed keras.datasets uses for its splits
 

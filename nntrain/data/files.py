@@ -232,7 +232,7 @@ def read_file(path: Path, spec: dict, like: FileData | None = None, default_targ
     classes = like.classes if like is not None and like.classes else formats.text_classes(path, spec.get("classes"))
     if like is not None:
         formats.text_classes(path, classes)  # the test folder must have the training classes
-    docs, labels, _ = formats.read_text_folder(path, classes)
+    docs, labels = formats.read_text_folder(path, classes)
     split = RawSplit({"input": docs}, {"output": labels}, np.arange(len(docs), dtype=np.int64), source)
     return FileData(split, {"input": "text"}, {"input": {"type": "text"}}, {}, {"output": list(classes)}, classes)
 

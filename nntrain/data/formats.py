@@ -112,19 +112,6 @@ def npz_shapes(path: Path) -> dict[str, tuple[tuple, np.dtype]]:
     return shapes
 
 
-def npy_shape(path: Path) -> tuple[tuple, np.dtype]:
-    """(shape, dtype) of a .npy file, reading only its header."""
-    path = _check_file(path)
-    with open(path, "rb") as fp:
-        try:
-            version = np.lib.format.read_magic(fp)
-        except ValueError as exc:
-            raise DataError(f"{path}: not a valid .npy file ({exc})") from None
-        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read(fp)
-    return tuple(shape), dtype
-
-
 def _h5_dataset(f, key: str, path: Path):
     if key not in f:
         import h5py
@@ -222,23 +209,21 @@ def text_classes(folder: Path, classes: list[str] | None = None) -> list[str]:
     return list(classes)
 
 
-def read_text_folder(folder: Path, classes: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def read_text_folder(folder: Path, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Documents of a class-per-sub-folder text folder (aclImdb layout).
 
     Returns:
         docs: (rows,) object array of str, classes in order, files sorted by name within a class.
         labels: (rows,) int64 class index (position in `classes`).
-        files: (rows,) relative file names, for auditing.
     """
-    docs, labels, files = [], [], []
+    docs, labels = [], []
     for label, name in enumerate(classes):
         for f in sorted((Path(folder) / name).glob("*.txt")):
             docs.append(f.read_text(encoding="utf-8", errors="replace"))
             labels.append(label)
-            files.append(f"{name}/{f.name}")
     if not docs:
         raise DataError(f"{folder}: no .txt files in the class folders {classes}")
-    return object_array(docs), np.asarray(labels, dtype=np.int64), files
+    return object_array(docs), np.asarray(labels, dtype=np.int64)
 
 
 def array_kind(a: np.ndarray) -> str:

@@ -23,8 +23,6 @@ from nntrain.errors import ConfigError, DataError
 from nntrain.registry import did_you_mean
 
 STATE_FORMAT = "nntrain.preprocessor/1"
-SINGLE_INPUT = "input"
-SINGLE_OUTPUT = "output"
 
 
 def _drop_none(d: dict) -> dict:
@@ -284,10 +282,6 @@ class Preprocessor:
     def class_names(self) -> dict[str, list[str] | None]:
         """Output name -> class names (index order), or None when unknown or not a classification output."""
         return {n: p.encoder.class_names for n, p in self.outputs.items()}
-
-    @property
-    def tasks(self) -> dict[str, str]:
-        return {n: p.encoder.task for n, p in self.outputs.items()}
 
     def get_state(self) -> dict:
         """Nested dict of numpy arrays, str, int, float and lists (no None, no pickle)."""

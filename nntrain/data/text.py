@@ -16,7 +16,6 @@ import numpy as np
 from nntrain.data.raw import object_array
 from nntrain.data.state import as_str_list, plain
 
-PAD_ID = 0
 OOV_ID = 1
 FIRST_WORD_ID = 2
 
