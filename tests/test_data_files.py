@@ -196,3 +196,22 @@ def test_dataset_and_train_together_rejected(tmp_path):
         load_raw({"dataset": "iris", "train": "x.csv"}, tmp_path)
     with pytest.raises(ConfigError, match="needs `dataset`"):
         load_raw({}, tmp_path)
+
+
+@pytest.mark.parametrize("labels, task", [
+    ([0, 1], "binary"),
+    ([1, 2], "binary"),  # two labels, three class indices (0 unused): training's rule, now describe's too
+    ([0, 3, 7], "multiclass"),
+    (list(range(20)), "multiclass"),  # 20 distinct whole numbers: still classes
+    (list(range(21)), "regression"),  # 21: a quantity
+    ([0.5, 1, 2], "regression"),
+    ([-1, 0, 1], "regression"),
+])
+def test_describe_and_training_share_one_class_label_rule(tmp_path, labels, task):
+    rows = "".join(f"{i},{labels[i % len(labels)]}\n" for i in range(2 * len(labels)))
+    write(tmp_path / "t.csv", "x,y\n" + rows)
+    spec = {"train": "t.csv", "target": "y"}
+    described = describe(spec, tmp_path)["outputs"]["output"]
+    trained = data_bundle(spec, tmp_path).info["outputs"]["output"]
+    assert described["task"] == trained["task"] == task
+    assert described["n_classes"] == trained["n_classes"]

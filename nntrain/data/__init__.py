@@ -26,7 +26,7 @@ _EXPORTS = {
     "kfold_indices": "nntrain.data.splits",
     "Preprocessor": "nntrain.data.preprocessor",
     "STEPS": "nntrain.data.preprocessing",
-    "Tokenizer": "nntrain.data.text",
+    "Tokenizer": "nntrain.data.encoders",
     "read_inputs": "nntrain.data.predict_inputs",
     "describe": "nntrain.data.overview",
     "list_datasets": "nntrain.data.overview",
@@ -58,6 +58,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from nntrain.data.bundle import DataBundle, Split, make_bundle
     from nntrain.data.catalogue import word_index
+    from nntrain.data.encoders import Tokenizer
     from nntrain.data.download import cache_dir
     from nntrain.data.loading import DATASETS, load_raw
     from nntrain.data.overview import describe, list_datasets
@@ -67,7 +68,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from nntrain.data.raw import RawData, RawSplit
     from nntrain.data.schema import DATA_SCHEMA
     from nntrain.data.splits import kfold_indices, split_indices
-    from nntrain.data.text import Tokenizer
 
 
 def __getattr__(name: str) -> Any:

@@ -16,7 +16,7 @@ from nntrain.data.files import file_format, key_roles, resolve, table_roles
 from nntrain.data.preprocessing import build_step
 from nntrain.data.preprocessor import _per_name
 from nntrain.data.tables import csv_header, scan_csv
-from nntrain.data.targets import infer_task
+from nntrain.data.encoders import MAX_NUMBER_CLASSES, target_facts
 
 
 def _propagate(configs: list, shape: tuple | None, hints: dict, path: tuple) -> tuple | None:
@@ -31,20 +31,6 @@ def _output_info(task: str | None, n_classes: int | None, width: int, class_name
         if step.registered_name == "one_hot":
             width = step.num_classes or n_classes or width
     return {"task": task, "n_classes": n_classes, "width": width, "class_names": class_names}
-
-
-def _target_facts(y: np.ndarray, class_names=None) -> tuple[str, int | None, int, list | None]:
-    """(task, n_classes, width, class_names) of a loaded target array."""
-    y = np.asarray(y)
-    if y.dtype == object or y.dtype.kind in "US":
-        names = sorted({str(v) for v in y.reshape(-1)})
-        return ("binary" if len(names) == 2 else "multiclass"), len(names), 1, names
-    task = infer_task(y, len(class_names) if class_names else None)
-    width = 1 if y.ndim == 1 else int(np.prod(y.shape[1:]))
-    if task in ("binary", "multiclass") and y.ndim == 1:
-        n = max(int(y.max()) + 1, len(class_names or ()), 2)
-        return task, n, 1, class_names
-    return task, (width if task == "multiclass" else None), width, class_names
 
 
 def _from_entry(entry, spec: dict) -> dict:
@@ -93,7 +79,7 @@ def _table_file(path: Path, spec: dict) -> tuple[dict, dict]:
             [c for cols in roles.inputs.values() for c in cols]
             + [c for v in roles.outputs.values() for c in (v if isinstance(v, list) else [v])]
         ))
-        scan = scan_csv(path, wanted)
+        scan = scan_csv(path, wanted, MAX_NUMBER_CLASSES)
         inputs = {
             n: (sum(len(scan[c]["values"]) if scan[c]["kind"] == "categorical" else 1 for c in cols),)
             for n, cols in roles.inputs.items()
@@ -102,14 +88,12 @@ def _table_file(path: Path, spec: dict) -> tuple[dict, dict]:
         for n, cols in roles.outputs.items():
             if isinstance(cols, list):
                 outputs[n] = ("regression", None, len(cols), None)
-            elif scan[cols]["kind"] == "categorical":
-                names = sorted(scan[cols]["values"])
-                outputs[n] = ("binary" if len(names) == 2 else "multiclass", len(names), 1, names)
-            elif scan[cols]["values"] and len(scan[cols]["values"]) <= 20 and min(scan[cols]["values"]) >= 0:
-                k = max(int(max(scan[cols]["values"])) + 1, 2)
-                outputs[n] = ("binary" if k == 2 else "multiclass", k, 1, None)
-            else:
+            elif scan[cols]["values"] is None:  # more distinct numbers than a class column can have
                 outputs[n] = ("regression", None, 1, None)
+            else:
+                values = sorted(scan[cols]["values"])
+                outputs[n] = target_facts(np.array(values, dtype=object if scan[cols]["kind"] == "categorical"
+                                                   else np.float64))
         return inputs, outputs
     a = formats.read_npy(path, mmap=True)
     header = [str(i) for i in range(a.shape[1] if a.ndim == 2 else 0)]
@@ -118,7 +102,7 @@ def _table_file(path: Path, spec: dict) -> tuple[dict, dict]:
     outputs = {}
     for n, cols in roles.outputs.items():
         y = np.asarray(a[:, [int(c) for c in (cols if isinstance(cols, list) else [cols])]])
-        outputs[n] = _target_facts(y if isinstance(cols, list) else y[:, 0])
+        outputs[n] = target_facts(y if isinstance(cols, list) else y[:, 0])
     return inputs, outputs
 
 
@@ -137,7 +121,7 @@ def _key_file(path: Path, spec: dict, fmt: str) -> tuple[dict, dict, dict]:
         shape, dtype = shapes[k]
         kinds[n] = "array" if np.dtype(dtype).kind in "biuf" else "sequences"
         inputs[n] = tuple(shape[1:]) if kinds[n] == "array" else (None,)
-    outputs = {n: _target_facts(targets[k]) for n, k in roles.outputs.items()}
+    outputs = {n: target_facts(targets[k]) for n, k in roles.outputs.items()}
     return inputs, outputs, kinds
 
 

@@ -12,12 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from nntrain.data.encoders import ColumnEncoder
+from nntrain.data.encoders import ColumnEncoder, TargetEncoder, Tokenizer
 from nntrain.data.preprocessing import Step, build_step, is_sequences, step_from_state, step_state
 from nntrain.data.raw import RawData, RawSplit
 from nntrain.data.state import as_list, as_str, as_str_list
-from nntrain.data.targets import TargetEncoder
-from nntrain.data.text import Tokenizer
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, DataError
 from nntrain.registry import did_you_mean

@@ -91,11 +91,11 @@ class RawData:
 
     def stratify_labels(self) -> np.ndarray | None:
         """(train rows,) class labels of the first output when it is a classification target, else None."""
-        from nntrain.data.targets import looks_categorical
+        from nntrain.data.encoders import is_class_label  # encoders reads tables, which import this module
 
         name = next(iter(self.train.y))
         y = self.train.y[name]
         task = self.tasks.get(name)
         if task == "regression" or y.ndim != 1:
             return None
-        return y if task in ("binary", "multiclass") or looks_categorical(y) else None
+        return y if task in ("binary", "multiclass") or is_class_label(y) else None

@@ -237,11 +237,11 @@ def iter_csv(
             first_row += len(rows)
 
 
-def scan_csv(path: Path, columns: list[str], max_rows: int | None = None) -> dict[str, dict]:
+def scan_csv(path: Path, columns: list[str], limit: int) -> dict[str, dict]:
     """Type and distinct values of some columns without holding the file: name -> {kind, values}.
 
-    Numeric columns report kind 'numeric' and, while there are at most 50 distinct integral values, those values
-    (for class counts); categorical columns report every distinct value. Used by `describe` (no full load).
+    Categorical columns report every distinct value; numeric columns their distinct numbers while there are at most
+    `limit` of them, else None (a class column has few, see encoders.is_class_label). Used by `describe`.
     """
     path = Path(path)
     info: dict[str, dict] = {c: {"kind": None, "values": set()} for c in columns}
@@ -251,10 +251,7 @@ def scan_csv(path: Path, columns: list[str], max_rows: int | None = None) -> dic
         check_columns(columns, header, str(path), "")
         position = [header.index(c) for c in columns]
         seen = 0
-        while max_rows is None or seen < max_rows:
-            rows = _rows(reader, header, path, seen, 4096)
-            if not rows:
-                break
+        while rows := _rows(reader, header, path, seen, 4096):
             for name, pos in zip(columns, position):
                 values = [r[pos] for r in rows]
                 entry = info[name]
@@ -263,10 +260,8 @@ def scan_csv(path: Path, columns: list[str], max_rows: int | None = None) -> dic
                 if entry["kind"] == "categorical":
                     entry["values"].update(v.strip() for v in values)
                 elif entry["values"] is not None:
-                    nums = np.array([_parse_number(v) or 0.0 for v in values])
-                    if np.all(nums == np.round(nums)):
-                        entry["values"].update(np.unique(nums).tolist())
-                    if not np.all(nums == np.round(nums)) or len(entry["values"]) > 50:
+                    entry["values"].update(np.unique([_parse_number(v) or 0.0 for v in values]).tolist())
+                    if len(entry["values"]) > limit:
                         entry["values"] = None
             seen += len(rows)
     return info
