@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nntrain.data import catalogue, download, list_datasets, load_raw
+from nntrain.data import list_datasets, load_raw
+from nntrain.data.sources import catalogue, download
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import DataError
 from tests.data_helpers import data_bundle

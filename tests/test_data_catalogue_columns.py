@@ -19,7 +19,8 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from nntrain.data import Preprocessor, catalogue, describe, load_raw, read_inputs
+from nntrain.data import Preprocessor, describe, load_raw, read_inputs
+from nntrain.data.sources import catalogue
 from nntrain.errors import ConfigError
 from tests.data_helpers import data_bundle
 
@@ -170,7 +171,7 @@ def test_predict_takes_the_columns_from_a_full_array(california, tmp_path):
 
 def _fit_in_subprocess(config: Path, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     """`nntrain fit CONFIG` in a fresh interpreter whose catalogue trusts the small file's hash."""
-    code = ("import sys; from nntrain.data import catalogue; "
+    code = ("import sys; from nntrain.data.sources import catalogue; "
             f"catalogue.SHA256['california_housing.npz'] = {env['SHA256']!r}; "
             "from nntrain.cli import main; sys.argv = ['nntrain', *sys.argv[1:]]; main()")
     run_env = {k: v for k, v in env.items() if k != "SHA256"}

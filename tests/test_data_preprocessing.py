@@ -5,8 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nntrain.data import STEPS, Preprocessor, load_raw, make_bundle
-from nntrain.data.preprocessing import MultiHotStep, PadSequences, build_step
+from nntrain.data import STEPS, Preprocessor, build_step, load_raw, make_bundle
 from nntrain.data.schema import STEP_NAMES
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, DataError, ShapeError
@@ -16,7 +15,7 @@ HERE = Path(".")
 
 
 def pad(seqs, **kw):
-    step = PadSequences(**kw)
+    step = STEPS.build("pad_sequences", **kw)
     step.fit(seqs, {})
     return step.transform(seqs)
 
@@ -34,7 +33,7 @@ def test_pad_sequences_keras_semantics():
 
 
 def test_pad_sequences_fits_maxlen_on_train_only():
-    step = PadSequences()
+    step = STEPS.build("pad_sequences")
     step.fit([[1, 2], [3]], {})
     np.testing.assert_array_equal(step.transform([[1, 2, 3, 4]]), [[3, 4]])
 
@@ -42,7 +41,7 @@ def test_pad_sequences_fits_maxlen_on_train_only():
 def test_multi_hot_equals_dense_reference():
     rng = np.random.default_rng(1)
     seqs = [rng.integers(0, 30, size=rng.integers(0, 12)).tolist() for _ in range(40)]
-    step = MultiHotStep(dimension=25)
+    step = STEPS.build("multi_hot", dimension=25)
     step.fit(seqs, {})
     got = step.transform(seqs)
     assert isinstance(got, MultiHot) and got.shape == (40, 25)
@@ -55,10 +54,10 @@ def test_multi_hot_equals_dense_reference():
 
 
 def test_multi_hot_dimension_from_train_or_tokenizer_hint():
-    step = MultiHotStep()
+    step = STEPS.build("multi_hot")
     step.fit([[1, 7], [2]], {})
     assert step.transform([[9, 3]]).shape == (1, 8)
-    step = MultiHotStep()
+    step = STEPS.build("multi_hot")
     step.fit([[1, 7]], {"vocab_size": 100})
     assert step.transform([[99]]).toarray()[0, 99] == 1
 
@@ -214,3 +213,18 @@ def test_state_survives_an_hdf5_round_trip(tmp_path):
     np.testing.assert_array_equal(again.transform_x(raw.train.x), b.train.x)
     np.testing.assert_array_equal(again.transform_y(raw.train.y), b.train.y)
     assert again.class_names == {"output": ["no", "yes"]}
+
+
+def test_target_steps_are_undone_in_the_targets_units(tmp_path):
+    y = [10.5, 12.0, 20.25, 7.0, 15.5]
+    (tmp_path / "t.csv").write_text("x,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(y)))
+    steps = ["minmax", {"rescale": {"scale": 2, "offset": -1}}]
+    spec = {"train": "t.csv", "target": "y", "target_preprocessing": steps}
+    b = data_bundle(spec, tmp_path)
+    assert b.train.y.min() == -1 and b.train.y.max() == 1
+    back = b.preprocessor.outputs["output"].inverse_transform(b.train.y)
+    assert back.dtype == np.float64
+    np.testing.assert_allclose(back, y, rtol=1e-6)
+    (tmp_path / "c.csv").write_text("x,y\n1,0\n2,1\n3,2\n")
+    b = data_bundle({"train": "c.csv", "target": "y", "target_preprocessing": ["one_hot"]}, tmp_path)
+    assert b.preprocessor.outputs["output"].inverse_transform(b.train.y) is None  # class indices are not undone

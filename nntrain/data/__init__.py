@@ -16,22 +16,25 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "DATA_SCHEMA": "nntrain.data.schema",
     "load_raw": "nntrain.data.loading",
-    "DATASETS": "nntrain.data.loading",
+    "DATASETS": "nntrain.data.sources",
     "RawData": "nntrain.data.raw",
     "RawSplit": "nntrain.data.raw",
-    "make_bundle": "nntrain.data.bundle",
-    "DataBundle": "nntrain.data.bundle",
-    "Split": "nntrain.data.bundle",
+    "make_bundle": "nntrain.data.dataset",
+    "DataBundle": "nntrain.data.dataset",
+    "Split": "nntrain.data.dataset",
     "split_indices": "nntrain.data.splits",
     "kfold_indices": "nntrain.data.splits",
-    "Preprocessor": "nntrain.data.preprocessor",
-    "STEPS": "nntrain.data.preprocessing",
+    "Preprocessor": "nntrain.data.pipeline",
+    "STEPS": "nntrain.data.steps",
+    "build_step": "nntrain.data.steps",
+    "dataset_entry": "nntrain.data.sources",
+    "read_file": "nntrain.data.files",
     "Tokenizer": "nntrain.data.encoders",
     "read_inputs": "nntrain.data.predict_inputs",
     "describe": "nntrain.data.overview",
     "list_datasets": "nntrain.data.overview",
-    "word_index": "nntrain.data.catalogue",
-    "cache_dir": "nntrain.data.download",
+    "word_index": "nntrain.data.sources.catalogue",
+    "cache_dir": "nntrain.data.sources.download",
 }
 
 __all__ = [
@@ -44,27 +47,32 @@ __all__ = [
     "RawSplit",
     "Split",
     "Tokenizer",
+    "build_step",
     "cache_dir",
+    "dataset_entry",
     "describe",
     "kfold_indices",
     "list_datasets",
     "load_raw",
     "make_bundle",
+    "read_file",
     "read_inputs",
     "split_indices",
     "word_index",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nntrain.data.bundle import DataBundle, Split, make_bundle
-    from nntrain.data.catalogue import word_index
+    from nntrain.data.dataset import DataBundle, Split, make_bundle
+    from nntrain.data.sources.catalogue import word_index
     from nntrain.data.encoders import Tokenizer
-    from nntrain.data.download import cache_dir
-    from nntrain.data.loading import DATASETS, load_raw
+    from nntrain.data.sources.download import cache_dir
+    from nntrain.data.loading import load_raw
     from nntrain.data.overview import describe, list_datasets
     from nntrain.data.predict_inputs import read_inputs
-    from nntrain.data.preprocessing import STEPS
-    from nntrain.data.preprocessor import Preprocessor
+    from nntrain.data.files import read_file
+    from nntrain.data.sources import DATASETS, dataset_entry
+    from nntrain.data.steps import STEPS, build_step
+    from nntrain.data.pipeline import Preprocessor
     from nntrain.data.raw import RawData, RawSplit
     from nntrain.data.schema import DATA_SCHEMA
     from nntrain.data.splits import kfold_indices, split_indices

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nntrain.data import bundled, catalogue, formats
+from nntrain.data import formats
+from nntrain.data.sources import bundled, catalogue
 from nntrain.data.files import file_format, key_roles, resolve, table_roles
-from nntrain.data.preprocessing import build_step
-from nntrain.data.preprocessor import _per_name
+from nntrain.data.pipeline import steps_per_name
+from nntrain.data.steps import build_step
 from nntrain.data.tables import csv_header, scan_csv
 from nntrain.data.encoders import MAX_NUMBER_CLASSES, target_facts
 
@@ -29,7 +30,7 @@ def _output_info(task: str | None, n_classes: int | None, width: int, class_name
     for item in steps:
         step = build_step(item, ("data", "target_preprocessing"))
         if step.registered_name == "one_hot":
-            width = step.num_classes or n_classes or width
+            width = step.output_shape(None, {"n_classes": n_classes})[0] or width
     return {"task": task, "n_classes": n_classes, "width": width, "class_names": class_names}
 
 
@@ -37,8 +38,8 @@ def _from_entry(entry, spec: dict) -> dict:
     options = {**entry.options, **dict(spec.get("options") or {})}
     hints = {"vocab_size": options.get("num_words")} if entry.kind == "sequences" else {}
     chosen = catalogue.roles(entry, spec)
-    in_steps = _per_name(spec.get("preprocessing"), list(chosen.inputs), "preprocessing")
-    out_steps = _per_name(spec.get("target_preprocessing"), list(chosen.outputs), "target_preprocessing")
+    in_steps = steps_per_name(spec.get("preprocessing"), list(chosen.inputs), "preprocessing")
+    out_steps = steps_per_name(spec.get("target_preprocessing"), list(chosen.outputs), "target_preprocessing")
     shapes = {n: tuple(entry.sample_shape) if cols is None else (len(cols),) for n, cols in chosen.inputs.items()}
     rows = entry.rows
     if entry.name == "california_housing" and options.get("version") == "small":
@@ -55,7 +56,7 @@ def _from_entry(entry, spec: dict) -> dict:
 
 
 def _from_bundle(name: str, spec: dict) -> dict:
-    from nntrain.data.bundle import make_bundle
+    from nntrain.data.dataset import make_bundle
     from nntrain.data.loading import load_raw
 
     raw = load_raw(spec, Path("."))
@@ -132,10 +133,11 @@ def describe(spec: dict, base_dir: Path) -> dict:
         {"dataset", "source": bundled|catalogue|files, "cached", "inputs": name -> sample shape (None where only
         the data can tell), "outputs": name -> {task, n_classes, width, class_names}, "rows": {train, test}}.
     """
-    from nntrain.data.loading import _check_source, dataset_entry
+    from nntrain.data.loading import check_source
+    from nntrain.data.sources import dataset_entry
 
     spec = dict(spec or {})
-    _check_source(spec)
+    check_source(spec)
     if spec.get("dataset") is not None:
         entry = dataset_entry(spec["dataset"])
         return _from_bundle(entry.name, spec) if entry.source == "bundled" else _from_entry(entry, spec)
@@ -154,8 +156,8 @@ def describe(spec: dict, base_dir: Path) -> dict:
         inputs = {"input": (None,)}
         outputs = {"output": ("binary" if len(classes) == 2 else "multiclass", len(classes), 1, list(classes))}
 
-    in_steps = _per_name(spec.get("preprocessing"), list(inputs), "preprocessing")
-    out_steps = _per_name(spec.get("target_preprocessing"), list(outputs), "target_preprocessing")
+    in_steps = steps_per_name(spec.get("preprocessing"), list(inputs), "preprocessing")
+    out_steps = steps_per_name(spec.get("target_preprocessing"), list(outputs), "target_preprocessing")
     return {
         "dataset": str(spec["train"]),
         "source": "files",

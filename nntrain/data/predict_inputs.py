@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from nntrain.data import formats
-from nntrain.data.preprocessor import Preprocessor
+from nntrain.data.pipeline import Preprocessor
 from nntrain.data.tables import Table, iter_csv
 from nntrain.errors import DataError
 

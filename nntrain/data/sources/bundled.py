@@ -33,7 +33,7 @@ def datasets_dir() -> Path:
     installed = files("nntrain") / "datasets"
     if isinstance(installed, Path) and (installed / "iris.csv.gz").is_file():
         return installed
-    return Path(__file__).resolve().parents[2] / "datasets"
+    return Path(__file__).resolve().parents[3] / "datasets"
 
 
 DATASETS_DIR = datasets_dir()
@@ -102,7 +102,7 @@ BUNDLED: dict[str, BundledEntry] = {
 }
 
 
-def load(name: str, spec: dict) -> RawData:
+def read(name: str, spec: dict) -> RawData:
     """Read a bundled table and split off its test rows (see module docstring)."""
     entry = BUNDLED[name]
     options = dict(spec.get("options") or {})
