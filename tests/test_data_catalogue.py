@@ -5,7 +5,6 @@ files. Checked: loaders end to end with Keras's split and option semantics, cach
 a corrupt download rejected and retried, and a clear error when the server is unreachable.
 """
 
-import gzip
 import hashlib
 import http.server
 import socket
@@ -19,7 +18,7 @@ from nntrain.data import list_datasets, load_raw
 from nntrain.data.sources import catalogue, download
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import DataError
-from tests.data_helpers import data_bundle
+from tests.data_helpers import data_bundle, idx_bytes
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -43,12 +42,6 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-
-
-def idx_bytes(a: np.ndarray) -> bytes:
-    """IDX encoding: 0, 0, type 0x08 (ubyte), ndim, big-endian dims, data."""
-    header = bytes([0, 0, 0x08, a.ndim]) + np.asarray(a.shape, dtype=">u4").tobytes()
-    return gzip.compress(header + a.astype(np.uint8).tobytes())
 
 
 def object_array(lists):

@@ -7,7 +7,7 @@ import pytest
 
 from nntrain.data import describe, load_raw
 from nntrain.errors import ConfigError, DataError
-from tests.data_helpers import data_bundle
+from tests.data_helpers import data_bundle, idx_bytes
 
 
 def write(path: Path, text: str) -> Path:
@@ -215,3 +215,57 @@ def test_describe_and_training_share_one_class_label_rule(tmp_path, labels, task
     trained = data_bundle(spec, tmp_path).info["outputs"]["output"]
     assert described["task"] == trained["task"] == task
     assert described["n_classes"] == trained["n_classes"]
+
+
+TSV = ("a\tb\tcolor\tlabel\n1\t2\tred, dark\tyes\n2\t3\tblue\tno\n3\t5\tred, dark\tyes\n4\t4\tgreen\tno\n"
+       "5\t1\tblue\tyes\n")
+
+
+@pytest.mark.parametrize("name", ["train.tsv", "train.tsv.gz"])
+def test_tsv_is_read_like_csv_with_tabs(tmp_path, name):
+    import gzip
+
+    data = TSV.encode()
+    (tmp_path / name).write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    b = data_bundle({"train": name, "target": "label"}, tmp_path)
+    # a comma inside a TSV value is part of it: three colours, not a fourth column
+    assert b.info["feature_names"]["input"] == ["a", "b", "color=blue", "color=green", "color=red, dark"]
+    np.testing.assert_array_equal(b.train.x[0], [1, 2, 0, 0, 1])
+    assert b.class_names == {"output": ["no", "yes"]}
+    d = describe({"train": name, "target": "label", "target_preprocessing": ["one_hot"]}, tmp_path)
+    assert d["inputs"] == {"input": (5,)}
+    assert d["outputs"]["output"] == {"task": "binary", "n_classes": 2, "width": 2, "class_names": ["no", "yes"]}
+
+
+def test_tsv_errors_name_line_and_column(tmp_path):
+    write(tmp_path / "t.tsv", "x\ty\n1\t0\n2\t1\nabc\t0\n")
+    with pytest.raises(DataError, match=r"t\.tsv: line 4 \(data row 3\), column 'x': 'abc' is not a number"):
+        load_raw({"train": "t.tsv", "target": "y"}, tmp_path)
+    write(tmp_path / "t.tsv", "x\ty\n1\t0\n2\t1\t7\n")
+    with pytest.raises(DataError, match=r"line 3 \(data row 2\) has 3 values; the header has 2 columns"):
+        load_raw({"train": "t.tsv", "target": "y"}, tmp_path)
+    write(tmp_path / "c.tsv", "x,y\n1,0\n")  # commas in a .tsv: one column named "x,y"
+    with pytest.raises(DataError, match=r"c\.tsv: no target column 'y'; the columns are: x,y"):
+        load_raw({"train": "c.tsv", "target": "y"}, tmp_path)
+
+
+def test_unknown_suffix_lists_the_formats_with_the_closest(tmp_path):
+    write(tmp_path / "t.cvs", CSV)
+    with pytest.raises(DataError, match=r"t\.cvs: unknown data format '\.cvs' \(did you mean `\.csv`\?\); the formats: "
+                                        r"csv \(\.csv, \.csv\.gz\), tsv \(\.tsv, \.tsv\.gz\), npy \(\.npy\)"):
+        load_raw({"train": "t.cvs", "target": "label"}, tmp_path)
+    with pytest.raises(DataError, match=r"t\.cvs: unknown data format"):
+        describe({"train": "t.cvs", "target": "label"}, tmp_path)
+    write(tmp_path / "lines.txt", "a review\n")
+    with pytest.raises(DataError, match=r"lines\.txt: a \.txt file is read by `nntrain predict`, one document per"):
+        load_raw({"train": "lines.txt"}, tmp_path)
+
+
+def test_idx_table_trains_like_npy(tmp_path):
+    table = np.column_stack([np.arange(12) % 5, np.arange(12) * 3 % 7, np.arange(12) % 3]).astype(np.uint8)
+    (tmp_path / "t-idx2-ubyte.gz").write_bytes(idx_bytes(table))
+    b = data_bundle({"train": "t-idx2-ubyte.gz", "target": -1}, tmp_path)
+    np.testing.assert_array_equal(b.train.x, table[:, :2])
+    assert b.info["task"] == "multiclass" and b.info["n_classes"] == 3
+    d = describe({"train": "t-idx2-ubyte.gz", "target": -1}, tmp_path)
+    assert d["inputs"] == {"input": (2,)} and d["outputs"]["output"]["n_classes"] == 3

@@ -7,7 +7,7 @@ import pytest
 
 from nntrain.data import Preprocessor, read_inputs
 from nntrain.errors import DataError
-from tests.data_helpers import data_bundle
+from tests.data_helpers import data_bundle, idx_bytes
 
 
 @pytest.fixture
@@ -92,3 +92,43 @@ def test_text_lines_need_a_text_model(trained, tmp_path):
         list(read_inputs(tmp_path / "x.txt", pre))
     with pytest.raises(DataError, match="not found"):
         list(read_inputs(tmp_path / "missing.csv", pre))
+
+
+def test_tsv_columns_predict_like_csv(trained, tmp_path):
+    b, pre = trained
+    rows = "".join(f"{i * 2 % 7}\t{['red', 'blue'][i % 2]}\t{i}\n" for i in range(30))
+    (tmp_path / "new.tsv").write_text("b\tcolor\ta\n" + rows)
+    chunks = list(read_inputs(tmp_path / "new.tsv", pre, batch_size=8))
+    assert [len(c) for c in chunks] == [8, 8, 8, 6]
+    np.testing.assert_allclose(np.concatenate(chunks), b.train.x, rtol=1e-6)
+
+
+def test_arrays_by_key_from_npz_and_hdf5_in_chunks(tmp_path):
+    import h5py
+
+    rng = np.random.default_rng(0)
+    wide, deep = rng.normal(size=(7, 3)), rng.normal(size=(7, 2, 2))
+    np.savez(tmp_path / "train.npz", w=wide, d=deep, y=np.arange(7) % 2)
+    spec = {"train": "train.npz", "inputs": {"wide": "w", "deep": "d"}, "target": "y",
+            "preprocessing": {"wide": ["standardize"], "deep": ["flatten"]}}
+    b = data_bundle(spec, tmp_path)
+    with h5py.File(tmp_path / "new.h5", "w") as f:
+        f["w"], f["d"] = wide, deep
+    for path in (tmp_path / "train.npz", tmp_path / "new.h5"):
+        chunks = list(read_inputs(path, b.preprocessor, batch_size=3))
+        assert [len(c["wide"]) for c in chunks] == [3, 3, 1]
+        for name in ("wide", "deep"):
+            np.testing.assert_allclose(np.concatenate([c[name] for c in chunks]), b.train.x[name], rtol=1e-6)
+    with h5py.File(tmp_path / "nokey.h5", "w") as f:
+        f["w"] = wide
+    with pytest.raises(DataError, match=r"nokey\.h5: no dataset 'd'"):
+        list(read_inputs(tmp_path / "nokey.h5", b.preprocessor))
+
+
+def test_idx_images_predict_for_an_image_model(tmp_path):
+    x = np.arange(6 * 4, dtype=np.uint8).reshape(6, 2, 2)
+    np.savez(tmp_path / "train.npz", x=x, y=np.arange(6) % 2)
+    b = data_bundle({"train": "train.npz", "preprocessing": [{"rescale": {"scale": 0.1}}, "flatten"]}, tmp_path)
+    (tmp_path / "new-idx3-ubyte.gz").write_bytes(idx_bytes(x[:5]))
+    chunks = list(read_inputs(tmp_path / "new-idx3-ubyte.gz", b.preprocessor, batch_size=2))
+    np.testing.assert_allclose(np.concatenate(chunks), b.train.x[:5])

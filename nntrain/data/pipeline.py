@@ -14,8 +14,8 @@ import numpy as np
 
 from nntrain.data.encoders import ColumnEncoder, TargetEncoder, Tokenizer
 from nntrain.data.raw import RawData, RawSplit, is_sequences
-from nntrain.data.steps import Step, build_step, step_from_state, step_state
 from nntrain.data.state import as_list, as_str, as_str_list
+from nntrain.data.steps import Step, build_step, step_from_state, step_state
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, DataError
 from nntrain.registry import did_you_mean

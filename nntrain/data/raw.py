@@ -111,7 +111,9 @@ class RawData:
 
     def stratify_labels(self) -> np.ndarray | None:
         """(train rows,) class labels of the first output when it is a classification target, else None."""
-        from nntrain.data.encoders import is_class_label  # encoders reads tables, which import this module
+        from nntrain.data.encoders import (
+            is_class_label,  # encoders reads tables, which import this module
+        )
 
         name = next(iter(self.train.y))
         y = self.train.y[name]

@@ -215,6 +215,9 @@ class _FittedSize(Step):
         self.size = size
         self.fitted_size: int | None = size
 
+    def get_config(self):
+        return {self.size_arg: self.size}
+
     def _measure(self, x: Any, hints: dict) -> int:
         raise NotImplementedError
 
@@ -240,9 +243,6 @@ class OneHot(_FittedSize):
 
     def __init__(self, num_classes: int | None = None):
         super().__init__(num_classes)
-
-    def get_config(self):
-        return {"num_classes": self.size}
 
     def _measure(self, x, hints):
         labels = _numeric(x, "one_hot")
@@ -275,9 +275,6 @@ class MultiHotStep(_FittedSize):
 
     def __init__(self, dimension: int | None = None):
         super().__init__(dimension)
-
-    def get_config(self):
-        return {"dimension": self.size}
 
     def _measure(self, x, hints):
         flat, _ = sequence_parts(x)
@@ -317,7 +314,7 @@ class PadSequences(_FittedSize):
         self.padding, self.truncating, self.value = padding, truncating, value
 
     def get_config(self):
-        return {"maxlen": self.size, "padding": self.padding, "truncating": self.truncating, "value": self.value}
+        return {**super().get_config(), "padding": self.padding, "truncating": self.truncating, "value": self.value}
 
     def _measure(self, x, hints):
         _, lengths = sequence_parts(x)

@@ -1,4 +1,5 @@
-"""Table: named columns read from CSV files, with errors that name the file, line and column.
+"""Table: named columns read from delimited text (CSV, or TSV with tabs), with errors that name the file, line and
+column. `delimiter` is "," for CSV and "\t" for TSV; everything else (quoting, gzip, the column rules) is shared.
 
 A column is numeric (float64) or categorical (an object array of str). A column counts as categorical only when
 most of its values are not numbers; a numeric column with a stray word is an error pointing at that value.
@@ -74,8 +75,8 @@ def open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def _reader(stream) -> csv._reader:
-    return csv.reader(stream, skipinitialspace=True)
+def _reader(stream, delimiter: str) -> csv._reader:
+    return csv.reader(stream, delimiter=delimiter, skipinitialspace=True)
 
 
 def _header(reader, path: Path) -> list[str]:
@@ -96,10 +97,10 @@ def _header(reader, path: Path) -> list[str]:
     return header
 
 
-def csv_header(path: Path) -> list[str]:
-    """The column names on the first line of a CSV file."""
+def read_header(path: Path, delimiter: str = ",") -> list[str]:
+    """The column names on the first line."""
     with open_text(path) as stream:
-        return _header(_reader(stream), Path(path))
+        return _header(_reader(stream, delimiter), Path(path))
 
 
 def _where(path: Path, row: int, column: str) -> str:
@@ -188,20 +189,23 @@ def _columns(
     return out
 
 
-def read_csv(path: Path, columns: list[str] | None = None, kinds: dict[str, str] | None = None) -> Table:
-    """All rows of a CSV file with a header line.
+def read_table(
+    path: Path, columns: list[str] | None = None, kinds: dict[str, str] | None = None, delimiter: str = ","
+) -> Table:
+    """All rows of a delimited file with a header line.
 
     Args:
-        path: .csv or .csv.gz file.
+        path: the file, gzipped when its name ends in .gz.
         columns: the columns to convert and keep (default: all); a missing one raises DataError.
         kinds: optional name -> 'numeric' | 'categorical' to force a column's type instead of detecting it.
+        delimiter: "," (CSV) or "\t" (TSV).
 
     Returns:
         Table of (rows,) columns.
     """
     path = Path(path)
     with open_text(path) as stream:
-        reader = _reader(stream)
+        reader = _reader(stream, delimiter)
         header = _header(reader, path)
         wanted = header if columns is None else list(columns)
         check_columns(wanted, header, str(path), "")
@@ -211,23 +215,23 @@ def read_csv(path: Path, columns: list[str] | None = None, kinds: dict[str, str]
     return Table(_columns(rows, header, wanted, path, 0, kinds or {}), str(path))
 
 
-def iter_csv(
-    path: Path, columns: list[str], kinds: dict[str, str], chunk_rows: int = 1024, role: str = "feature"
+def stream_table(
+    path: Path, columns: list[str], kinds: dict[str, str], chunk_rows: int = 1024, delimiter: str = ","
 ) -> Iterator[Table]:
-    """The wanted columns of a CSV file, `chunk_rows` rows at a time (memory stays constant in the file size).
+    """The wanted columns of a delimited file, `chunk_rows` rows at a time (memory stays constant in the file size).
 
     Args:
-        path: .csv or .csv.gz file; other columns (a target, ids) are ignored.
+        path: the file (gzipped when its name ends in .gz); other columns (a target, ids) are ignored.
         columns: the columns to yield, in order; a missing one raises DataError naming what was expected.
         kinds: name -> 'numeric' | 'categorical' for each wanted column.
         chunk_rows: rows per chunk.
-        role: how to call the columns in errors ("feature").
+        delimiter: "," (CSV) or "\t" (TSV).
     """
     path = Path(path)
     with open_text(path) as stream:
-        reader = _reader(stream)
+        reader = _reader(stream, delimiter)
         header = _header(reader, path)
-        check_columns(columns, header, str(path), role)
+        check_columns(columns, header, str(path), "feature")
         first_row = 0
         while True:
             rows = _rows(reader, header, path, first_row, chunk_rows)
@@ -237,7 +241,7 @@ def iter_csv(
             first_row += len(rows)
 
 
-def scan_csv(path: Path, columns: list[str], limit: int) -> dict[str, dict]:
+def scan_table(path: Path, columns: list[str], limit: int, delimiter: str = ",") -> dict[str, dict]:
     """Type and distinct values of some columns without holding the file: name -> {kind, values}.
 
     Categorical columns report every distinct value; numeric columns their distinct numbers while there are at most
@@ -246,7 +250,7 @@ def scan_csv(path: Path, columns: list[str], limit: int) -> dict[str, dict]:
     path = Path(path)
     info: dict[str, dict] = {c: {"kind": None, "values": set()} for c in columns}
     with open_text(path) as stream:
-        reader = _reader(stream)
+        reader = _reader(stream, delimiter)
         header = _header(reader, path)
         check_columns(columns, header, str(path), "")
         position = [header.index(c) for c in columns]

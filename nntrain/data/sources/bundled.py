@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nntrain.data.files import read_file
+from nntrain.data.formats import read_file
 from nntrain.data.raw import RawData
 from nntrain.data.splits import split_indices
 from nntrain.errors import ConfigError

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from nntrain.data import formats
-from nntrain.data.files import Roles
+from nntrain.data.formats.idx import read_idx
+from nntrain.data.formats.npy import read_npz
 from nntrain.data.raw import RawData, RawSplit, object_array, sequence_parts
+from nntrain.data.roles import Roles
 from nntrain.data.sources import download
 from nntrain.errors import ConfigError, DataError
 
@@ -130,14 +131,14 @@ def _single(name: str, x_train, y_train, x_test, y_test, rows_train, rows_test, 
 
 def _read_mnist(entry, options, progress) -> RawData:
     (path,) = _fetch(entry, progress)
-    arrays = formats.read_npz(path)
+    arrays = read_npz(path)
     n_tr, n_te = len(arrays["y_train"]), len(arrays["y_test"])
     return _single(entry.name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
                    np.arange(n_tr), np.arange(n_te), "mnist.npz", "array", entry.class_names, entry.task)
 
 
 def _read_fashion(entry, options, progress) -> RawData:
-    y_train, x_train, y_test, x_test = (formats.read_idx(p) for p in _fetch(entry, progress))
+    y_train, x_train, y_test, x_test = (read_idx(p) for p in _fetch(entry, progress))
     for x, y, what in ((x_train, y_train, "train"), (x_test, y_test, "t10k")):
         if len(x) != len(y):
             raise DataError(f"fashion_mnist: {what} images ({len(x)}) and labels ({len(y)}) differ in count")
@@ -188,7 +189,7 @@ def _select(flat: np.ndarray, lengths: np.ndarray, keep: np.ndarray) -> tuple[np
 def _read_imdb(entry, options, progress) -> RawData:
     o = _options(entry, options)
     (path,) = _fetch(entry, progress)
-    arrays = formats.read_npz(path)
+    arrays = read_npz(path)
     rng = np.random.RandomState(o["seed"])
     parts = []
     for part in ("train", "test"):
@@ -212,7 +213,7 @@ def _read_imdb(entry, options, progress) -> RawData:
 def _read_reuters(entry, options, progress) -> RawData:
     o = _options(entry, options)
     (path,) = _fetch(entry, progress)
-    arrays = formats.read_npz(path)
+    arrays = read_npz(path)
     order = keras_shuffle(len(arrays["x"]), np.random.RandomState(o["seed"]))
     flat, lengths = _recode(arrays["x"][order], o)
     keep = _keep_short(lengths, o["maxlen"])
@@ -231,7 +232,7 @@ def _read_california(entry, options, progress) -> RawData:
         raise ConfigError(f"california_housing: version must be 'small' or 'large', got {o['version']!r}",
                           ("data", "options", "version"))
     (path,) = _fetch(entry, progress)
-    arrays = formats.read_npz(path)
+    arrays = read_npz(path)
     x, y = arrays["x"], arrays["y"]
     if o["version"] == "small":
         x, y = x[:600], y[:600]
