@@ -52,7 +52,7 @@ def _from_entry(entry, spec: dict) -> dict:
     }
 
 
-def _from_bundle(name: str, spec: dict) -> dict:
+def _from_bundled(name: str, spec: dict) -> dict:
     raw = load_raw(spec, Path("."))
     b = make_bundle(raw, spec)
     return {
@@ -76,7 +76,7 @@ def describe(spec: dict, base_dir: Path) -> dict:
     check_source(spec)
     if spec.get("dataset") is not None:
         entry = dataset_entry(spec["dataset"])
-        return _from_bundle(entry.name, spec) if entry.source == "bundled" else _from_entry(entry, spec)
+        return _from_bundled(entry.name, spec) if entry.source == "bundled" else _from_entry(entry, spec)
 
     path = resolve_path(spec["train"], base_dir)
     inputs, outputs, hints = format_of(path).describe(path, spec)

@@ -96,7 +96,7 @@ class RawData:
             {"text": True} (text folders) or {} (catalogue); read_inputs uses it at predict time.
         class_names: output name -> class names known from the dataset's metadata, or None.
         tasks: output name -> task known from metadata ("binary", "multiclass", "regression"), or None to infer.
-        hints: input name -> {"vocab_size": int} and similar facts known from the loader.
+        hints: input name -> {"vocab_size": int} and similar facts known from the dataset's reader.
     """
 
     name: str

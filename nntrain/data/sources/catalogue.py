@@ -1,6 +1,6 @@
 """The Keras dataset catalogue: downloaded once from Keras's URLs, verified by hash, split as keras.datasets does.
 
-Each loader reproduces its keras.datasets.<name>.load_data: the same files, the same seeded shuffles
+Each reader reproduces its keras.datasets.<name>.load_data: the same files, the same seeded shuffles
 (np.random.RandomState), the same options and defaults, so `dataset: imdb` with `options: {num_words: 10000}`
 gives the sequences Keras gives.
 """
@@ -55,7 +55,7 @@ _SEQUENCE_OPTIONS = {"num_words": None, "skip_top": 0, "maxlen": None, "seed": 1
 
 @dataclass
 class CatalogueEntry:
-    """One Keras dataset: what it is (for `nntrain datasets` and `describe`) and how to load it.
+    """One Keras dataset: what it is (for `nntrain datasets` and `describe`) and how to read it.
 
     Attributes:
         files: (file name, cache sub-folder) pairs to fetch.
@@ -335,7 +335,7 @@ def roles(entry: CatalogueEntry, spec: dict) -> Roles:
 
 
 def apply_roles(raw: RawData, chosen: Roles) -> RawData:
-    """A loaded single-input, single-output catalogue RawData split into the inputs and outputs `chosen` names."""
+    """A single-input, single-output catalogue RawData split into the inputs and outputs `chosen` names."""
     if chosen.inputs == {"input": None} and list(chosen.outputs) == ["output"]:
         return raw
 
