@@ -237,16 +237,15 @@ def test_tsv_is_read_like_csv_with_tabs(tmp_path, name):
     assert d["outputs"]["output"] == {"task": "binary", "n_classes": 2, "width": 2, "class_names": ["no", "yes"]}
 
 
-def test_tsv_errors_name_line_and_column(tmp_path):
-    write(tmp_path / "t.tsv", "x\ty\n1\t0\n2\t1\nabc\t0\n")
-    with pytest.raises(DataError, match=r"t\.tsv: line 4 \(data row 3\), column 'x': 'abc' is not a number"):
+@pytest.mark.parametrize("text, message", [
+    ("x\ty\n1\t0\n2\t1\nabc\t0\n", r"t\.tsv: line 4 \(data row 3\), column 'x': 'abc' is not a number"),
+    ("x\ty\n1\t0\n2\t1\t7\n", r"t\.tsv: line 3 \(data row 2\) has 3 values; the header has 2 columns"),
+    ("x,y\n1,0\n", r"t\.tsv: no target column 'y'; the columns are: x,y"),  # commas: one column named "x,y"
+])
+def test_tsv_errors_name_line_and_column(tmp_path, text, message):
+    write(tmp_path / "t.tsv", text)
+    with pytest.raises(DataError, match=message):
         load_raw({"train": "t.tsv", "target": "y"}, tmp_path)
-    write(tmp_path / "t.tsv", "x\ty\n1\t0\n2\t1\t7\n")
-    with pytest.raises(DataError, match=r"line 3 \(data row 2\) has 3 values; the header has 2 columns"):
-        load_raw({"train": "t.tsv", "target": "y"}, tmp_path)
-    write(tmp_path / "c.tsv", "x,y\n1,0\n")  # commas in a .tsv: one column named "x,y"
-    with pytest.raises(DataError, match=r"c\.tsv: no target column 'y'; the columns are: x,y"):
-        load_raw({"train": "c.tsv", "target": "y"}, tmp_path)
 
 
 def test_unknown_suffix_lists_the_formats_with_the_closest(tmp_path):
