@@ -241,8 +241,8 @@ def stream_table(
             first_row += len(rows)
 
 
-def scan_table(path: Path, columns: list[str], limit: int, delimiter: str = ",") -> dict[str, dict]:
-    """Type and distinct values of some columns without holding the file: name -> {kind, values}.
+def describe_table(path: Path, columns: list[str], limit: int, delimiter: str = ",") -> dict[str, dict]:
+    """Type and distinct values of some columns, streaming the file once: name -> {kind, values}.
 
     Categorical columns report every distinct value; numeric columns their distinct numbers while there are at most
     `limit` of them, else None (a class column has few, see encoders.is_class_label). Used by `describe`.

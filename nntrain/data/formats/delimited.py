@@ -21,7 +21,7 @@ from nntrain.data.formats.base import (
     table_data,
 )
 from nntrain.data.roles import Roles, table_roles
-from nntrain.data.tables import read_header, read_table, scan_table, stream_table
+from nntrain.data.tables import describe_table, read_header, read_table, stream_table
 from nntrain.errors import DataError
 
 
@@ -43,20 +43,20 @@ class Delimited(Format):
     def describe(self, path, spec) -> Described:
         """Streams the file once: categorical inputs are as wide as their categories, targets as their classes."""
         roles = self._roles(path, spec)
-        scan = scan_table(path, roles.columns(), MAX_NUMBER_CLASSES, self.delimiter)
+        facts = describe_table(path, roles.columns(), MAX_NUMBER_CLASSES, self.delimiter)
         inputs = {
-            n: (sum(len(scan[c]["values"]) if scan[c]["kind"] == "categorical" else 1 for c in cols),)
+            n: (sum(len(facts[c]["values"]) if facts[c]["kind"] == "categorical" else 1 for c in cols),)
             for n, cols in roles.inputs.items()
         }
         outputs = {}
         for n, cols in roles.outputs.items():
             if isinstance(cols, list):
                 outputs[n] = ("regression", None, len(cols), None)
-            elif scan[cols]["values"] is None:  # more distinct numbers than a class column can have
+            elif facts[cols]["values"] is None:  # more distinct numbers than a class column can have
                 outputs[n] = ("regression", None, 1, None)
             else:
-                dtype = object if scan[cols]["kind"] == "categorical" else np.float64
-                outputs[n] = target_facts(np.array(sorted(scan[cols]["values"]), dtype=dtype))
+                dtype = object if facts[cols]["kind"] == "categorical" else np.float64
+                outputs[n] = target_facts(np.array(sorted(facts[cols]["values"]), dtype=dtype))
         return Described(inputs, outputs)
 
     def stream(self, path, pre, batch_size) -> Iterator[dict[str, Any]]:
