@@ -131,7 +131,7 @@ def _data_file_spec(config: dict) -> tuple[dict, str | None]:
             if k not in ("dataset", "train", "test", "validation", "test_split", "options")}
     target = None
     if config["data"].get("dataset"):
-        from nntrain.data.loading import dataset_entry
+        from nntrain.data import dataset_entry
 
         entry = dataset_entry(config["data"]["dataset"])
         target = getattr(entry, "target", None)
@@ -168,7 +168,7 @@ def labelled_rows(trained: Trained, split: str = "test", data=None):
         raw = load_raw(cfg["data"], cfg.base_dir)
         part = split_part(raw, split, _computed_indices(cfg.resolved, raw))
         return part, f"data-{_label(data)}-{split}", f"{split} split of {data}"
-    from nntrain.data.files import read_file
+    from nntrain.data import read_file
 
     spec, target = _data_file_spec(trained.config)
     part = read_file(data, spec, default_target=target).split

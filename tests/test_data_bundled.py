@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nntrain.data import describe, list_datasets, load_data, load_raw
+from nntrain.data import describe, list_datasets, load_raw
 from nntrain.errors import ConfigError
+from tests.data_helpers import data_bundle
 
 HERE = Path(".")
 
@@ -21,7 +22,7 @@ HERE = Path(".")
     ],
 )
 def test_bundled_classification_shapes(name, rows, features, n_classes, task):
-    b = load_data({"dataset": name}, HERE)
+    b = data_bundle({"dataset": name}, HERE)
     n_test = int(round(0.2 * rows))
     assert b.train.x.shape == (rows - n_test, features)
     assert b.test.x.shape == (n_test, features)
@@ -41,28 +42,28 @@ def test_iris_values_and_names():
     assert x.names == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     np.testing.assert_allclose([x.columns[c][0] for c in x.names], [5.1, 3.5, 1.4, 0.2])
     np.testing.assert_array_equal(np.bincount(raw.train.y["output"].astype(int)), [50, 50, 50])
-    b = load_data({"dataset": "iris", "test_split": 0}, HERE)
+    b = data_bundle({"dataset": "iris", "test_split": 0}, HERE)
     assert b.test is None and b.class_names == {"output": ["setosa", "versicolor", "virginica"]}
 
 
 def test_stratified_test_split_keeps_proportions():
-    b = load_data({"dataset": "iris"}, HERE)
+    b = data_bundle({"dataset": "iris"}, HERE)
     np.testing.assert_array_equal(np.bincount(b.test.y), [10, 10, 10])
-    b = load_data({"dataset": "breast_cancer"}, HERE)
+    b = data_bundle({"dataset": "breast_cancer"}, HERE)
     # 212 malignant / 357 benign -> 114 test rows: 42 and 72 (rounded shares of 42.4 and 71.6)
     np.testing.assert_array_equal(np.bincount(b.test.y), [42, 72])
 
 
 def test_test_split_is_deterministic_and_seeded():
-    a = load_data({"dataset": "wine"}, HERE).indices["test"]
-    b = load_data({"dataset": "wine"}, HERE).indices["test"]
-    c = load_data({"dataset": "wine", "options": {"seed": 5}}, HERE).indices["test"]
+    a = data_bundle({"dataset": "wine"}, HERE).indices["test"]
+    b = data_bundle({"dataset": "wine"}, HERE).indices["test"]
+    c = data_bundle({"dataset": "wine", "options": {"seed": 5}}, HERE).indices["test"]
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
 
 def test_boston_housing_matches_keras_split():
-    b = load_data({"dataset": "boston_housing"}, HERE)
+    b = data_bundle({"dataset": "boston_housing"}, HERE)
     assert b.train.x.shape == (404, 13) and b.test.x.shape == (102, 13)
     assert b.info["task"] == "regression" and b.train.y.dtype == np.float32
     # keras.datasets.boston_housing.load_data(): x_train[0], y_train[0], x_test[0], y_test[0]
@@ -82,14 +83,14 @@ def test_boston_housing_matches_keras_split():
 
 
 def test_boston_options_follow_keras_arguments():
-    b = load_data({"dataset": "boston_housing", "options": {"test_split": 0.1, "seed": 7}}, HERE)
+    b = data_bundle({"dataset": "boston_housing", "options": {"test_split": 0.1, "seed": 7}}, HERE)
     order = np.arange(506)
     np.random.RandomState(7).shuffle(order)
     np.testing.assert_array_equal(b.indices["train"], order[: int(506 * 0.9)])
 
 
 def test_bundled_column_selection():
-    b = load_data({"dataset": "boston_housing", "features": ["RM", "LSTAT"]}, HERE)
+    b = data_bundle({"dataset": "boston_housing", "features": ["RM", "LSTAT"]}, HERE)
     assert b.train.x.shape == (404, 2) and b.info["feature_names"]["input"] == ["RM", "LSTAT"]
 
 

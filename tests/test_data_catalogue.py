@@ -5,7 +5,6 @@ files. Checked: loaders end to end with Keras's split and option semantics, cach
 a corrupt download rejected and retried, and a clear error when the server is unreachable.
 """
 
-import gzip
 import hashlib
 import http.server
 import socket
@@ -15,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nntrain.data import catalogue, download, list_datasets, load_data, load_raw
+from nntrain.data import list_datasets, load_raw
+from nntrain.data.sources import catalogue, download
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import DataError
+from tests.data_helpers import data_bundle, idx_bytes
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -41,12 +42,6 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-
-
-def idx_bytes(a: np.ndarray) -> bytes:
-    """IDX encoding: 0, 0, type 0x08 (ubyte), ndim, big-endian dims, data."""
-    header = bytes([0, 0, 0x08, a.ndim]) + np.asarray(a.shape, dtype=">u4").tobytes()
-    return gzip.compress(header + a.astype(np.uint8).tobytes())
 
 
 def object_array(lists):
@@ -127,8 +122,8 @@ def shuffled(n, rng):
 def test_mnist_end_to_end_and_cached(served, tmp_path):
     _, files = served
     calls = []
-    b = load_data({"dataset": "mnist", "preprocessing": [{"rescale": {"scale": 1 / 255}}, "flatten"]}, tmp_path,
-                  progress=lambda done, total, what: calls.append((done, total, what)))
+    b = data_bundle({"dataset": "mnist", "preprocessing": [{"rescale": {"scale": 1 / 255}}, "flatten"]}, tmp_path,
+                    progress=lambda done, total, what: calls.append((done, total, what)))
     assert b.train.x.shape == (12, 784) and b.test.x.shape == (4, 784)
     np.testing.assert_allclose(b.train.x[0], files["mnist"]["x_train"][0].reshape(-1) / 255, rtol=1e-6)
     np.testing.assert_array_equal(b.train.y, files["mnist"]["y_train"])
@@ -143,7 +138,7 @@ def test_mnist_end_to_end_and_cached(served, tmp_path):
 
 def test_fashion_mnist_idx_files(served, tmp_path):
     _, files = served
-    b = load_data({"dataset": "fashion_mnist"}, tmp_path)
+    b = data_bundle({"dataset": "fashion_mnist"}, tmp_path)
     assert b.train.x.shape == (10, 28, 28) and b.train.x.dtype == np.float32
     np.testing.assert_array_equal(b.test.x, files["fashion"]["t10k-images-idx3-ubyte.gz"])
     assert b.class_names["output"][9] == "Ankle boot"
@@ -175,7 +170,7 @@ def test_imdb_matches_keras_semantics(served, tmp_path, options):
 
 
 def test_imdb_multi_hot_and_reuters_split(served, tmp_path):
-    b = load_data({"dataset": "imdb", "options": {"num_words": 25}, "preprocessing": ["multi_hot"]}, tmp_path)
+    b = data_bundle({"dataset": "imdb", "options": {"num_words": 25}, "preprocessing": ["multi_hot"]}, tmp_path)
     assert isinstance(b.train.x, MultiHot) and b.train.x.shape == (30, 25)
     _, files = served
     raw = load_raw({"dataset": "reuters", "options": {"test_split": 0.3}}, tmp_path)
@@ -193,7 +188,7 @@ def test_california_housing_versions(served, tmp_path):
     order = shuffled(600, np.random.RandomState(113))
     np.testing.assert_array_equal(raw.train.x["input"], files["california"]["x"][:600][order[:480]])
     assert len(raw.test) == 120
-    b = load_data({"dataset": "california_housing"}, tmp_path)
+    b = data_bundle({"dataset": "california_housing"}, tmp_path)
     assert len(b.train) == int(700 * 0.8) and b.info["task"] == "regression"
 
 

@@ -19,8 +19,10 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from nntrain.data import Preprocessor, catalogue, describe, load_data, load_raw, read_inputs
+from nntrain.data import Preprocessor, describe, load_raw, read_inputs
+from nntrain.data.sources import catalogue
 from nntrain.errors import ConfigError
+from tests.data_helpers import data_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = {"wide": [0, 1, 2, 3, 4], "deep": [2, 3, 4, 5, 6, 7]}
@@ -91,7 +93,7 @@ def test_each_input_is_standardized_with_its_own_columns(california, tmp_path):
     spec = {"dataset": "california_housing", "inputs": COLUMNS, "outputs": {"main": "y", "aux": "y"},
             "preprocessing": {"wide": ["standardize"], "deep": ["standardize"]},
             "target_preprocessing": [{"rescale": {"scale": 1e-5}}]}
-    b = load_data(spec, tmp_path)
+    b = data_bundle(spec, tmp_path)
     assert b.info["inputs"] == {"wide": (5,), "deep": (6,)}
     assert b.train.x["wide"].shape == (560, 5) and b.train.x["deep"].shape == (560, 6)
     deep = x_train[:, 2:]
@@ -152,7 +154,7 @@ def test_predict_takes_the_columns_from_a_full_array(california, tmp_path):
     x, _, _ = california
     spec = {"dataset": "california_housing", "inputs": COLUMNS, "outputs": {"main": "y"},
             "preprocessing": ["standardize"]}
-    b = load_data(spec, tmp_path)
+    b = data_bundle(spec, tmp_path)
     state = b.preprocessor.get_state()
     for name in COLUMNS:  # what an HDF5 checkpoint hands back
         state["inputs"][name]["source"]["indices"] = np.asarray(state["inputs"][name]["source"]["indices"])
@@ -169,7 +171,7 @@ def test_predict_takes_the_columns_from_a_full_array(california, tmp_path):
 
 def _fit_in_subprocess(config: Path, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     """`nntrain fit CONFIG` in a fresh interpreter whose catalogue trusts the small file's hash."""
-    code = ("import sys; from nntrain.data import catalogue; "
+    code = ("import sys; from nntrain.data.sources import catalogue; "
             f"catalogue.SHA256['california_housing.npz'] = {env['SHA256']!r}; "
             "from nntrain.cli import main; sys.argv = ['nntrain', *sys.argv[1:]]; main()")
     run_env = {k: v for k, v in env.items() if k != "SHA256"}

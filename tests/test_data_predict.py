@@ -5,8 +5,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from nntrain.data import Preprocessor, load_data, read_inputs
+from nntrain.data import Preprocessor, read_inputs
 from nntrain.errors import DataError
+from tests.data_helpers import data_bundle, idx_bytes
 
 
 @pytest.fixture
@@ -14,15 +15,16 @@ def trained(tmp_path):
     rows = "".join(f"{i},{i * 2 % 7},{['red', 'blue'][i % 2]},{i % 3}\n" for i in range(30))
     (tmp_path / "train.csv").write_text("a,b,color,label\n" + rows)
     spec = {"train": "train.csv", "target": "label", "preprocessing": ["standardize"]}
-    b = load_data(spec, tmp_path)
+    b = data_bundle(spec, tmp_path)
     return b, Preprocessor.from_state(b.preprocessor.get_state())
 
 
-def test_csv_columns_in_any_order_target_ignored(trained, tmp_path):
+@pytest.mark.parametrize("name, sep", [("new.csv", ","), ("new.tsv", "\t")])  # a CSV-trained model reads TSV too
+def test_csv_columns_in_any_order_target_ignored(trained, tmp_path, name, sep):
     b, pre = trained
-    rows = "".join(f"{i * 2 % 7},{['red', 'blue'][i % 2]},{i},xx\n" for i in range(30))
-    (tmp_path / "new.csv").write_text("b,color,a,note\n" + rows)
-    chunks = list(read_inputs(tmp_path / "new.csv", pre, batch_size=8))
+    rows = "".join(sep.join([str(i * 2 % 7), ["red", "blue"][i % 2], str(i), "xx"]) + "\n" for i in range(30))
+    (tmp_path / name).write_text(sep.join(["b", "color", "a", "note"]) + "\n" + rows)
+    chunks = list(read_inputs(tmp_path / name, pre, batch_size=8))
     assert [len(c) for c in chunks] == [8, 8, 8, 6]
     np.testing.assert_allclose(np.concatenate(chunks), b.train.x, rtol=1e-6)
 
@@ -43,7 +45,7 @@ def test_csv_bad_value_names_line(trained, tmp_path):
 
 def test_npy_feature_count_checked(tmp_path):
     (tmp_path / "t.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,7,0\n")
-    b = load_data({"train": "t.csv", "target": "y"}, tmp_path)
+    b = data_bundle({"train": "t.csv", "target": "y"}, tmp_path)
     np.save(tmp_path / "ok.npy", np.array([[1.0, 2.0], [5.0, 6.0]]))
     (chunk,) = read_inputs(tmp_path / "ok.npy", b.preprocessor)
     np.testing.assert_array_equal(chunk, [[1, 2], [5, 6]])
@@ -55,10 +57,12 @@ def test_npy_feature_count_checked(tmp_path):
 def test_npz_images_by_key_and_shape(tmp_path):
     x = np.arange(6 * 4, dtype=np.uint8).reshape(6, 2, 2)
     np.savez(tmp_path / "train.npz", x=x, y=np.arange(6) % 2)
-    b = load_data({"train": "train.npz", "preprocessing": [{"rescale": {"scale": 0.1}}, "flatten"]}, tmp_path)
+    b = data_bundle({"train": "train.npz", "preprocessing": [{"rescale": {"scale": 0.1}}, "flatten"]}, tmp_path)
     np.savez(tmp_path / "new.npz", x=x[:5])
-    chunks = list(read_inputs(tmp_path / "new.npz", b.preprocessor, batch_size=2))
-    np.testing.assert_allclose(np.concatenate(chunks), b.train.x[:5])
+    (tmp_path / "new-idx3-ubyte.gz").write_bytes(idx_bytes(x[:5]))  # the same images as an IDX file
+    for name in ("new.npz", "new-idx3-ubyte.gz"):
+        chunks = list(read_inputs(tmp_path / name, b.preprocessor, batch_size=2))
+        np.testing.assert_allclose(np.concatenate(chunks), b.train.x[:5])
     np.savez(tmp_path / "wrong.npz", x=np.zeros((2, 3, 3)))
     with pytest.raises(DataError, match=r"expects samples of shape \(2, 2\), got \(3, 3\)"):
         list(read_inputs(tmp_path / "wrong.npz", b.preprocessor))
@@ -91,3 +95,25 @@ def test_text_lines_need_a_text_model(trained, tmp_path):
         list(read_inputs(tmp_path / "x.txt", pre))
     with pytest.raises(DataError, match="not found"):
         list(read_inputs(tmp_path / "missing.csv", pre))
+
+
+def test_arrays_by_key_from_npz_and_hdf5_in_chunks(tmp_path):
+    import h5py
+
+    rng = np.random.default_rng(0)
+    wide, deep = rng.normal(size=(7, 3)), rng.normal(size=(7, 2, 2))
+    np.savez(tmp_path / "train.npz", w=wide, d=deep, y=np.arange(7) % 2)
+    spec = {"train": "train.npz", "inputs": {"wide": "w", "deep": "d"}, "target": "y",
+            "preprocessing": {"wide": ["standardize"], "deep": ["flatten"]}}
+    b = data_bundle(spec, tmp_path)
+    with h5py.File(tmp_path / "new.h5", "w") as f:
+        f["w"], f["d"] = wide, deep
+    for path in (tmp_path / "train.npz", tmp_path / "new.h5"):
+        chunks = list(read_inputs(path, b.preprocessor, batch_size=3))
+        assert [len(c["wide"]) for c in chunks] == [3, 3, 1]
+        for name in ("wide", "deep"):
+            np.testing.assert_allclose(np.concatenate([c[name] for c in chunks]), b.train.x[name], rtol=1e-6)
+    with h5py.File(tmp_path / "nokey.h5", "w") as f:
+        f["w"] = wide
+    with pytest.raises(DataError, match=r"nokey\.h5: no dataset 'd'"):
+        list(read_inputs(tmp_path / "nokey.h5", b.preprocessor))

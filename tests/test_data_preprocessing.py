@@ -5,17 +5,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nntrain.data import STEPS, Preprocessor, load_data, load_raw, make_bundle
-from nntrain.data.preprocessing import MultiHotStep, PadSequences, build_step
+from nntrain.data import STEPS, Preprocessor, build_step, load_raw, make_bundle
 from nntrain.data.schema import STEP_NAMES
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, DataError, ShapeError
+from tests.data_helpers import data_bundle
 
 HERE = Path(".")
 
 
 def pad(seqs, **kw):
-    step = PadSequences(**kw)
+    step = STEPS.build("pad_sequences", **kw)
     step.fit(seqs, {})
     return step.transform(seqs)
 
@@ -33,7 +33,7 @@ def test_pad_sequences_keras_semantics():
 
 
 def test_pad_sequences_fits_maxlen_on_train_only():
-    step = PadSequences()
+    step = STEPS.build("pad_sequences")
     step.fit([[1, 2], [3]], {})
     np.testing.assert_array_equal(step.transform([[1, 2, 3, 4]]), [[3, 4]])
 
@@ -41,7 +41,7 @@ def test_pad_sequences_fits_maxlen_on_train_only():
 def test_multi_hot_equals_dense_reference():
     rng = np.random.default_rng(1)
     seqs = [rng.integers(0, 30, size=rng.integers(0, 12)).tolist() for _ in range(40)]
-    step = MultiHotStep(dimension=25)
+    step = STEPS.build("multi_hot", dimension=25)
     step.fit(seqs, {})
     got = step.transform(seqs)
     assert isinstance(got, MultiHot) and got.shape == (40, 25)
@@ -54,10 +54,10 @@ def test_multi_hot_equals_dense_reference():
 
 
 def test_multi_hot_dimension_from_train_or_tokenizer_hint():
-    step = MultiHotStep()
+    step = STEPS.build("multi_hot")
     step.fit([[1, 7], [2]], {})
     assert step.transform([[9, 3]]).shape == (1, 8)
-    step = MultiHotStep()
+    step = STEPS.build("multi_hot")
     step.fit([[1, 7]], {"vocab_size": 100})
     assert step.transform([[99]]).toarray()[0, 99] == 1
 
@@ -103,7 +103,7 @@ def test_state_round_trip_table_inputs(tmp_path):
     (tmp_path / "t.csv").write_text("a,b,color,label\n1,2,red,yes\n2,3,blue,no\n3,5,red,yes\n4,4,green,no\n")
     spec = {"train": "t.csv", "target": "label", "preprocessing": ["standardize", {"rescale": {"scale": 2.0}}],
             "target_preprocessing": ["one_hot"]}
-    b = load_data(spec, tmp_path)
+    b = data_bundle(spec, tmp_path)
     state = b.preprocessor.get_state()
     assert_plain(state)
     again = Preprocessor.from_state(state)
@@ -120,7 +120,7 @@ def test_state_round_trip_text_and_sequences(tmp_path):
             (tmp_path / label / f"{i}.txt").write_text(t)
     for steps in (["multi_hot"], [{"pad_sequences": {"maxlen": 4}}]):
         spec = {"train": ".", "tokenizer": {"num_words": 3}, "preprocessing": steps}
-        b = load_data(spec, tmp_path)
+        b = data_bundle(spec, tmp_path)
         state = b.preprocessor.get_state()
         assert_plain(state)
         again = Preprocessor.from_state(state)
@@ -136,22 +136,22 @@ def test_sequences_need_a_sequence_step(tmp_path):
     seqs[:] = [[1, 2], [3]]
     np.savez(tmp_path / "s.npz", x=seqs, y=np.array([0, 1]))
     with pytest.raises(ConfigError, match="add a `multi_hot` step"):
-        load_data({"train": "s.npz"}, tmp_path)
+        data_bundle({"train": "s.npz"}, tmp_path)
     with pytest.raises(ConfigError, match="needs numeric arrays"):
-        load_data({"train": "s.npz", "preprocessing": ["multi_hot", "standardize"]}, tmp_path)
+        data_bundle({"train": "s.npz", "preprocessing": ["multi_hot", "standardize"]}, tmp_path)
 
 
 def test_one_hot_and_images_steps(tmp_path):
     x = np.arange(4 * 2 * 2, dtype=np.uint8).reshape(4, 2, 2)
     np.savez(tmp_path / "img.npz", x=x, y=np.array([0, 2, 1, 2]))
-    b = load_data({"train": "img.npz", "preprocessing": [{"rescale": {"scale": 0.5, "offset": 1}}, "flatten"],
-                   "target_preprocessing": [{"one_hot": {"num_classes": 4}}]}, tmp_path)
+    b = data_bundle({"train": "img.npz", "preprocessing": [{"rescale": {"scale": 0.5, "offset": 1}}, "flatten"],
+                     "target_preprocessing": [{"one_hot": {"num_classes": 4}}]}, tmp_path)
     np.testing.assert_allclose(b.train.x[1], x[1].reshape(-1) * 0.5 + 1)
     assert b.train.x.dtype == np.float32
     np.testing.assert_array_equal(b.train.y, np.eye(4, dtype=np.float32)[[0, 2, 1, 2]])
     assert b.info["outputs"]["output"]["width"] == 4
     with pytest.raises(ShapeError, match="cannot hold samples of shape"):
-        load_data({"train": "img.npz", "preprocessing": [{"reshape": {"shape": [3, 3]}}]}, tmp_path)
+        data_bundle({"train": "img.npz", "preprocessing": [{"reshape": {"shape": [3, 3]}}]}, tmp_path)
 
 
 def test_steps_registry_matches_schema_and_rejects_bad_configs():
@@ -202,8 +202,8 @@ def test_state_survives_an_hdf5_round_trip(tmp_path):
     import h5py
 
     (tmp_path / "t.csv").write_text("a,color,label\n1,red,yes\n2,blue,no\n3,red,yes\n4,green,no\n")
-    b = load_data({"train": "t.csv", "target": "label", "preprocessing": ["standardize"],
-                   "target_preprocessing": ["one_hot"]}, tmp_path)
+    b = data_bundle({"train": "t.csv", "target": "label", "preprocessing": ["standardize"],
+                     "target_preprocessing": ["one_hot"]}, tmp_path)
     with h5py.File(tmp_path / "s.h5", "w") as f:
         _h5_write(f.create_group("pre"), b.preprocessor.get_state())
     with h5py.File(tmp_path / "s.h5", "r") as f:
@@ -213,3 +213,18 @@ def test_state_survives_an_hdf5_round_trip(tmp_path):
     np.testing.assert_array_equal(again.transform_x(raw.train.x), b.train.x)
     np.testing.assert_array_equal(again.transform_y(raw.train.y), b.train.y)
     assert again.class_names == {"output": ["no", "yes"]}
+
+
+def test_target_steps_are_undone_in_the_targets_units(tmp_path):
+    y = [10.5, 12.0, 20.25, 7.0, 15.5]
+    (tmp_path / "t.csv").write_text("x,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(y)))
+    steps = ["minmax", {"rescale": {"scale": 2, "offset": -1}}]
+    spec = {"train": "t.csv", "target": "y", "target_preprocessing": steps}
+    b = data_bundle(spec, tmp_path)
+    assert b.train.y.min() == -1 and b.train.y.max() == 1
+    back = b.preprocessor.outputs["output"].inverse_transform(b.train.y)
+    assert back.dtype == np.float64
+    np.testing.assert_allclose(back, y, rtol=1e-6)
+    (tmp_path / "c.csv").write_text("x,y\n1,0\n2,1\n3,2\n")
+    b = data_bundle({"train": "c.csv", "target": "y", "target_preprocessing": ["one_hot"]}, tmp_path)
+    assert b.preprocessor.outputs["output"].inverse_transform(b.train.y) is None  # class indices are not undone

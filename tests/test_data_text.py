@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from nntrain.data import Tokenizer, describe, load_data, load_raw, read_inputs
+from nntrain.data import Tokenizer, describe, load_raw, read_inputs
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import DataError
+from tests.data_helpers import data_bundle
 
 REVIEWS = {
     "neg": ["A bad, bad movie.<br /><br />Boring plot.", "Awful acting and a bad script", "Boring. Bad."],
@@ -45,7 +46,7 @@ def test_tokenizer_words():
 def test_text_folder_end_to_end(imdb_folder):
     spec = {"train": "aclImdb/train", "test": "aclImdb/test", "classes": ["neg", "pos"],
             "tokenizer": {"num_words": 4}, "preprocessing": ["multi_hot"]}
-    b = load_data(spec, imdb_folder)
+    b = data_bundle(spec, imdb_folder)
     assert b.class_names == {"output": ["neg", "pos"]} and b.info["task"] == "binary"
     assert isinstance(b.train.x, MultiHot) and b.train.x.shape == (6, 6)
     np.testing.assert_array_equal(b.train.y, [0, 0, 0, 1, 1, 1])
@@ -65,7 +66,7 @@ def test_text_folder_defaults_to_all_class_folders(imdb_folder):
 def test_text_padded_ids_and_predict_from_lines(imdb_folder, tmp_path):
     spec = {"train": "aclImdb/train", "classes": ["neg", "pos"], "tokenizer": {"num_words": 10},
             "preprocessing": [{"pad_sequences": {"maxlen": 5}}]}
-    b = load_data(spec, imdb_folder)
+    b = data_bundle(spec, imdb_folder)
     assert b.train.x.dtype == np.int32 and b.train.x.shape == (6, 5)
     lines = tmp_path / "new.txt"
     lines.write_text("a great movie\nbad bad bad bad bad bad\n\nzzz unknown words\n")

@@ -35,8 +35,10 @@ def test_non_editable_install_reads_bundled_tables_from_the_package(tmp_path):
     assert {p.name for p in (target / "nntrain" / "datasets").iterdir()} >= {"iris.csv.gz", "iris.md", "README.md"}
     shutil.rmtree(src)  # the tables must come from the install
 
-    code = ("from pathlib import Path; import nntrain.data.bundled as b; from nntrain.data import load_data; "
-            "d = load_data({'dataset': 'iris'}, Path('.')); print(b.DATASETS_DIR, d.train.x.shape, d.test.x.shape)")
+    code = ("from pathlib import Path; import nntrain.data.sources.bundled as b; "
+            "from nntrain.data import load_raw, make_bundle; "
+            "d = make_bundle(load_raw({'dataset': 'iris'}, Path('.')), {}); "
+            "print(b.DATASETS_DIR, d.train.x.shape, d.test.x.shape)")
     env = {**os.environ, "PYTHONPATH": str(target)}
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
                             timeout=120, check=False)

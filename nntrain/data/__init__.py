@@ -5,6 +5,29 @@
     bundle.train.x, bundle.train.y, bundle.preprocessor.get_state()
     for x in read_inputs(path, Preprocessor.from_state(state)): ...   # nntrain predict
 
+Where things are:
+    loading.py     load_raw: a data spec -> RawData (raw.py), from a named dataset or own files
+    sources/       datasets by name: bundled tables, the Keras catalogue, the download cache
+    formats/       the file formats (csv, tsv, npy, npz, hdf5, idx, text folder/lines), one registry; tables.py
+                   parses delimited text, roles.py says which columns or arrays feed each input and output
+    encoders.py    the first fitted stage (table columns, targets, text) and the one class-label rule
+    steps.py       the configurable fitted steps (standardize, one_hot, pad_sequences...)
+    pipeline.py    Preprocessor: encoders + steps for every input and output, saved in checkpoints (state.py)
+    splits.py      which rows are held out (test/validation fractions, k folds)
+    dataset.py     make_bundle: RawData -> DataBundle of model-ready train/val/test splits
+    overview.py    describe and list_datasets, for `nntrain check` and `nntrain datasets`
+
+What the verbs mean here:
+    read_*     a file (or a folder, or a named dataset's files) into memory, whole: read_file, read_table,
+               bundled.read; read_inputs is predict's reader and streams
+    stream     rows a chunk at a time, memory constant in the file size (Format.stream, stream_table)
+    fetch      download a file once into the cache, checked by its hash
+    load_raw   a whole data spec: everything it names, read, test rows held out; the only "load"
+    describe   shapes, tasks and classes without reading everything and without downloading
+    fit / transform / inverse_transform   learn on the training rows / apply / undo (encoders, steps, pipelines)
+    split      (noun) one part of the rows: train, validation or test (RawSplit, Split); split_indices and
+               kfold_indices choose the rows of the parts, `take` picks them out
+
 The public names below load on first use (PEP 562), so `import nntrain.data` costs nothing: no numpy, no h5py.
 """
 
@@ -16,23 +39,25 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "DATA_SCHEMA": "nntrain.data.schema",
     "load_raw": "nntrain.data.loading",
-    "DATASETS": "nntrain.data.loading",
+    "DATASETS": "nntrain.data.sources",
+    "dataset_entry": "nntrain.data.sources",
     "RawData": "nntrain.data.raw",
     "RawSplit": "nntrain.data.raw",
-    "make_bundle": "nntrain.data.bundle",
-    "load_data": "nntrain.data.bundle",
-    "DataBundle": "nntrain.data.bundle",
-    "Split": "nntrain.data.bundle",
+    "read_file": "nntrain.data.formats",
+    "read_inputs": "nntrain.data.formats",
+    "make_bundle": "nntrain.data.dataset",
+    "DataBundle": "nntrain.data.dataset",
+    "Split": "nntrain.data.dataset",
     "split_indices": "nntrain.data.splits",
     "kfold_indices": "nntrain.data.splits",
-    "Preprocessor": "nntrain.data.preprocessor",
-    "STEPS": "nntrain.data.preprocessing",
-    "Tokenizer": "nntrain.data.text",
-    "read_inputs": "nntrain.data.predict_inputs",
+    "Preprocessor": "nntrain.data.pipeline",
+    "STEPS": "nntrain.data.steps",
+    "build_step": "nntrain.data.steps",
+    "Tokenizer": "nntrain.data.encoders",
     "describe": "nntrain.data.overview",
     "list_datasets": "nntrain.data.overview",
-    "word_index": "nntrain.data.catalogue",
-    "cache_dir": "nntrain.data.download",
+    "word_index": "nntrain.data.sources.catalogue",
+    "cache_dir": "nntrain.data.sources.download",
 }
 
 __all__ = [
@@ -45,31 +70,34 @@ __all__ = [
     "RawSplit",
     "Split",
     "Tokenizer",
+    "build_step",
     "cache_dir",
+    "dataset_entry",
     "describe",
     "kfold_indices",
     "list_datasets",
-    "load_data",
     "load_raw",
     "make_bundle",
+    "read_file",
     "read_inputs",
     "split_indices",
     "word_index",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nntrain.data.bundle import DataBundle, Split, load_data, make_bundle
-    from nntrain.data.catalogue import word_index
-    from nntrain.data.download import cache_dir
-    from nntrain.data.loading import DATASETS, load_raw
+    from nntrain.data.dataset import DataBundle, Split, make_bundle
+    from nntrain.data.encoders import Tokenizer
+    from nntrain.data.formats import read_file, read_inputs
+    from nntrain.data.loading import load_raw
     from nntrain.data.overview import describe, list_datasets
-    from nntrain.data.predict_inputs import read_inputs
-    from nntrain.data.preprocessing import STEPS
-    from nntrain.data.preprocessor import Preprocessor
+    from nntrain.data.pipeline import Preprocessor
     from nntrain.data.raw import RawData, RawSplit
     from nntrain.data.schema import DATA_SCHEMA
+    from nntrain.data.sources import DATASETS, dataset_entry
+    from nntrain.data.sources.catalogue import word_index
+    from nntrain.data.sources.download import cache_dir
     from nntrain.data.splits import kfold_indices, split_indices
-    from nntrain.data.text import Tokenizer
+    from nntrain.data.steps import STEPS, build_step
 
 
 def __getattr__(name: str) -> Any:

@@ -5,30 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from nntrain.data import bundled, catalogue
-from nntrain.data.files import check_like, read_file, resolve
+from nntrain.data.formats import read_file
 from nntrain.data.raw import RawData
+from nntrain.data.sources import bundled, catalogue, dataset_entry
 from nntrain.data.splits import split_indices
 from nntrain.errors import ConfigError
-from nntrain.registry import Registry
-
-# Every dataset name, bundled first: a bundled table needs no download (boston_housing is bundled with Keras's split).
-DATASETS = Registry("dataset")
-for _entry in (*bundled.BUNDLED.values(), *catalogue.CATALOGUE.values()):
-    DATASETS.register(_entry.name)(_entry)
 
 _OWN_FILE_KEYS = ("train", "test", "validation")
 
 
-def dataset_entry(name: str):
-    """The BundledEntry or CatalogueEntry of a dataset name (closest-match ConfigError when unknown)."""
-    try:
-        return DATASETS.get(name)
-    except ConfigError as exc:
-        raise ConfigError(f"{exc}. For own files use data.train instead", ("data", "dataset")) from None
+def resolve_path(path: str | Path, base_dir: Path) -> Path:
+    """A config path: ~ expanded, relative ones taken from the config file's folder."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else Path(base_dir) / p
 
 
-def _check_source(spec: dict) -> None:
+def check_source(spec: dict) -> None:
+    """A data spec names a dataset or own files, not both and not neither."""
     if spec.get("dataset") is not None:
         given = [k for k in _OWN_FILE_KEYS if spec.get(k)]
         if given:
@@ -55,25 +48,23 @@ def load_raw(spec: dict, base_dir: Path, progress: Callable[[int, int, str], Non
         RawData with train, and test/validation when given, predefined (Keras splits) or held out (test_split).
     """
     spec = dict(spec or {})
-    _check_source(spec)
+    check_source(spec)
     if spec.get("dataset") is not None:
         entry = dataset_entry(spec["dataset"])
         if entry.source == "bundled":
-            return bundled.load(entry.name, spec)
+            return bundled.read(entry.name, spec)
         if spec.get("test_split") is not None:
             hint = " (use data.options.test_split)" if "test_split" in entry.options else ""
             raise ConfigError(f"dataset {entry.name!r} has a predefined test split{hint}", ("data", "test_split"))
         chosen = catalogue.roles(entry, spec)  # column and key mistakes surface before any download
-        return catalogue.apply_roles(catalogue.load(entry.name, spec.get("options"), progress), chosen)
+        return catalogue.apply_roles(catalogue.read(entry.name, spec.get("options"), progress), chosen)
 
-    train = read_file(resolve(spec["train"], base_dir), spec)
+    train = read_file(resolve_path(spec["train"], base_dir), spec)
     raw = RawData(str(spec["train"]), train.split, None, None, train.kinds, train.sources, train.class_names,
                   {n: None for n in train.split.y})
     for key in ("test", "validation"):
         if spec.get(key):
-            data = read_file(resolve(spec[key], base_dir), spec, like=train)
-            check_like(data, train)
-            setattr(raw, key, data.split)
+            setattr(raw, key, read_file(resolve_path(spec[key], base_dir), spec, like=train).split)
     test_split = spec.get("test_split")
     if test_split and raw.test is None:
         keep, held = split_indices(len(raw.train), test_split, True, raw.stratify_labels(), 0)

@@ -9,12 +9,13 @@ Raw inputs come in four kinds, which decide the first preprocessing stage:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-INPUT_KINDS = ("table", "array", "sequences", "text")
+from nntrain.errors import ShapeError
 
 
 def object_array(items) -> np.ndarray:
@@ -30,6 +31,25 @@ def take_rows(value: Any, rows: np.ndarray) -> Any:
     if hasattr(value, "take") and not isinstance(value, np.ndarray):
         return value.take(rows)
     return value[rows]
+
+
+def is_sequences(x: Any) -> bool:
+    """Whether x is an object array (or list) of integer sequences."""
+    return (isinstance(x, np.ndarray) and x.dtype == object) or isinstance(x, list)
+
+
+def sequence_parts(x: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(flat ids int64, lengths int64) of sequences, or of the rows of a 2-D integer array."""
+    if isinstance(x, np.ndarray) and x.dtype != object:
+        if x.ndim != 2:
+            raise ShapeError(f"integer sequences must be 1-D lists or rows of a 2-D array, got shape {x.shape}")
+        return x.reshape(-1).astype(np.int64), np.full(len(x), x.shape[1], dtype=np.int64)
+    lengths = np.fromiter((len(s) for s in x), dtype=np.int64, count=len(x))
+    if len(x) and isinstance(x[0], np.ndarray):
+        flat = np.concatenate([np.asarray(s, dtype=np.int64).reshape(-1) for s in x])
+    else:
+        flat = np.fromiter(itertools.chain.from_iterable(x), dtype=np.int64, count=int(lengths.sum()))
+    return flat, lengths
 
 
 @dataclass
@@ -71,12 +91,12 @@ class RawData:
         train: training rows (validation is chosen from them later unless `validation` is given).
         test: test rows: a test file, a predefined split, or a held-out fraction; or None.
         validation: rows from an explicit validation file, or None.
-        kinds: input name -> one of INPUT_KINDS.
+        kinds: input name -> "table", "array", "sequences" or "text".
         sources: input name -> where it lives in a file: {"columns": [...]} (CSV/NPY), {"key": "x"} (NPZ/HDF5),
             {"text": True} (text folders) or {} (catalogue); read_inputs uses it at predict time.
         class_names: output name -> class names known from the dataset's metadata, or None.
         tasks: output name -> task known from metadata ("binary", "multiclass", "regression"), or None to infer.
-        hints: input name -> {"vocab_size": int} and similar facts known from the loader.
+        hints: input name -> {"vocab_size": int} and similar facts known from the dataset's reader.
     """
 
     name: str
@@ -91,11 +111,13 @@ class RawData:
 
     def stratify_labels(self) -> np.ndarray | None:
         """(train rows,) class labels of the first output when it is a classification target, else None."""
-        from nntrain.data.targets import looks_categorical
+        from nntrain.data.encoders import (
+            is_class_label,  # encoders reads tables, which import this module
+        )
 
         name = next(iter(self.train.y))
         y = self.train.y[name]
         task = self.tasks.get(name)
         if task == "regression" or y.ndim != 1:
             return None
-        return y if task in ("binary", "multiclass") or looks_categorical(y) else None
+        return y if task in ("binary", "multiclass") or is_class_label(y) else None

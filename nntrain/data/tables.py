@@ -1,4 +1,5 @@
-"""Table: named columns read from CSV files, with errors that name the file, line and column.
+"""Table: named columns read from delimited text (CSV, or TSV with tabs), with errors that name the file, line and
+column. `delimiter` is "," for CSV and "\t" for TSV; everything else (quoting, gzip, the column rules) is shared.
 
 A column is numeric (float64) or categorical (an object array of str). A column counts as categorical only when
 most of its values are not numbers; a numeric column with a stray word is an error pointing at that value.
@@ -74,8 +75,8 @@ def open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def _reader(stream) -> csv._reader:
-    return csv.reader(stream, skipinitialspace=True)
+def _reader(stream, delimiter: str) -> csv._reader:
+    return csv.reader(stream, delimiter=delimiter, skipinitialspace=True)
 
 
 def _header(reader, path: Path) -> list[str]:
@@ -96,10 +97,10 @@ def _header(reader, path: Path) -> list[str]:
     return header
 
 
-def csv_header(path: Path) -> list[str]:
-    """The column names on the first line of a CSV file."""
+def read_header(path: Path, delimiter: str = ",") -> list[str]:
+    """The column names on the first line."""
     with open_text(path) as stream:
-        return _header(_reader(stream), Path(path))
+        return _header(_reader(stream, delimiter), Path(path))
 
 
 def _where(path: Path, row: int, column: str) -> str:
@@ -188,20 +189,23 @@ def _columns(
     return out
 
 
-def read_csv(path: Path, columns: list[str] | None = None, kinds: dict[str, str] | None = None) -> Table:
-    """All rows of a CSV file with a header line.
+def read_table(
+    path: Path, columns: list[str] | None = None, kinds: dict[str, str] | None = None, delimiter: str = ","
+) -> Table:
+    """All rows of a delimited file with a header line.
 
     Args:
-        path: .csv or .csv.gz file.
+        path: the file, gzipped when its name ends in .gz.
         columns: the columns to convert and keep (default: all); a missing one raises DataError.
         kinds: optional name -> 'numeric' | 'categorical' to force a column's type instead of detecting it.
+        delimiter: "," (CSV) or "\t" (TSV).
 
     Returns:
         Table of (rows,) columns.
     """
     path = Path(path)
     with open_text(path) as stream:
-        reader = _reader(stream)
+        reader = _reader(stream, delimiter)
         header = _header(reader, path)
         wanted = header if columns is None else list(columns)
         check_columns(wanted, header, str(path), "")
@@ -211,23 +215,23 @@ def read_csv(path: Path, columns: list[str] | None = None, kinds: dict[str, str]
     return Table(_columns(rows, header, wanted, path, 0, kinds or {}), str(path))
 
 
-def iter_csv(
-    path: Path, columns: list[str], kinds: dict[str, str], chunk_rows: int = 1024, role: str = "feature"
+def stream_table(
+    path: Path, columns: list[str], kinds: dict[str, str], chunk_rows: int = 1024, delimiter: str = ","
 ) -> Iterator[Table]:
-    """The wanted columns of a CSV file, `chunk_rows` rows at a time (memory stays constant in the file size).
+    """The wanted columns of a delimited file, `chunk_rows` rows at a time (memory stays constant in the file size).
 
     Args:
-        path: .csv or .csv.gz file; other columns (a target, ids) are ignored.
+        path: the file (gzipped when its name ends in .gz); other columns (a target, ids) are ignored.
         columns: the columns to yield, in order; a missing one raises DataError naming what was expected.
         kinds: name -> 'numeric' | 'categorical' for each wanted column.
         chunk_rows: rows per chunk.
-        role: how to call the columns in errors ("feature").
+        delimiter: "," (CSV) or "\t" (TSV).
     """
     path = Path(path)
     with open_text(path) as stream:
-        reader = _reader(stream)
+        reader = _reader(stream, delimiter)
         header = _header(reader, path)
-        check_columns(columns, header, str(path), role)
+        check_columns(columns, header, str(path), "feature")
         first_row = 0
         while True:
             rows = _rows(reader, header, path, first_row, chunk_rows)
@@ -237,24 +241,21 @@ def iter_csv(
             first_row += len(rows)
 
 
-def scan_csv(path: Path, columns: list[str], max_rows: int | None = None) -> dict[str, dict]:
-    """Type and distinct values of some columns without holding the file: name -> {kind, values}.
+def describe_table(path: Path, columns: list[str], limit: int, delimiter: str = ",") -> dict[str, dict]:
+    """Type and distinct values of some columns, streaming the file once: name -> {kind, values}.
 
-    Numeric columns report kind 'numeric' and, while there are at most 50 distinct integral values, those values
-    (for class counts); categorical columns report every distinct value. Used by `describe` (no full load).
+    Categorical columns report every distinct value; numeric columns their distinct numbers while there are at most
+    `limit` of them, else None (a class column has few, see encoders.is_class_label). Used by `describe`.
     """
     path = Path(path)
     info: dict[str, dict] = {c: {"kind": None, "values": set()} for c in columns}
     with open_text(path) as stream:
-        reader = _reader(stream)
+        reader = _reader(stream, delimiter)
         header = _header(reader, path)
         check_columns(columns, header, str(path), "")
         position = [header.index(c) for c in columns]
         seen = 0
-        while max_rows is None or seen < max_rows:
-            rows = _rows(reader, header, path, seen, 4096)
-            if not rows:
-                break
+        while rows := _rows(reader, header, path, seen, 4096):
             for name, pos in zip(columns, position):
                 values = [r[pos] for r in rows]
                 entry = info[name]
@@ -263,10 +264,8 @@ def scan_csv(path: Path, columns: list[str], max_rows: int | None = None) -> dic
                 if entry["kind"] == "categorical":
                     entry["values"].update(v.strip() for v in values)
                 elif entry["values"] is not None:
-                    nums = np.array([_parse_number(v) or 0.0 for v in values])
-                    if np.all(nums == np.round(nums)):
-                        entry["values"].update(np.unique(nums).tolist())
-                    if not np.all(nums == np.round(nums)) or len(entry["values"]) > 50:
+                    entry["values"].update(np.unique([_parse_number(v) or 0.0 for v in values]).tolist())
+                    if len(entry["values"]) > limit:
                         entry["values"] = None
             seen += len(rows)
     return info

@@ -9,36 +9,17 @@ Shapes below are per batch: x is (rows, ...); "sequences" are an object array (r
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
 
+from nntrain.data.raw import is_sequences, sequence_parts
 from nntrain.data.state import as_str, plain
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, DataError, ShapeError
 from nntrain.registry import Registry
 
 STEPS = Registry("preprocessing step")
-
-
-def is_sequences(x: Any) -> bool:
-    """Whether x is an object array (or list) of integer sequences."""
-    return (isinstance(x, np.ndarray) and x.dtype == object) or isinstance(x, list)
-
-
-def sequence_parts(x: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(flat ids int64, lengths int64) of sequences, or of the rows of a 2-D integer array."""
-    if isinstance(x, np.ndarray) and x.dtype != object:
-        if x.ndim != 2:
-            raise ShapeError(f"integer sequences must be 1-D lists or rows of a 2-D array, got shape {x.shape}")
-        return x.reshape(-1).astype(np.int64), np.full(len(x), x.shape[1], dtype=np.int64)
-    lengths = np.fromiter((len(s) for s in x), dtype=np.int64, count=len(x))
-    if len(x) and isinstance(x[0], np.ndarray):
-        flat = np.concatenate([np.asarray(s, dtype=np.int64).reshape(-1) for s in x])
-    else:
-        flat = np.fromiter(itertools.chain.from_iterable(x), dtype=np.int64, count=int(lengths.sum()))
-    return flat, lengths
 
 
 def _numeric(x: Any, step: str) -> np.ndarray:
@@ -63,8 +44,14 @@ class Step:
     def fit(self, x: Any, hints: dict) -> None:
         """Learn from the training rows; `hints` may hold n_classes / vocab_size known upstream."""
 
+    invertible = False  # whether inverse_transform can undo it (to report predictions in the target's units)
+
     def transform(self, x: Any) -> Any:
         raise NotImplementedError
+
+    def inverse_transform(self, y: np.ndarray) -> np.ndarray:
+        """float64 values in the units before this step, from values after it (only where `invertible`)."""
+        raise NotImplementedError(f"{self.registered_name} cannot be undone")
 
     def get_state(self) -> dict:
         """Fitted values: numpy arrays and numbers only."""
@@ -109,6 +96,11 @@ class _PerFeature(Step):
             )
         return ((x.astype(np.float32) - self.shift) / self.scale).astype(np.float32)
 
+    invertible = True
+
+    def inverse_transform(self, y):
+        return np.asarray(y, np.float64) * self.scale.astype(np.float64) + self.shift.astype(np.float64)
+
     def get_state(self):
         return {"shift": self.shift, "scale": self.scale}
 
@@ -151,6 +143,11 @@ class Rescale(Step):
     def transform(self, x):
         x = _numeric(x, "rescale")
         return (x.astype(np.float32) * np.float32(self.scale) + np.float32(self.offset)).astype(np.float32)
+
+    invertible = True
+
+    def inverse_transform(self, y):
+        return (np.asarray(y, np.float64) - self.offset) / self.scale
 
 
 @STEPS.register("flatten")
@@ -200,23 +197,56 @@ class Reshape(Step):
         return tuple(int(np.prod(shape)) // known if d == -1 else d for d in self.shape)
 
 
-@STEPS.register("one_hot", "to_categorical")
-class OneHot(Step):
-    """Class indices (rows,) -> float32 (rows, num_classes) (Keras's to_categorical)."""
+class _FittedSize(Step):
+    """A step with one size argument (classes, dimension, length): as given, or else fitted on the training rows.
 
-    def __init__(self, num_classes: int | None = None):
-        if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
-            raise ConfigError(f"one_hot expects a positive integer num_classes, got num_classes={num_classes!r}")
-        self.num_classes = num_classes
-        self.fitted_classes: int | None = num_classes
+    A subclass names the argument (`size_arg`, also its state key), the hint that can give the size before the rows
+    are looked at (`size_hint`), and measures the rows in `_measure`.
+    """
+
+    size_arg = ""
+    size_hint: str | None = None
+
+    def __init__(self, size: int | None):
+        if size is not None and (not isinstance(size, int) or size < 1):
+            raise ConfigError(
+                f"{self.registered_name} expects a positive integer {self.size_arg}, got {self.size_arg}={size!r}"
+            )
+        self.size = size
+        self.fitted_size: int | None = size
 
     def get_config(self):
-        return {"num_classes": self.num_classes}
+        return {self.size_arg: self.size}
+
+    def _measure(self, x: Any, hints: dict) -> int:
+        raise NotImplementedError
 
     def fit(self, x, hints):
-        if self.num_classes is None:
-            labels = _numeric(x, "one_hot")
-            self.fitted_classes = int(hints.get("n_classes") or (int(labels.max()) + 1 if len(labels) else 0))
+        if self.size is None:
+            self.fitted_size = self._measure(x, hints)
+
+    def get_state(self):
+        return {self.size_arg: int(self.fitted_size)}
+
+    def set_state(self, state):
+        self.fitted_size = int(state[self.size_arg])
+
+    def output_shape(self, shape, hints):
+        return (self.fitted_size or hints.get(self.size_hint),)
+
+
+@STEPS.register("one_hot", "to_categorical")
+class OneHot(_FittedSize):
+    """Class indices (rows,) -> float32 (rows, num_classes) (Keras's to_categorical)."""
+
+    size_arg, size_hint = "num_classes", "n_classes"
+
+    def __init__(self, num_classes: int | None = None):
+        super().__init__(num_classes)
+
+    def _measure(self, x, hints):
+        labels = _numeric(x, "one_hot")
+        return int(hints.get("n_classes") or (int(labels.max()) + 1 if len(labels) else 0))
 
     def transform(self, x):
         idx = _numeric(x, "one_hot")
@@ -224,7 +254,7 @@ class OneHot(Step):
             idx = idx[:, 0]
         if idx.ndim != 1:
             raise ShapeError(f"one_hot expects class indices of shape (rows,), got {idx.shape}")
-        k = self.fitted_classes
+        k = self.fitted_size
         bad = (idx < 0) | (idx >= k) | (idx != np.round(idx))
         if bad.any():
             i = int(np.argmax(bad))
@@ -233,42 +263,28 @@ class OneHot(Step):
         out[np.arange(len(idx)), idx.astype(np.int64)] = 1.0
         return out
 
-    def get_state(self):
-        return {"num_classes": int(self.fitted_classes)}
-
-    def set_state(self, state):
-        self.fitted_classes = int(state["num_classes"])
-
-    def output_shape(self, shape, hints):
-        return (self.fitted_classes or hints.get("n_classes"),)
-
 
 @STEPS.register("multi_hot", "vectorize_sequences")
-class MultiHotStep(Step):
+class MultiHotStep(_FittedSize):
     """Integer sequences -> sparse MultiHot (rows, dimension): column j is 1 when id j occurs in the row.
 
     Ids >= dimension are dropped. The result stays sparse: the engine's Dense reads it directly.
     """
 
+    size_arg, size_hint = "dimension", "vocab_size"
+
     def __init__(self, dimension: int | None = None):
-        if dimension is not None and (not isinstance(dimension, int) or dimension < 1):
-            raise ConfigError(f"multi_hot expects a positive integer dimension, got dimension={dimension!r}")
-        self.dimension = dimension
-        self.fitted_dimension: int | None = dimension
+        super().__init__(dimension)
 
-    def get_config(self):
-        return {"dimension": self.dimension}
-
-    def fit(self, x, hints):
-        if self.dimension is None:
-            flat, _ = sequence_parts(x)
-            self.fitted_dimension = int(hints.get("vocab_size") or (int(flat.max()) + 1 if len(flat) else 1))
+    def _measure(self, x, hints):
+        flat, _ = sequence_parts(x)
+        return int(hints.get("vocab_size") or (int(flat.max()) + 1 if len(flat) else 1))
 
     def transform(self, x):
         if isinstance(x, MultiHot):
             return x
         flat, lengths = sequence_parts(x)
-        d = self.fitted_dimension
+        d = self.fitted_size
         rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
         keep = (flat >= 0) & (flat < d)
         # unique (row, id) pairs, sorted by row then id: one stored 1 per word present
@@ -277,46 +293,36 @@ class MultiHotStep(Step):
         indptr = np.concatenate([[0], np.cumsum(counts)])
         return MultiHot(indptr, (keys % d).astype(np.int32), d)
 
-    def get_state(self):
-        return {"dimension": int(self.fitted_dimension)}
-
-    def set_state(self, state):
-        self.fitted_dimension = int(state["dimension"])
-
-    def output_shape(self, shape, hints):
-        return (self.fitted_dimension or hints.get("vocab_size"),)
-
 
 @STEPS.register("pad_sequences")
-class PadSequences(Step):
+class PadSequences(_FittedSize):
     """Integer sequences -> int32 (rows, maxlen), like keras pad_sequences.
 
     Longer sequences lose ids at the start ('pre') or end ('post'); shorter ones get `value` before ('pre') or
     after ('post') them. maxlen defaults to the longest training sequence.
     """
 
+    size_arg = "maxlen"
+
     def __init__(self, maxlen: int | None = None, padding: str = "pre", truncating: str = "pre", value: int = 0):
-        if maxlen is not None and (not isinstance(maxlen, int) or maxlen < 1):
-            raise ConfigError(f"pad_sequences expects a positive integer maxlen, got maxlen={maxlen!r}")
+        super().__init__(maxlen)
         for arg, v in (("padding", padding), ("truncating", truncating)):
             if v not in ("pre", "post"):
                 raise ConfigError(f"pad_sequences expects {arg} 'pre' or 'post', got {arg}={v!r}")
         if not isinstance(value, int):
             raise ConfigError(f"pad_sequences expects an integer value, got value={value!r}")
-        self.maxlen, self.padding, self.truncating, self.value = maxlen, padding, truncating, value
-        self.fitted_maxlen: int | None = maxlen
+        self.padding, self.truncating, self.value = padding, truncating, value
 
     def get_config(self):
-        return {"maxlen": self.maxlen, "padding": self.padding, "truncating": self.truncating, "value": self.value}
+        return {**super().get_config(), "padding": self.padding, "truncating": self.truncating, "value": self.value}
 
-    def fit(self, x, hints):
-        if self.maxlen is None:
-            _, lengths = sequence_parts(x)
-            self.fitted_maxlen = max(int(lengths.max()) if len(lengths) else 1, 1)
+    def _measure(self, x, hints):
+        _, lengths = sequence_parts(x)
+        return max(int(lengths.max()) if len(lengths) else 1, 1)
 
     def transform(self, x):
         flat, lengths = sequence_parts(x)
-        n, width = len(lengths), self.fitted_maxlen
+        n, width = len(lengths), self.fitted_size
         kept = np.minimum(lengths, width)
         src = np.cumsum(lengths) - lengths  # where each sequence starts in flat
         if self.truncating == "pre":
@@ -328,15 +334,6 @@ class PadSequences(Step):
         j = np.arange(int(kept.sum()), dtype=np.int64) - np.repeat(np.cumsum(kept) - kept, kept)
         out[rows, np.repeat(dst, kept) + j] = flat[np.repeat(src, kept) + j]
         return out
-
-    def get_state(self):
-        return {"maxlen": int(self.fitted_maxlen)}
-
-    def set_state(self, state):
-        self.fitted_maxlen = int(state["maxlen"])
-
-    def output_shape(self, shape, hints):
-        return (self.fitted_maxlen,)
 
 
 def build_step(item: Any, path: tuple = ()) -> Step:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nntrain.data.files import read_file
+from nntrain.data.formats import read_file
 from nntrain.data.raw import RawData
 from nntrain.data.splits import split_indices
 from nntrain.errors import ConfigError
@@ -33,7 +33,7 @@ def datasets_dir() -> Path:
     installed = files("nntrain") / "datasets"
     if isinstance(installed, Path) and (installed / "iris.csv.gz").is_file():
         return installed
-    return Path(__file__).resolve().parents[2] / "datasets"
+    return Path(__file__).resolve().parents[3] / "datasets"
 
 
 DATASETS_DIR = datasets_dir()
@@ -62,10 +62,6 @@ class BundledEntry:
     @property
     def path(self) -> Path:
         return DATASETS_DIR / f"{self.name}.csv.gz"
-
-    @property
-    def card(self) -> Path:
-        return DATASETS_DIR / f"{self.name}.md"
 
     @property
     def options(self) -> dict:
@@ -106,7 +102,7 @@ BUNDLED: dict[str, BundledEntry] = {
 }
 
 
-def load(name: str, spec: dict) -> RawData:
+def read(name: str, spec: dict) -> RawData:
     """Read a bundled table and split off its test rows (see module docstring)."""
     entry = BUNDLED[name]
     options = dict(spec.get("options") or {})

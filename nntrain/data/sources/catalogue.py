@@ -1,6 +1,6 @@
 """The Keras dataset catalogue: downloaded once from Keras's URLs, verified by hash, split as keras.datasets does.
 
-Each loader reproduces its keras.datasets.<name>.load_data: the same files, the same seeded shuffles
+Each reader reproduces its keras.datasets.<name>.load_data: the same files, the same seeded shuffles
 (np.random.RandomState), the same options and defaults, so `dataset: imdb` with `options: {num_words: 10000}`
 gives the sequences Keras gives.
 """
@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from nntrain.data import download, formats
-from nntrain.data.files import Roles
-from nntrain.data.preprocessing import sequence_parts
-from nntrain.data.raw import RawData, RawSplit, object_array
+from nntrain.data.formats.idx import read_idx
+from nntrain.data.formats.npy import read_npz
+from nntrain.data.raw import RawData, RawSplit, object_array, sequence_parts
+from nntrain.data.roles import Roles
+from nntrain.data.sources import download
 from nntrain.errors import ConfigError, DataError
 
 # Keras's pinned hashes: SHA-256 for the data files, MD5 for the word-index JSON files.
@@ -54,7 +55,7 @@ _SEQUENCE_OPTIONS = {"num_words": None, "skip_top": 0, "maxlen": None, "seed": 1
 
 @dataclass
 class CatalogueEntry:
-    """One Keras dataset: what it is (for `nntrain datasets` and `describe`) and how to load it.
+    """One Keras dataset: what it is (for `nntrain datasets` and `describe`) and how to read it.
 
     Attributes:
         files: (file name, cache sub-folder) pairs to fetch.
@@ -73,7 +74,7 @@ class CatalogueEntry:
     class_names: list[str] | None
     rows: tuple[int, int]
     options: dict[str, Any]
-    loader: Callable = field(repr=False, default=None)
+    reader: Callable = field(repr=False, default=None)
     source: str = "catalogue"
 
     def is_cached(self) -> bool:
@@ -110,7 +111,7 @@ def keras_shuffle(n: int, rng: np.random.RandomState) -> np.ndarray:
     return idx
 
 
-def _split(n: int, test_split: float) -> int:
+def _cut(n: int, test_split: float) -> int:
     if not 0 <= test_split < 1:
         raise ConfigError(
             f"options.test_split must be in [0, 1), got {test_split!r}", ("data", "options", "test_split")
@@ -128,16 +129,16 @@ def _single(name: str, x_train, y_train, x_test, y_test, rows_train, rows_test, 
                    {"output": class_names}, {"output": task}, {"input": hints or {}})
 
 
-def _load_mnist(entry, options, progress) -> RawData:
+def _read_mnist(entry, options, progress) -> RawData:
     (path,) = _fetch(entry, progress)
-    arrays = formats.read_npz(path)
+    arrays = read_npz(path)
     n_tr, n_te = len(arrays["y_train"]), len(arrays["y_test"])
     return _single(entry.name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
                    np.arange(n_tr), np.arange(n_te), "mnist.npz", "array", entry.class_names, entry.task)
 
 
-def _load_fashion(entry, options, progress) -> RawData:
-    y_train, x_train, y_test, x_test = (formats.read_idx(p) for p in _fetch(entry, progress))
+def _read_fashion(entry, options, progress) -> RawData:
+    y_train, x_train, y_test, x_test = (read_idx(p) for p in _fetch(entry, progress))
     for x, y, what in ((x_train, y_train, "train"), (x_test, y_test, "t10k")):
         if len(x) != len(y):
             raise DataError(f"fashion_mnist: {what} images ({len(x)}) and labels ({len(y)}) differ in count")
@@ -185,10 +186,10 @@ def _select(flat: np.ndarray, lengths: np.ndarray, keep: np.ndarray) -> tuple[np
     return flat[np.repeat(keep, lengths)], lengths[keep]
 
 
-def _load_imdb(entry, options, progress) -> RawData:
+def _read_imdb(entry, options, progress) -> RawData:
     o = _options(entry, options)
     (path,) = _fetch(entry, progress)
-    arrays = formats.read_npz(path)
+    arrays = read_npz(path)
     rng = np.random.RandomState(o["seed"])
     parts = []
     for part in ("train", "test"):
@@ -209,10 +210,10 @@ def _load_imdb(entry, options, progress) -> RawData:
                    "imdb.npz", "sequences", entry.class_names, entry.task, {"vocab_size": num_words})
 
 
-def _load_reuters(entry, options, progress) -> RawData:
+def _read_reuters(entry, options, progress) -> RawData:
     o = _options(entry, options)
     (path,) = _fetch(entry, progress)
-    arrays = formats.read_npz(path)
+    arrays = read_npz(path)
     order = keras_shuffle(len(arrays["x"]), np.random.RandomState(o["seed"]))
     flat, lengths = _recode(arrays["x"][order], o)
     keep = _keep_short(lengths, o["maxlen"])
@@ -220,23 +221,23 @@ def _load_reuters(entry, options, progress) -> RawData:
     labels, rows = arrays["y"][order][keep], order[keep]
     flat, lengths, num_words = _cut_vocabulary(flat, lengths, o)
     seqs = _sequences(flat, lengths)
-    cut = _split(len(seqs), o["test_split"])
+    cut = _cut(len(seqs), o["test_split"])
     return _single(entry.name, seqs[:cut], labels[:cut], seqs[cut:], labels[cut:], rows[:cut], rows[cut:],
                    "reuters.npz", "sequences", entry.class_names, entry.task, {"vocab_size": num_words})
 
 
-def _load_california(entry, options, progress) -> RawData:
+def _read_california(entry, options, progress) -> RawData:
     o = _options(entry, options)
     if o["version"] not in ("small", "large"):
         raise ConfigError(f"california_housing: version must be 'small' or 'large', got {o['version']!r}",
                           ("data", "options", "version"))
     (path,) = _fetch(entry, progress)
-    arrays = formats.read_npz(path)
+    arrays = read_npz(path)
     x, y = arrays["x"], arrays["y"]
     if o["version"] == "small":
         x, y = x[:600], y[:600]
     order = keras_shuffle(len(x), np.random.RandomState(o["seed"]))
-    cut = _split(len(x), o["test_split"])
+    cut = _cut(len(x), o["test_split"])
     return _single(entry.name, x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]], order[:cut],
                    order[cut:], "california_housing.npz", "array", None, "regression")
 
@@ -245,19 +246,19 @@ CATALOGUE: dict[str, CatalogueEntry] = {
     e.name: e
     for e in [
         CatalogueEntry("mnist", "Handwritten digits, 28x28 grayscale (uint8 0-255)", (("mnist.npz", ""),), "array",
-                       (28, 28), "multiclass", [str(i) for i in range(10)], (60000, 10000), {}, _load_mnist),
+                       (28, 28), "multiclass", [str(i) for i in range(10)], (60000, 10000), {}, _read_mnist),
         CatalogueEntry("fashion_mnist", "Zalando clothing images, 28x28 grayscale (uint8 0-255)",
                        tuple((f, FASHION_SUBDIR) for f in FASHION_FILES), "array", (28, 28), "multiclass",
-                       FASHION_CLASSES, (60000, 10000), {}, _load_fashion),
+                       FASHION_CLASSES, (60000, 10000), {}, _read_fashion),
         CatalogueEntry("imdb", "Movie reviews as word-id sequences, sentiment (0 negative, 1 positive)",
                        (("imdb.npz", ""),), "sequences", (None,), "binary", ["negative", "positive"], (25000, 25000),
-                       dict(_SEQUENCE_OPTIONS), _load_imdb),
+                       dict(_SEQUENCE_OPTIONS), _read_imdb),
         CatalogueEntry("reuters", "Reuters newswires as word-id sequences, 46 topics", (("reuters.npz", ""),),
                        "sequences", (None,), "multiclass", REUTERS_CLASSES, (8982, 2246),
-                       {**_SEQUENCE_OPTIONS, "test_split": 0.2}, _load_reuters),
+                       {**_SEQUENCE_OPTIONS, "test_split": 0.2}, _read_reuters),
         CatalogueEntry("california_housing", "1990 California census block groups, median house value (dollars)",
                        (("california_housing.npz", ""),), "array", (8,), "regression", None, (16512, 4128),
-                       {"version": "large", "test_split": 0.2, "seed": 113}, _load_california),
+                       {"version": "large", "test_split": 0.2, "seed": 113}, _read_california),
     ]
 }
 
@@ -334,11 +335,11 @@ def roles(entry: CatalogueEntry, spec: dict) -> Roles:
 
 
 def apply_roles(raw: RawData, chosen: Roles) -> RawData:
-    """A loaded single-input, single-output catalogue RawData split into the inputs and outputs `chosen` names."""
+    """A single-input, single-output catalogue RawData split into the inputs and outputs `chosen` names."""
     if chosen.inputs == {"input": None} and list(chosen.outputs) == ["output"]:
         return raw
 
-    def split(part: RawSplit | None) -> RawSplit | None:
+    def regroup(part: RawSplit | None) -> RawSplit | None:
         if part is None:
             return None
         x, y = part.x["input"], part.y["output"]
@@ -347,18 +348,18 @@ def apply_roles(raw: RawData, chosen: Roles) -> RawData:
 
     sources = {n: raw.sources["input"] if cols is None else {"type": "x_columns", "indices": list(cols)}
                for n, cols in chosen.inputs.items()}
-    return RawData(raw.name, split(raw.train), split(raw.test), split(raw.validation),
+    return RawData(raw.name, regroup(raw.train), regroup(raw.test), regroup(raw.validation),
                    {n: raw.kinds["input"] for n in chosen.inputs}, sources,
                    {n: raw.class_names.get("output") for n in chosen.outputs},
                    {n: raw.tasks.get("output") for n in chosen.outputs},
                    {n: dict(raw.hints.get("input", {})) for n in chosen.inputs})
 
 
-def load(name: str, options: dict | None, progress=None) -> RawData:
-    """Fetch (if needed) and load a catalogue dataset with Keras's split and options."""
+def read(name: str, options: dict | None, progress=None) -> RawData:
+    """Fetch (if needed) and read a catalogue dataset with Keras's split and options."""
     entry = CATALOGUE[name]
     _options(entry, options)
-    return entry.loader(entry, options, progress)
+    return entry.reader(entry, options, progress)
 
 
 def word_index(name: str, progress=None) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""make_bundle: choose the validation rows, fit the preprocessor on the training rows only, transform every split."""
+"""DataBundle: the model-ready splits of one run. make_bundle chooses the validation rows, fits the Preprocessor on
+the training rows only and transforms every split."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from nntrain.data.preprocessor import Preprocessor
+from nntrain.data.pipeline import Preprocessor
 from nntrain.data.raw import RawData, RawSplit
 from nntrain.data.splits import split_indices
 from nntrain.errors import ConfigError
@@ -83,6 +84,25 @@ def make_info(name: str, pre: Preprocessor, x: Any) -> dict:
     }
 
 
+def _validation_rows(
+    raw: RawData, train_idx, val_idx, validation_split: float, shuffle: bool, stratify: bool, seed: int
+) -> tuple[np.ndarray, RawSplit | None]:
+    """(positions in raw.train to train on, the validation rows or None): see make_bundle."""
+    everything = np.arange(len(raw.train), dtype=np.int64)
+    base = everything if train_idx is None else np.asarray(train_idx, np.int64)
+    if raw.validation is not None:
+        return base, raw.validation
+    if val_idx is not None:
+        val_pos = np.asarray(val_idx, np.int64)
+        return (np.setdiff1d(everything, val_pos) if train_idx is None else base), raw.train.take(val_pos)
+    if validation_split:
+        labels = raw.stratify_labels() if stratify else None
+        keep, held = split_indices(len(base), validation_split, shuffle, None if labels is None else labels[base],
+                                   seed)
+        return base[keep], raw.train.take(base[held])
+    return base, None
+
+
 def make_bundle(
     raw: RawData,
     spec: dict,
@@ -109,25 +129,7 @@ def make_bundle(
         seed: seed of the validation split.
     """
     spec = dict(spec or {})
-    n = len(raw.train)
-    everything = np.arange(n, dtype=np.int64)
-    val_split: RawSplit | None = None
-    if raw.validation is not None:
-        train_pos = everything if train_idx is None else np.asarray(train_idx, np.int64)
-        val_split = raw.validation
-    elif val_idx is not None:
-        val_pos = np.asarray(val_idx, np.int64)
-        train_pos = np.setdiff1d(everything, val_pos) if train_idx is None else np.asarray(train_idx, np.int64)
-        val_split = raw.train.take(val_pos)
-    elif validation_split:
-        labels = raw.stratify_labels() if stratify else None
-        base = everything if train_idx is None else np.asarray(train_idx, np.int64)
-        keep, held = split_indices(len(base), validation_split, shuffle, None if labels is None else labels[base],
-                                   seed)
-        train_pos = base[keep]
-        val_split = raw.train.take(base[held])
-    else:
-        train_pos = everything if train_idx is None else np.asarray(train_idx, np.int64)
+    train_pos, val_split = _validation_rows(raw, train_idx, val_idx, validation_split, shuffle, stratify, seed)
     if len(train_pos) == 0:
         raise ConfigError("no training rows are left after taking the validation rows out")
 
@@ -149,19 +151,3 @@ def make_bundle(
         Split(x, y), transform(val_split), transform(raw.test), pre, pre.class_names, indices,
         make_info(raw.name, pre, x),
     )
-
-
-def load_data(
-    spec: dict,
-    base_dir,
-    validation_split: float = 0.0,
-    shuffle: bool = True,
-    stratify: bool = False,
-    seed: int = 0,
-    progress=None,
-) -> DataBundle:
-    """load_raw + make_bundle: the data section of a config, ready to train on."""
-    from nntrain.data.loading import load_raw
-
-    raw = load_raw(spec, base_dir, progress)
-    return make_bundle(raw, spec, None, None, validation_split, shuffle, stratify, seed)

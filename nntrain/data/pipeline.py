@@ -12,26 +12,22 @@ from typing import Any
 
 import numpy as np
 
-from nntrain.data.encoders import ColumnEncoder
-from nntrain.data.preprocessing import Step, build_step, is_sequences, step_from_state, step_state
-from nntrain.data.raw import RawData, RawSplit
+from nntrain.data.encoders import ColumnEncoder, TargetEncoder, Tokenizer
+from nntrain.data.raw import RawData, RawSplit, is_sequences
 from nntrain.data.state import as_list, as_str, as_str_list
-from nntrain.data.targets import TargetEncoder
-from nntrain.data.text import Tokenizer
+from nntrain.data.steps import Step, build_step, step_from_state, step_state
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, DataError
 from nntrain.registry import did_you_mean
 
 STATE_FORMAT = "nntrain.preprocessor/1"
-SINGLE_INPUT = "input"
-SINGLE_OUTPUT = "output"
 
 
 def _drop_none(d: dict) -> dict:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def _per_name(config: Any, names: list[str], key: str) -> dict[str, list]:
+def steps_per_name(config: Any, names: list[str], key: str) -> dict[str, list]:
     """A steps config (a list for every name, or name -> list) as name -> list of step configs."""
     if config is None:
         return {n: [] for n in names}
@@ -180,11 +176,21 @@ class OutputPipeline:
             y = step.transform(y)
         return y
 
+    def inverse_transform(self, values: np.ndarray) -> np.ndarray | None:
+        """Model-space regression values (rows,) or (rows, k) back in the raw target's units, as float64, undoing the
+        target steps (standardize, minmax, rescale) last first; None when a step cannot be undone."""
+        if not all(step.invertible for step in self.steps):
+            return None
+        v = np.asarray(values, np.float64)
+        for step in reversed(self.steps):
+            v = step.inverse_transform(v)
+        return v
+
     @property
     def width(self) -> int:
         """Target columns the model output must produce (n_classes after one_hot, 1 for class indices)."""
         one_hot = [s for s in self.steps if s.registered_name == "one_hot"]
-        return int(one_hot[-1].fitted_classes) if one_hot else self.encoder.width
+        return int(one_hot[-1].fitted_size) if one_hot else self.encoder.width
 
     def get_state(self) -> dict:
         steps = [step_state(s) for s in self.steps]
@@ -222,8 +228,8 @@ class Preprocessor:
     def from_spec(cls, raw: RawData, spec: dict) -> Preprocessor:
         """Unfitted pipelines for the inputs/outputs of `raw`, with the steps the data spec names."""
         in_names, out_names = list(raw.kinds), list(raw.train.y)
-        in_steps = _per_name(spec.get("preprocessing"), in_names, "preprocessing")
-        out_steps = _per_name(spec.get("target_preprocessing"), out_names, "target_preprocessing")
+        in_steps = steps_per_name(spec.get("preprocessing"), in_names, "preprocessing")
+        out_steps = steps_per_name(spec.get("target_preprocessing"), out_names, "target_preprocessing")
         single_in = "inputs" not in spec or not spec.get("inputs")
         single_out = "outputs" not in spec or not spec.get("outputs")
         inputs = {}
@@ -284,10 +290,6 @@ class Preprocessor:
     def class_names(self) -> dict[str, list[str] | None]:
         """Output name -> class names (index order), or None when unknown or not a classification output."""
         return {n: p.encoder.class_names for n, p in self.outputs.items()}
-
-    @property
-    def tasks(self) -> dict[str, str]:
-        return {n: p.encoder.task for n, p in self.outputs.items()}
 
     def get_state(self) -> dict:
         """Nested dict of numpy arrays, str, int, float and lists (no None, no pickle)."""

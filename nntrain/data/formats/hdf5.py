@@ -1,0 +1,81 @@
+"""HDF5 (.h5, .hdf5): datasets by path inside the file ("x", "group/x"), sliced at predict time, never read whole.
+
+h5py is imported inside the functions, so importing nntrain.data stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from nntrain.data.formats.base import check_file
+from nntrain.data.formats.keyed import Keyed
+from nntrain.data.raw import object_array
+from nntrain.errors import DataError
+from nntrain.registry import did_you_mean
+
+
+def _dataset(f, key: str, path: Path):
+    if key not in f:
+        import h5py
+
+        names = []
+        f.visit(lambda n: names.append(n) if isinstance(f[n], h5py.Dataset) else None)
+        raise DataError(f"{path}: no dataset {key!r}{did_you_mean(key, names)}; datasets: {', '.join(names)}")
+    return f[key]
+
+
+def read_h5(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
+    """The named datasets of an HDF5 file, read whole (byte strings decoded to str)."""
+    import h5py
+
+    path = check_file(path)
+    try:
+        with h5py.File(path, "r") as f:
+            out = {}
+            for key in keys:
+                data = _dataset(f, key, path)[()]
+                if isinstance(data, np.ndarray) and data.dtype.kind in "SO":
+                    data = object_array([v.decode() if isinstance(v, bytes) else v for v in data])
+                out[key] = data
+            return out
+    except OSError as exc:
+        raise DataError(f"{path}: not a readable HDF5 file ({exc})") from None
+
+
+def h5_shapes(path: Path, keys: list[str]) -> dict[str, tuple[tuple, np.dtype]]:
+    """key -> (shape, dtype) of HDF5 datasets without reading them."""
+    import h5py
+
+    path = check_file(path)
+    try:
+        with h5py.File(path, "r") as f:
+            shapes = {}
+            for k in keys:
+                ds = _dataset(f, k, path)
+                shapes[k] = (tuple(ds.shape), ds.dtype)
+            return shapes
+    except OSError as exc:
+        raise DataError(f"{path}: not a readable HDF5 file ({exc})") from None
+
+
+class Hdf5(Keyed):
+    name, suffixes = "hdf5", (".h5", ".hdf5")
+
+    def _arrays(self, path, keys):
+        return read_h5(path, keys)
+
+    def _shapes(self, path, keys):
+        return h5_shapes(path, keys)
+
+    def _chunks(self, path, keys, batch_size, expected):
+        import h5py
+
+        rows = h5_shapes(path, keys)[keys[0]][0][0]
+        with h5py.File(path, "r") as f:
+            for start in range(0, rows, batch_size):
+                yield {k: f[k][start : start + batch_size] for k in keys}
+
+
+HDF5 = Hdf5()
