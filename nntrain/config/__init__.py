@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from nntrain.config.jsonschema import Issue, type_name
+from nntrain.config.validator import Issue, type_name
 from nntrain.config.yamlpos import Positions, load_yaml
 from nntrain.errors import ConfigError, NNTrainError
 from nntrain.registry import did_you_mean

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nntrain.config.jsonschema import Issue, type_name, validate
+from nntrain.config.validator import Issue, type_name, validate
 from nntrain.config.schema import TRAINING_SCHEMA, signature_schema
 from nntrain.errors import ConfigError
 from nntrain.registry import Registry, did_you_mean
