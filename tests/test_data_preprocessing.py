@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nntrain.config.data_schema import STEP_NAMES
 from nntrain.data import STEPS, Preprocessor, load_data, load_raw, make_bundle
 from nntrain.data.preprocessing import MultiHotStep, PadSequences, build_step
-from nntrain.data.schema import STEP_NAMES
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, DataError, ShapeError
 

@@ -127,7 +127,7 @@ TRAINING_SCHEMA = {
 
 def config_schema() -> dict:
     """The whole config format as JSON Schema (draft 2020-12), for editors and `nntrain schema`."""
-    from nntrain.data.schema import DATA_SCHEMA
+    from nntrain.config.data_schema import DATA_SCHEMA
 
     LAYERS, LOSSES, METRICS, OPTIMIZERS, SCHEDULES, CALLBACKS = _registries()
     layer_extra = {"type": {"enum": LAYERS.names()}, "inputs": {"anyOf": [{"type": "string"},

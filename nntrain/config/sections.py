@@ -20,7 +20,7 @@ LAYER_KEYS = ("type", "name", "inputs", "trainable")
 
 def check_sections(tree: dict, base_dir: Path) -> tuple[dict, list[Issue]]:
     """Validate a whole config tree (relative paths from `base_dir`). Returns (resolved tree, issues)."""
-    from nntrain.data.schema import DATA_SCHEMA
+    from nntrain.config.data_schema import DATA_SCHEMA
 
     issues: list[Issue] = []
     out: dict = {}

@@ -14,7 +14,6 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "DATA_SCHEMA": "nntrain.data.schema",
     "load_raw": "nntrain.data.loading",
     "DATASETS": "nntrain.data.loading",
     "RawData": "nntrain.data.raw",
@@ -37,7 +36,6 @@ _EXPORTS = {
 
 __all__ = [
     "DATASETS",
-    "DATA_SCHEMA",
     "STEPS",
     "DataBundle",
     "Preprocessor",
@@ -67,7 +65,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from nntrain.data.preprocessing import STEPS
     from nntrain.data.preprocessor import Preprocessor
     from nntrain.data.raw import RawData, RawSplit
-    from nntrain.data.schema import DATA_SCHEMA
     from nntrain.data.splits import kfold_indices, split_indices
     from nntrain.data.text import Tokenizer
 
