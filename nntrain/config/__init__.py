@@ -51,8 +51,11 @@ class RunConfig:
             located.path = tuple(path)
         return located
 
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.resolved, sort_keys=False, default_flow_style=None, width=100)
+
+def dump_yaml(tree: dict) -> str:
+    """A config tree as YAML the way nntrain writes it (`nntrain check`, a run folder's config.yaml): keys in
+    config order, short lists inline, lines up to 100 characters."""
+    return yaml.safe_dump(tree, sort_keys=False, default_flow_style=None, width=100)
 
 
 def format_issues(issues: list[Issue], pos: Positions) -> str:
@@ -180,5 +183,5 @@ def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None =
                      base=Path(base_dir) if base_dir is not None else None)
 
 
-__all__ = ["RunConfig", "load_config", "format_issues", "parse_override", "ConfigError", "NNTrainError",
+__all__ = ["RunConfig", "dump_yaml", "load_config", "format_issues", "parse_override", "ConfigError", "NNTrainError",
            "did_you_mean"]
