@@ -9,10 +9,9 @@ from pathlib import Path
 
 import yaml
 
+from nntrain.config.loader import Positions, apply_overrides, load_yaml
 from nntrain.config.validator import Issue, type_name
-from nntrain.config.yamlpos import Positions, load_yaml
 from nntrain.errors import ConfigError, NNTrainError
-from nntrain.registry import did_you_mean
 
 SECTIONS = ["name", "seed", "data", "model", "loss", "loss_weights", "metrics", "optimizer", "training", "callbacks"]
 
@@ -68,90 +67,6 @@ def format_issues(issues: list[Issue], pos: Positions) -> str:
     return "\n".join(([head] if head else []) + lines)
 
 
-# --- overrides ------------------------------------------------------------------------------------------
-def parse_override(text: str) -> tuple[list, object]:
-    """`training.epochs=50` -> (["training", "epochs"], 50); values typed like YAML, `3e-4` as a float."""
-    if "=" not in text:
-        raise ConfigError(f"--set {text!r}: expected key.path=value, e.g. --set training.epochs=50")
-    key, _, raw = text.partition("=")
-    parts: list = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
-    if not key.strip() or "" in parts:
-        raise ConfigError(f"--set {text!r}: the key path is empty or has an empty part")
-    from nntrain.config.yamlpos import ConfigLoader
-
-    try:
-        value = yaml.load(raw, Loader=ConfigLoader) if raw.strip() else ""  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError:
-        value = raw
-    if isinstance(value, str):
-        try:
-            value = float(value) if any(c in value.lower() for c in ".e") else int(value)
-        except ValueError:
-            pass
-    return parts, value
-
-
-def _schema_at(schema: dict, parts: list) -> dict | None:
-    """The sub-schema at a key path (following properties, items and the first object-like branch)."""
-    for part in parts:
-        if schema is None:
-            return None
-        for combo in ("anyOf", "oneOf"):
-            if combo in schema:
-                schema = next((b for b in schema[combo] if "properties" in b or "items" in b
-                               or isinstance(b.get("additionalProperties"), dict)), None) or {}
-        if isinstance(part, int):
-            schema = schema.get("items")
-        else:
-            props = schema.get("properties", {})
-            extra = schema.get("additionalProperties")
-            schema = props.get(part) if part in props else (extra if isinstance(extra, dict) else None)
-    return schema
-
-
-def _typed_by_schema(parts: list, value, text: str):
-    """`--set name=2024` stays the string "2024" where the schema wants a string."""
-    if isinstance(value, str):
-        return value
-    from nntrain.config.schema import config_schema
-
-    schema = _schema_at(config_schema(), parts)
-    if schema and (schema.get("type") == "string" or all(isinstance(e, str) for e in schema.get("enum", [1]))):
-        return text.partition("=")[2]
-    return value
-
-
-def apply_override(tree: dict, parts: list, value, text: str) -> None:
-    node = tree
-    for i, part in enumerate(parts[:-1]):
-        if isinstance(node, list):
-            if not isinstance(part, int) or not 0 <= part < len(node):
-                raise ConfigError(f"--set {text!r}: `{'.'.join(map(str, parts[:i]))}` has {len(node)} items, "
-                                  f"no item {part}")
-            node = node[part]
-            # a `- Dense: {units: 8}` item: descend into its arguments
-            if isinstance(node, dict) and len(node) == 1 and parts[i + 1] not in node:
-                inner = next(iter(node.values()))
-                if isinstance(inner, dict):
-                    node = inner
-            continue
-        if not isinstance(node, dict):
-            raise ConfigError(f"--set {text!r}: `{'.'.join(map(str, parts[:i]))}` is not a mapping")
-        if part not in node or node[part] is None:
-            node[part] = {}
-        node = node[part]
-    last = parts[-1]
-    if isinstance(node, list):
-        if not isinstance(last, int) or not 0 <= last < len(node):
-            raise ConfigError(f"--set {text!r}: no item {last} in a list of {len(node)}")
-        node[last] = value
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        raise ConfigError(f"--set {text!r}: `{'.'.join(map(str, parts[:-1]))}` is not a mapping")
-
-
-# --- loading --------------------------------------------------------------------------------------------
 def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None = None) -> RunConfig:
     """Read, override and validate a config file. Raises ConfigError listing every problem found.
 
@@ -166,11 +81,7 @@ def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None =
     if not isinstance(tree, dict):
         raise ConfigError(f"{path}:1:1  the config must be a mapping of sections ({', '.join(SECTIONS)}), "
                           f"got a {type_name(tree)}")
-    for text in overrides:
-        parts, value = parse_override(text)
-        value = _typed_by_schema(parts, value, text)
-        apply_override(tree, parts, value, text)
-        pos.overridden.add(tuple(parts))
+    apply_overrides(tree, overrides, pos)
     resolved, issues = check_sections(tree, Path(base_dir) if base_dir is not None else path.parent)
     if issues:
         for issue in issues:
@@ -183,5 +94,4 @@ def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None =
                      base=Path(base_dir) if base_dir is not None else None)
 
 
-__all__ = ["RunConfig", "dump_yaml", "load_config", "format_issues", "parse_override", "ConfigError", "NNTrainError",
-           "did_you_mean"]
+__all__ = ["RunConfig", "dump_yaml", "format_issues", "load_config"]
