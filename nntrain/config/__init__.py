@@ -33,21 +33,17 @@ class RunConfig:
     def __getitem__(self, key):
         return self.resolved[key]
 
-    def where(self, path: tuple) -> str:
-        return self.positions.where(path)
-
-    def locate(self, exc: NNTrainError, path: tuple) -> NNTrainError:
-        """The same error, prefixed with the FILE:LINE:COL and key path of the config entry `path`
-        (unchanged when it already names a place in this file)."""
-        message = str(exc)
-        if message.startswith(self.positions.file):
+    def locate(self, exc: NNTrainError, path: tuple | None = None) -> NNTrainError:
+        """The same error, its message prefixed with the FILE:LINE:COL and key path of the config entry `path`
+        (default: the path the error carries); unchanged when already located."""
+        if exc.located:
             return exc
+        path = tuple(exc.path if path is None else path)
         dotted = ".".join(map(str, path))
-        message = message.removeprefix(f"{dotted}: ")  # the message may already start with the key
-        message += self.positions.from_set(path)
-        located = type(exc)(f"{self.where(path)}  {dotted}: {message}")
-        if isinstance(located, ConfigError):
-            located.path = tuple(path)
+        # a message that names its own key first (data's "data.train: ...") keeps the key once
+        message = str(exc).removeprefix(f"{dotted}: ") + self.positions.from_set(path)
+        located = type(exc)(f"{self.positions.where(path)}  {dotted}: {message}", path, exc.layer)
+        located.located = True
         return located
 
 
@@ -86,7 +82,9 @@ def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None =
     if issues:
         for issue in issues:
             issue.message += pos.from_set(issue.path)
-        raise ConfigError(format_issues(issues, pos))
+        error = ConfigError(format_issues(issues, pos), issues[0].path if len(issues) == 1 else ())
+        error.located = True
+        raise error
     resolved.setdefault("name", path.stem)
     if resolved.get("seed") is None:
         resolved["seed"] = random.SystemRandom().randrange(2**31)

@@ -1,34 +1,13 @@
 """From a validated RunConfig to engine objects: the model (shapes checked before any data is loaded),
-its compile arguments and the callbacks. Errors point at the config line of the layer at fault."""
+its compile arguments and the callbacks. Errors point at the config entry they carry (`NNTrainError.path`) or at
+the layer they name (`NNTrainError.layer`)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from nntrain.config import RunConfig
 from nntrain.errors import ConfigError, NNTrainError
-
-
-def _layer_path(cfg: RunConfig, name: str) -> tuple | None:
-    for i, entry in enumerate(cfg["model"]["layers"]):
-        if entry.get("name") == name:
-            return ("model", "layers", i)
-    return None
-
-
-def _located(cfg: RunConfig, exc: NNTrainError, default: tuple = ("model",)) -> NNTrainError:
-    """An engine error located at the config entry of the layer (or input) it names, else at `default`."""
-    path = default
-    for name in re.findall(r"`([^`]+)`", str(exc)):
-        found = _layer_path(cfg, name)
-        if found is not None:
-            path = found
-            break
-        if name in (cfg["model"].get("inputs") or {}):
-            path = ("model", "inputs", name)
-            break
-    return cfg.locate(exc, path)
 
 
 def _input_spec(value, from_data, name: str, cfg: RunConfig):
@@ -37,14 +16,30 @@ def _input_spec(value, from_data, name: str, cfg: RunConfig):
     data = from_data.get(name) if from_data else None
     if spec.get("shape") is None:
         if data is None:
-            raise ConfigError(f"{cfg.where(('model', 'inputs', name))}  model.inputs.{name}: its shape is not "
-                              f"given and the data does not say it; write `{name}: [FEATURES]`")
+            raise cfg.locate(ConfigError(f"its shape is not given and the data does not say it; write "
+                                         f"`{name}: [FEATURES]`"), ("model", "inputs", name))
         spec["shape"] = list(data["shape"])
     if data is not None:
         spec.setdefault("sparse", bool(data.get("sparse", False)))
         if data.get("dtype") in ("int32", "int64"):
             spec.setdefault("dtype", data["dtype"])
     return {"name": name, **spec}
+
+
+def _where(cfg: RunConfig, exc: NNTrainError, default: tuple) -> tuple:
+    """The key path of the config entry an engine error is about: the path it carries, else the entry of the
+    layer, input or output it names, else `default`."""
+    if exc.path:
+        return exc.path
+    model = cfg["model"]
+    for i, entry in enumerate(model["layers"]):
+        if exc.layer is not None and entry.get("name") == exc.layer:
+            return ("model", "layers", i)
+    if exc.layer in (model.get("inputs") or {}):
+        return ("model", "inputs", exc.layer)
+    if exc.layer in (model.get("outputs") or []):
+        return ("model", "outputs")
+    return default
 
 
 def build_model(cfg: RunConfig, data_inputs: dict | None = None):
@@ -65,7 +60,7 @@ def build_model(cfg: RunConfig, data_inputs: dict | None = None):
         try:
             layers.append(LAYERS.get(entry["type"])(**args))
         except NNTrainError as exc:
-            raise _located(cfg, exc, ("model", "layers", i)) from None
+            raise cfg.locate(exc, ("model", "layers", i)) from None
     assign_names(layers)
     for entry, layer in zip(mcfg["layers"], layers):
         entry["name"] = layer.name  # the resolved config records every layer's name
@@ -80,14 +75,14 @@ def build_model(cfg: RunConfig, data_inputs: dict | None = None):
         only = next(iter(data_inputs.values())) if data_inputs and len(data_inputs) == 1 else None
         if shape is None:
             if only is None:
-                raise ConfigError(f"{cfg.where(('model',))}  model: the input shape is unknown; add "
-                                  f"`input_shape: [FEATURES]` to `model:` or start the layers with an Input")
+                raise cfg.locate(ConfigError("the input shape is unknown; add `input_shape: [FEATURES]` to `model:` "
+                                             "or start the layers with an Input"), ("model",))
             shape = list(only["shape"])
         inp = Input(shape=shape, name="input", sparse=bool(only and only.get("sparse")),
                     dtype=(only or {}).get("dtype") if (only or {}).get("dtype") in ("int32", "int64") else "float32")
         return Sequential([inp, *layers], name=mcfg.get("name", "sequential"), seed=seed, dtype=dtype)
     except NNTrainError as exc:
-        raise _located(cfg, exc) from None
+        raise cfg.locate(exc, _where(cfg, exc, ("model",))) from None
 
 
 def compile_model(model, cfg: RunConfig) -> None:
@@ -96,7 +91,7 @@ def compile_model(model, cfg: RunConfig) -> None:
         model.compile(loss=loss, optimizer=dict(cfg["optimizer"]), metrics=cfg["metrics"],
                       loss_weights=cfg["loss_weights"])
     except NNTrainError as exc:
-        raise _located(cfg, exc, ("loss",)) from None
+        raise cfg.locate(exc, _where(cfg, exc, ("loss",))) from None
 
 
 def build_callbacks(cfg: RunConfig, run_dir: Path | None = None) -> list:
