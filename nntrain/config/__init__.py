@@ -1,5 +1,9 @@
 """Config files: YAML -> one validated, defaults-filled dict, with every mistake reported at once as
-`FILE:LINE:COL  key.path: what is wrong (got X, expected Y)` before anything is loaded or trained."""
+`FILE:LINE:COL  key.path: what is wrong (got X, expected Y)` before anything is loaded or trained.
+
+    cfg = load_config("iris.yaml", ["training.epochs=50"])   # loader -> sections (resolve) -> RunConfig
+    model = build_model(cfg, data_inputs); compile_model(model, cfg)   # config/build.py
+"""
 
 from __future__ import annotations
 
@@ -10,19 +14,21 @@ from pathlib import Path
 import yaml
 
 from nntrain.config.loader import Positions, apply_overrides, load_yaml
+from nntrain.config.resolve import Recipes
+from nntrain.config.sections import SECTIONS, check_sections
 from nntrain.config.validator import Issue, type_name
 from nntrain.errors import ConfigError, NNTrainError
-
-SECTIONS = ["name", "seed", "data", "model", "loss", "loss_weights", "metrics", "optimizer", "training", "callbacks"]
 
 
 @dataclass
 class RunConfig:
-    """A validated config. `resolved` is the whole config with defaults, seed and overrides applied."""
+    """A validated config. `resolved` is the whole config with defaults, seed and overrides applied; `recipes`
+    build its layers, loss, optimizer and callbacks (config/build.py)."""
 
     path: Path
     resolved: dict
     positions: Positions
+    recipes: Recipes = field(default_factory=Recipes)
     overrides: list[str] = field(default_factory=list)
     base: Path | None = None  # where relative paths point (a resumed run: the original config's folder)
 
@@ -68,9 +74,8 @@ def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None =
 
     base_dir: where relative paths in the config point (default: the config file's folder).
     """
-    from nntrain.config.sections import check_sections
-
     path = Path(path)
+    base = Path(base_dir) if base_dir is not None else None
     tree, pos = load_yaml(path)
     if tree is None:
         raise ConfigError(f"{path}:1:1  the config file is empty; it needs at least `data`, `model` and `loss`")
@@ -78,7 +83,7 @@ def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None =
         raise ConfigError(f"{path}:1:1  the config must be a mapping of sections ({', '.join(SECTIONS)}), "
                           f"got a {type_name(tree)}")
     apply_overrides(tree, overrides, pos)
-    resolved, issues = check_sections(tree, Path(base_dir) if base_dir is not None else path.parent)
+    resolved, recipes, issues = check_sections(tree, base if base is not None else path.parent)
     if issues:
         for issue in issues:
             issue.message += pos.from_set(issue.path)
@@ -88,8 +93,7 @@ def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None =
     resolved.setdefault("name", path.stem)
     if resolved.get("seed") is None:
         resolved["seed"] = random.SystemRandom().randrange(2**31)
-    return RunConfig(path=path, resolved=resolved, positions=pos, overrides=list(overrides),
-                     base=Path(base_dir) if base_dir is not None else None)
+    return RunConfig(path, resolved, pos, recipes, list(overrides), base)
 
 
 __all__ = ["RunConfig", "dump_yaml", "format_issues", "load_config"]
