@@ -166,7 +166,7 @@ def check(
 ):
     """Validate a config and print it resolved (all defaults filled in) with the model summary.
     Loads and downloads no data."""
-    from nntrain.config import dump_yaml, load_config
+    from nntrain.config import load_config
     from nntrain.experiment import prepare
 
     def run():
@@ -175,7 +175,9 @@ def check(
         return cfg, model
 
     cfg, model = _guard(run)
-    print(dump_yaml(cfg.resolved), end="")
+    import yaml
+
+    print(yaml.safe_dump(cfg.resolved, sort_keys=False, default_flow_style=None, width=100), end="")
     print()
     print(model.summary())
     print(f"\n{config}: OK")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from nntrain import runs
-from nntrain.config import RunConfig, dump_yaml, load_config
+from nntrain.config import RunConfig, load_config
 from nntrain.errors import CheckpointError, ConfigError, NNTrainError
 from nntrain.training.callbacks import Callback
 
@@ -253,7 +253,7 @@ def load_weights_by_name(model, path: Path) -> list[str]:
 def write_config(run_dir: Path, cfg: RunConfig) -> dict:
     """The run folder's config.yaml: the resolved config with data paths absolute. Returns what was written."""
     resolved = absolute_data_paths(cfg.resolved, cfg.base_dir)
-    runs.atomic_write_text(run_dir / "config.yaml", dump_yaml(resolved))
+    runs.atomic_write_text(run_dir / "config.yaml", _yaml(resolved))
     return resolved
 
 
@@ -378,3 +378,9 @@ def _monitor(cfg: RunConfig) -> str:
         if cb.get("name") in ("model_checkpoint", "early_stopping") and cb.get("monitor"):
             return cb["monitor"]
     return "val_loss"
+
+
+def _yaml(tree: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(tree, sort_keys=False, default_flow_style=None, width=100)
