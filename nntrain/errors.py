@@ -8,19 +8,27 @@ from __future__ import annotations
 
 
 class NNTrainError(Exception):
-    """Base class: a problem in the user's input (config, data, checkpoint, shapes)."""
+    """Base class: a problem in the user's input (config, data, checkpoint, shapes).
+
+    Where the problem lies travels with the error as data, so the config points at its FILE:LINE:COL without
+    reading the message.
+
+    Attributes:
+        path: key path of the config entry at fault, e.g. ("model", "layers", 2, "units"), or () where the raiser
+            cannot know it (the engine knows no config).
+        layer: name of the model layer, input or output the problem is about, or None; the config finds its entry.
+        located: True once the message starts with the entry's FILE:LINE:COL, so it is never prefixed twice.
+    """
+
+    def __init__(self, message: str = "", path: tuple = (), layer: str | None = None):
+        super().__init__(message)
+        self.path = tuple(path)
+        self.layer = layer
+        self.located = False
 
 
 class ConfigError(NNTrainError):
-    """A bad setting: unknown name, wrong type, out-of-range value.
-
-    Attributes:
-        path: key path inside the config where the problem is, e.g. ("model", "layers", 2, "units"), or ().
-    """
-
-    def __init__(self, message: str, path: tuple = ()):
-        super().__init__(message)
-        self.path = tuple(path)
+    """A bad setting: unknown name, wrong type, out-of-range value."""
 
 
 class ShapeError(ConfigError):

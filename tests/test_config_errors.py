@@ -93,6 +93,8 @@ CASES = [
     ("shape-cannot-fit", replace(FUNCTIONAL, "{name: b, type: Dense, units: 8, inputs: x}",
                                  "{name: b, type: Reshape, target_shape: [2, 2], inputs: x}"),
      [":9:", "join", "(None, 8)", "(None, 2, 2)"]),
+    ("unknown-output", replace(FUNCTIONAL, "outputs: [out]", "outputs: [ou]"),
+     [":11:", "model.outputs", "did you mean `out`"]),
     ("cycle", replace(FUNCTIONAL, "{name: a, type: Dense, units: 8, inputs: x}", "{name: a, type: Dense, units: 8, inputs: out}"),
      ["cycle"]),
     ("unused-input", replace(FUNCTIONAL, "inputs: {x: [4]}", "inputs: {x: [4], extra: [3]}"), ["extra", "not used"]),

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nntrain.config.data_schema import STEP_NAMES
 from nntrain.data import STEPS, Preprocessor, build_step, load_raw, make_bundle
-from nntrain.data.schema import STEP_NAMES
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, DataError, ShapeError
 from tests.data_helpers import data_bundle

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from nntrain.data.schema import DATA_SCHEMA, STEP_NAMES
+from nntrain.config.data_schema import DATA_SCHEMA, STEP_NAMES
 
 KEYWORDS = {"type", "properties", "additionalProperties", "required", "enum", "minimum", "maximum",
             "exclusiveMinimum", "exclusiveMaximum", "items", "oneOf", "anyOf", "default", "description"}

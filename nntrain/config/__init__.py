@@ -1,5 +1,9 @@
 """Config files: YAML -> one validated, defaults-filled dict, with every mistake reported at once as
-`FILE:LINE:COL  key.path: what is wrong (got X, expected Y)` before anything is loaded or trained."""
+`FILE:LINE:COL  key.path: what is wrong (got X, expected Y)` before anything is loaded or trained.
+
+    cfg = load_config("iris.yaml", ["training.epochs=50"])   # loader -> sections (resolve) -> RunConfig
+    model = build_model(cfg, data_inputs); compile_model(model, cfg)   # config/build.py
+"""
 
 from __future__ import annotations
 
@@ -9,21 +13,22 @@ from pathlib import Path
 
 import yaml
 
-from nntrain.config.jsonschema import Issue, type_name
-from nntrain.config.yamlpos import Positions, load_yaml
+from nntrain.config.loader import Positions, apply_overrides, load_yaml
+from nntrain.config.resolve import Recipes
+from nntrain.config.sections import SECTIONS, check_sections
+from nntrain.config.validator import Issue, type_name
 from nntrain.errors import ConfigError, NNTrainError
-from nntrain.registry import did_you_mean
-
-SECTIONS = ["name", "seed", "data", "model", "loss", "loss_weights", "metrics", "optimizer", "training", "callbacks"]
 
 
 @dataclass
 class RunConfig:
-    """A validated config. `resolved` is the whole config with defaults, seed and overrides applied."""
+    """A validated config. `resolved` is the whole config with defaults, seed and overrides applied; `recipes`
+    build its layers, loss, optimizer and callbacks (config/build.py)."""
 
     path: Path
     resolved: dict
     positions: Positions
+    recipes: Recipes = field(default_factory=Recipes)
     overrides: list[str] = field(default_factory=list)
     base: Path | None = None  # where relative paths point (a resumed run: the original config's folder)
 
@@ -34,30 +39,23 @@ class RunConfig:
     def __getitem__(self, key):
         return self.resolved[key]
 
-    def where(self, path: tuple) -> str:
-        return self.positions.where(path)
-
-    def locate(self, exc: NNTrainError, path: tuple) -> NNTrainError:
-        """The same error, prefixed with the FILE:LINE:COL and key path of the config entry `path`
-        (unchanged when it already names a place in this file)."""
-        message = str(exc)
-        if message.startswith(self.positions.file):
+    def locate(self, exc: NNTrainError, path: tuple | None = None) -> NNTrainError:
+        """The same error, its message prefixed with the FILE:LINE:COL and key path of the config entry `path`
+        (default: the path the error carries); unchanged when already located."""
+        if exc.located:
             return exc
+        path = tuple(exc.path if path is None else path)
         dotted = ".".join(map(str, path))
-        message = message.removeprefix(f"{dotted}: ")  # the message may already start with the key
-        message += self.positions.from_set(path)
-        located = type(exc)(f"{self.where(path)}  {dotted}: {message}")
-        if isinstance(located, ConfigError):
-            located.path = tuple(path)
+        # a message that names its own key first (data's "data.train: ...") keeps the key once
+        message = str(exc).removeprefix(f"{dotted}: ") + self.positions.from_set(path)
+        located = type(exc)(f"{self.positions.where(path)}  {dotted}: {message}", path, exc.layer)
+        located.located = True
         return located
-
-    def to_yaml(self) -> str:
-        return dump_yaml(self.resolved)
 
 
 def dump_yaml(tree: dict) -> str:
-    """A config tree as the run folder's config.yaml and `nntrain check` print it: keys in order, flow style
-    for short lists."""
+    """A config tree as YAML the way nntrain writes it (`nntrain check`, a run folder's config.yaml): keys in
+    config order, short lists inline, lines up to 100 characters."""
     return yaml.safe_dump(tree, sort_keys=False, default_flow_style=None, width=100)
 
 
@@ -71,120 +69,31 @@ def format_issues(issues: list[Issue], pos: Positions) -> str:
     return "\n".join(([head] if head else []) + lines)
 
 
-# --- overrides ------------------------------------------------------------------------------------------
-def parse_override(text: str) -> tuple[list, object]:
-    """`training.epochs=50` -> (["training", "epochs"], 50); values typed like YAML, `3e-4` as a float."""
-    if "=" not in text:
-        raise ConfigError(f"--set {text!r}: expected key.path=value, e.g. --set training.epochs=50")
-    key, _, raw = text.partition("=")
-    parts: list = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
-    if not key.strip() or "" in parts:
-        raise ConfigError(f"--set {text!r}: the key path is empty or has an empty part")
-    from nntrain.config.yamlpos import ConfigLoader
-
-    try:
-        value = yaml.load(raw, Loader=ConfigLoader) if raw.strip() else ""  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError:
-        value = raw
-    if isinstance(value, str):
-        try:
-            value = float(value) if any(c in value.lower() for c in ".e") else int(value)
-        except ValueError:
-            pass
-    return parts, value
-
-
-def _schema_at(schema: dict, parts: list) -> dict | None:
-    """The sub-schema at a key path (following properties, items and the first object-like branch)."""
-    for part in parts:
-        if schema is None:
-            return None
-        for combo in ("anyOf", "oneOf"):
-            if combo in schema:
-                schema = next((b for b in schema[combo] if "properties" in b or "items" in b
-                               or isinstance(b.get("additionalProperties"), dict)), None) or {}
-        if isinstance(part, int):
-            schema = schema.get("items")
-        else:
-            props = schema.get("properties", {})
-            extra = schema.get("additionalProperties")
-            schema = props.get(part) if part in props else (extra if isinstance(extra, dict) else None)
-    return schema
-
-
-def _typed_by_schema(parts: list, value, text: str):
-    """`--set name=2024` stays the string "2024" where the schema wants a string."""
-    if isinstance(value, str):
-        return value
-    from nntrain.config.schema import config_schema
-
-    schema = _schema_at(config_schema(), parts)
-    if schema and (schema.get("type") == "string" or all(isinstance(e, str) for e in schema.get("enum", [1]))):
-        return text.partition("=")[2]
-    return value
-
-
-def apply_override(tree: dict, parts: list, value, text: str) -> None:
-    node = tree
-    for i, part in enumerate(parts[:-1]):
-        if isinstance(node, list):
-            if not isinstance(part, int) or not 0 <= part < len(node):
-                raise ConfigError(f"--set {text!r}: `{'.'.join(map(str, parts[:i]))}` has {len(node)} items, "
-                                  f"no item {part}")
-            node = node[part]
-            # a `- Dense: {units: 8}` item: descend into its arguments
-            if isinstance(node, dict) and len(node) == 1 and parts[i + 1] not in node:
-                inner = next(iter(node.values()))
-                if isinstance(inner, dict):
-                    node = inner
-            continue
-        if not isinstance(node, dict):
-            raise ConfigError(f"--set {text!r}: `{'.'.join(map(str, parts[:i]))}` is not a mapping")
-        if part not in node or node[part] is None:
-            node[part] = {}
-        node = node[part]
-    last = parts[-1]
-    if isinstance(node, list):
-        if not isinstance(last, int) or not 0 <= last < len(node):
-            raise ConfigError(f"--set {text!r}: no item {last} in a list of {len(node)}")
-        node[last] = value
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        raise ConfigError(f"--set {text!r}: `{'.'.join(map(str, parts[:-1]))}` is not a mapping")
-
-
-# --- loading --------------------------------------------------------------------------------------------
 def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None = None) -> RunConfig:
     """Read, override and validate a config file. Raises ConfigError listing every problem found.
 
     base_dir: where relative paths in the config point (default: the config file's folder).
     """
-    from nntrain.config.sections import check_sections
-
     path = Path(path)
+    base = Path(base_dir) if base_dir is not None else None
     tree, pos = load_yaml(path)
     if tree is None:
         raise ConfigError(f"{path}:1:1  the config file is empty; it needs at least `data`, `model` and `loss`")
     if not isinstance(tree, dict):
         raise ConfigError(f"{path}:1:1  the config must be a mapping of sections ({', '.join(SECTIONS)}), "
                           f"got a {type_name(tree)}")
-    for text in overrides:
-        parts, value = parse_override(text)
-        value = _typed_by_schema(parts, value, text)
-        apply_override(tree, parts, value, text)
-        pos.overridden.add(tuple(parts))
-    resolved, issues = check_sections(tree, Path(base_dir) if base_dir is not None else path.parent)
+    apply_overrides(tree, overrides, pos)
+    resolved, recipes, issues = check_sections(tree, base if base is not None else path.parent)
     if issues:
         for issue in issues:
             issue.message += pos.from_set(issue.path)
-        raise ConfigError(format_issues(issues, pos))
+        error = ConfigError(format_issues(issues, pos), issues[0].path if len(issues) == 1 else ())
+        error.located = True
+        raise error
     resolved.setdefault("name", path.stem)
     if resolved.get("seed") is None:
         resolved["seed"] = random.SystemRandom().randrange(2**31)
-    return RunConfig(path=path, resolved=resolved, positions=pos, overrides=list(overrides),
-                     base=Path(base_dir) if base_dir is not None else None)
+    return RunConfig(path, resolved, pos, recipes, list(overrides), base)
 
 
-__all__ = ["RunConfig", "load_config", "format_issues", "parse_override", "ConfigError", "NNTrainError",
-           "did_you_mean"]
+__all__ = ["RunConfig", "dump_yaml", "format_issues", "load_config"]

@@ -1,34 +1,62 @@
-"""From a validated RunConfig to engine objects: the model (shapes checked before any data is loaded),
-its compile arguments and the callbacks. Errors point at the config line of the layer at fault."""
+"""From a loaded RunConfig to engine objects: the model (shapes checked before any data is loaded), its compile
+arguments and the callbacks, each made from the Recipes the checking pass left (fresh ones on every call after the
+first). Errors point at the config entry they carry (`NNTrainError.path`) or at the layer they name
+(`NNTrainError.layer`)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from nntrain.config import RunConfig
 from nntrain.errors import ConfigError, NNTrainError
 
-
-def _layer_path(cfg: RunConfig, name: str) -> tuple | None:
-    for i, entry in enumerate(cfg["model"]["layers"]):
-        if entry.get("name") == name:
-            return ("model", "layers", i)
-    return None
+FILE_KEYS = ("filename", "log_dir", "filepath")  # callback arguments naming a file, relative to the run folder
 
 
-def _located(cfg: RunConfig, exc: NNTrainError, default: tuple = ("model",)) -> NNTrainError:
-    """An engine error located at the config entry of the layer (or input) it names, else at `default`."""
-    path = default
-    for name in re.findall(r"`([^`]+)`", str(exc)):
-        found = _layer_path(cfg, name)
-        if found is not None:
-            path = found
-            break
-        if name in (cfg["model"].get("inputs") or {}):
-            path = ("model", "inputs", name)
-            break
-    return cfg.locate(exc, path)
+def build_model(cfg: RunConfig, data_inputs: dict | None = None):
+    """Build (and shape-check) the model of a config; every call builds new layers.
+
+    Args:
+        data_inputs: what the data says of each input, {name: {"shape": [...], "sparse": bool, "dtype": str}};
+            a single-input dataset may use any name. Shapes in the config take precedence.
+    """
+    from nntrain.engine.model import assign_names
+
+    try:
+        layers = [recipe.make() for recipe in cfg.recipes.layers]
+    except NNTrainError as exc:
+        raise cfg.locate(exc) from None
+    assign_names(layers)
+    for entry, layer in zip(cfg["model"]["layers"], layers):
+        entry["name"] = layer.name  # the resolved config records every layer's name
+    try:
+        return _graph(cfg, layers, data_inputs)
+    except NNTrainError as exc:
+        raise cfg.locate(exc, _where(cfg, exc, ("model",))) from None
+
+
+def _graph(cfg: RunConfig, layers: list, data_inputs: dict | None):
+    from nntrain.engine.layers import Input
+    from nntrain.engine.model import Model, Node, Sequential
+
+    mcfg = cfg["model"]
+    seed, dtype = cfg["seed"], cfg["training"]["dtype"]
+    if "inputs" in mcfg:
+        inputs = [Input(**_input_spec(v, data_inputs, n, cfg)) for n, v in mcfg["inputs"].items()]
+        nodes = [Node(layer, list(entry["inputs"])) for entry, layer in zip(mcfg["layers"], layers)]
+        return Model(inputs, nodes, mcfg["outputs"], name=mcfg.get("name", "model"), seed=seed, dtype=dtype)
+    if isinstance(layers[0], Input):
+        return Sequential(layers, name=mcfg.get("name", "sequential"), seed=seed, dtype=dtype)
+    shape = mcfg.get("input_shape")
+    only = next(iter(data_inputs.values())) if data_inputs and len(data_inputs) == 1 else None
+    if shape is None:
+        if only is None:
+            raise cfg.locate(ConfigError("the input shape is unknown; add `input_shape: [FEATURES]` to `model:` or "
+                                         "start the layers with an Input"), ("model",))
+        shape = list(only["shape"])
+    inp = Input(shape=shape, name="input", sparse=bool(only and only.get("sparse")),
+                dtype=(only or {}).get("dtype") if (only or {}).get("dtype") in ("int32", "int64") else "float32")
+    return Sequential([inp, *layers], name=mcfg.get("name", "sequential"), seed=seed, dtype=dtype)
 
 
 def _input_spec(value, from_data, name: str, cfg: RunConfig):
@@ -37,8 +65,8 @@ def _input_spec(value, from_data, name: str, cfg: RunConfig):
     data = from_data.get(name) if from_data else None
     if spec.get("shape") is None:
         if data is None:
-            raise ConfigError(f"{cfg.where(('model', 'inputs', name))}  model.inputs.{name}: its shape is not "
-                              f"given and the data does not say it; write `{name}: [FEATURES]`")
+            raise cfg.locate(ConfigError(f"its shape is not given and the data does not say it; write "
+                                         f"`{name}: [FEATURES]`"), ("model", "inputs", name))
         spec["shape"] = list(data["shape"])
     if data is not None:
         spec.setdefault("sparse", bool(data.get("sparse", False)))
@@ -47,69 +75,43 @@ def _input_spec(value, from_data, name: str, cfg: RunConfig):
     return {"name": name, **spec}
 
 
-def build_model(cfg: RunConfig, data_inputs: dict | None = None):
-    """Build (and shape-check) the model of a config.
-
-    Args:
-        data_inputs: what the data says of each input, {name: {"shape": [...], "sparse": bool, "dtype": str}};
-            a single-input dataset may use any name. Shapes in the config take precedence.
-    """
-    from nntrain.engine.layers import LAYERS, Input
-    from nntrain.engine.model import Model, Node, Sequential, assign_names
-
-    mcfg = cfg["model"]
-    seed, dtype = cfg["seed"], cfg["training"]["dtype"]
-    layers = []
-    for i, entry in enumerate(mcfg["layers"]):
-        args = {k: v for k, v in entry.items() if k not in ("type", "inputs")}
-        try:
-            layers.append(LAYERS.get(entry["type"])(**args))
-        except NNTrainError as exc:
-            raise _located(cfg, exc, ("model", "layers", i)) from None
-    assign_names(layers)
-    for entry, layer in zip(mcfg["layers"], layers):
-        entry["name"] = layer.name  # the resolved config records every layer's name
-    try:
-        if "inputs" in mcfg:
-            inputs = [Input(**_input_spec(v, data_inputs, n, cfg)) for n, v in mcfg["inputs"].items()]
-            nodes = [Node(layer, list(entry["inputs"])) for entry, layer in zip(mcfg["layers"], layers)]
-            return Model(inputs, nodes, mcfg["outputs"], name=mcfg.get("name", "model"), seed=seed, dtype=dtype)
-        if isinstance(layers[0], Input):
-            return Sequential(layers, name=mcfg.get("name", "sequential"), seed=seed, dtype=dtype)
-        shape = mcfg.get("input_shape")
-        only = next(iter(data_inputs.values())) if data_inputs and len(data_inputs) == 1 else None
-        if shape is None:
-            if only is None:
-                raise ConfigError(f"{cfg.where(('model',))}  model: the input shape is unknown; add "
-                                  f"`input_shape: [FEATURES]` to `model:` or start the layers with an Input")
-            shape = list(only["shape"])
-        inp = Input(shape=shape, name="input", sparse=bool(only and only.get("sparse")),
-                    dtype=(only or {}).get("dtype") if (only or {}).get("dtype") in ("int32", "int64") else "float32")
-        return Sequential([inp, *layers], name=mcfg.get("name", "sequential"), seed=seed, dtype=dtype)
-    except NNTrainError as exc:
-        raise _located(cfg, exc) from None
+def _where(cfg: RunConfig, exc: NNTrainError, default: tuple) -> tuple:
+    """The key path of the config entry an engine error is about: the path it carries, else the entry of the
+    layer, input or output it names, else `default`."""
+    if exc.path:
+        return exc.path
+    model = cfg["model"]
+    for i, entry in enumerate(model["layers"]):
+        if exc.layer is not None and entry.get("name") == exc.layer:
+            return ("model", "layers", i)
+    if exc.layer in (model.get("inputs") or {}):
+        return ("model", "inputs", exc.layer)
+    if exc.layer in (model.get("outputs") or []):
+        return ("model", "outputs")
+    return default
 
 
 def compile_model(model, cfg: RunConfig) -> None:
-    loss = cfg["loss"]
+    """Give the model its losses, optimizer and metrics: new objects on every call after the first."""
+    loss = cfg.recipes.loss
     try:
-        model.compile(loss=loss, optimizer=dict(cfg["optimizer"]), metrics=cfg["metrics"],
+        if isinstance(loss, dict):
+            losses = {output: recipe.make() for output, recipe in loss.items()}
+        else:  # one loss for every output, each its own object
+            losses = {output: loss.make() for output in model.output_names}
+        model.compile(loss=losses, optimizer=cfg.recipes.optimizer.make(), metrics=cfg["metrics"],
                       loss_weights=cfg["loss_weights"])
     except NNTrainError as exc:
-        raise _located(cfg, exc, ("loss",)) from None
+        raise cfg.locate(exc, _where(cfg, exc, ("loss",))) from None
 
 
 def build_callbacks(cfg: RunConfig, run_dir: Path | None = None) -> list:
     """The config's callbacks; relative file paths (csv_logger, tensorboard, model_checkpoint) land in the run
     folder."""
-    from nntrain.training.callbacks import build_callback
-
     out = []
-    for spec in cfg["callbacks"]:
-        spec = dict(spec)
+    for spec, recipe in zip(cfg["callbacks"], cfg.recipes.callbacks):
+        moved = {}
         if run_dir is not None:
-            for key in ("filename", "log_dir", "filepath"):
-                if key in spec and not Path(spec[key]).is_absolute():
-                    spec[key] = str(run_dir / spec[key])
-        out.append(build_callback(spec, cfg.base_dir))
+            moved = {k: str(run_dir / spec[k]) for k in FILE_KEYS if k in spec and not Path(spec[k]).is_absolute()}
+        out.append(recipe.make(**moved))
     return out

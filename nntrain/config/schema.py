@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 
+from nntrain.config.data_schema import DATA_SCHEMA
 from nntrain.registry import Registry
 
 _ANNOTATION_TYPES = {"int": "integer", "float": "number", "bool": "boolean", "str": "string", "None": "null",
@@ -125,11 +126,8 @@ TRAINING_SCHEMA = {
 }
 
 
-def config_schema() -> dict:
-    """The whole config format as JSON Schema (draft 2020-12), for editors and `nntrain schema`."""
-    from nntrain.data.schema import DATA_SCHEMA
-
-    LAYERS, LOSSES, METRICS, OPTIMIZERS, SCHEDULES, CALLBACKS = _registries()
+def _layer_forms(LAYERS: Registry) -> list[dict]:
+    """Each layer written as {type: Dense, ...args} or {Dense: {...args}}."""
     layer_extra = {"type": {"enum": LAYERS.names()}, "inputs": {"anyOf": [{"type": "string"},
                                                                           {"type": "array", "items": {"type": "string"}}]},
                    "name": {"type": "string"}, "trainable": {"type": "boolean", "default": True}}
@@ -143,6 +141,13 @@ def config_schema() -> dict:
                                                                           "name": layer_extra["name"],
                                                                           "inputs": layer_extra["inputs"],
                                                                           "trainable": layer_extra["trainable"]}}}})
+    return layer_forms
+
+
+def config_schema() -> dict:
+    """The whole config format as JSON Schema (draft 2020-12), for editors and `nntrain schema`."""
+    LAYERS, LOSSES, METRICS, OPTIMIZERS, SCHEDULES, CALLBACKS = _registries()
+    layer_forms = _layer_forms(LAYERS)
     shape = {"type": "array", "items": {"type": ["integer", "null"]}}
     loss_one = {"anyOf": [{"enum": LOSSES.names(aliases=True)}, *named_forms(LOSSES)]}
     metric_one = {"anyOf": [{"enum": METRICS.names(aliases=True)}, *named_forms(METRICS)]}

@@ -37,7 +37,6 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "DATA_SCHEMA": "nntrain.data.schema",
     "load_raw": "nntrain.data.loading",
     "DATASETS": "nntrain.data.sources",
     "dataset_entry": "nntrain.data.sources",
@@ -62,7 +61,6 @@ _EXPORTS = {
 
 __all__ = [
     "DATASETS",
-    "DATA_SCHEMA",
     "STEPS",
     "DataBundle",
     "Preprocessor",
@@ -92,7 +90,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from nntrain.data.overview import describe, list_datasets
     from nntrain.data.pipeline import Preprocessor
     from nntrain.data.raw import RawData, RawSplit
-    from nntrain.data.schema import DATA_SCHEMA
     from nntrain.data.sources import DATASETS, dataset_entry
     from nntrain.data.sources.catalogue import word_index
     from nntrain.data.sources.download import cache_dir

@@ -91,7 +91,7 @@ class Layer:
     def shape_error(self, input_shape, expected: str) -> ShapeError:
         return ShapeError(
             f"layer `{self.name}` ({type(self).__name__}) cannot take input of shape "
-            f"{format_shape(input_shape)}: expected {expected}"
+            f"{format_shape(input_shape)}: expected {expected}", layer=self.name
         )
 
     # --- maths ----------------------------------------------------------------------------------------

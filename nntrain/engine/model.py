@@ -70,26 +70,29 @@ class Model:
         by_name: dict[str, Node] = {}
         for inp in self.inputs:
             if inp.name in by_name:
-                raise ConfigError(f"two inputs are named `{inp.name}`; names must be unique")
+                raise ConfigError(f"two inputs are named `{inp.name}`; names must be unique", layer=inp.name)
             by_name[inp.name] = Node(inp, [])
         for node in nodes:
             if node.layer.name in by_name:
-                raise ConfigError(f"two layers are named `{node.layer.name}`; layer names must be unique")
+                raise ConfigError(f"two layers are named `{node.layer.name}`; layer names must be unique",
+                                  layer=node.layer.name)
             by_name[node.layer.name] = node
         known = list(by_name)
         for node in nodes:
             if not node.inbound:
-                raise ConfigError(f"layer `{node.layer.name}` has no inputs; say which tensor it reads")
+                raise ConfigError(f"layer `{node.layer.name}` has no inputs; say which tensor it reads",
+                                  layer=node.layer.name)
             for ref in node.inbound:
                 if ref not in by_name:
                     raise ConfigError(f"layer `{node.layer.name}` reads `{ref}`, which is neither an input nor a "
-                                      f"layer{did_you_mean(ref, known)}")
+                                      f"layer{did_you_mean(ref, known)}", layer=node.layer.name)
             if len(node.inbound) > 1 and not node.layer.multi_input:
                 raise ConfigError(f"layer `{node.layer.name}` ({type(node.layer).__name__}) takes one input, got "
-                                  f"{len(node.inbound)}: {node.inbound}; merge them first with Concatenate or Add")
+                                  f"{len(node.inbound)}: {node.inbound}; merge them first with Concatenate or Add",
+                                  layer=node.layer.name)
         for out in self.output_names:
             if out not in by_name:
-                raise ConfigError(f"output `{out}` is not a layer{did_you_mean(out, known)}")
+                raise ConfigError(f"output `{out}` is not a layer{did_you_mean(out, known)}", layer=out)
         order: list[Node] = []
         state: dict[str, int] = {}  # 1 = visiting, 2 = done
 
@@ -109,10 +112,12 @@ class Model:
             visit(out, [])
         for inp in self.input_names:
             if inp not in state:
-                raise ConfigError(f"input `{inp}` is not used by any path to the outputs {self.output_names}")
+                raise ConfigError(f"input `{inp}` is not used by any path to the outputs {self.output_names}",
+                                  layer=inp)
         for node in nodes:
             if node.layer.name not in state:
-                raise ConfigError(f"layer `{node.layer.name}` does not lead to any output {self.output_names}")
+                raise ConfigError(f"layer `{node.layer.name}` does not lead to any output {self.output_names}",
+                                  layer=node.layer.name)
         return order
 
     def _build(self) -> None:
@@ -606,10 +611,11 @@ def Sequential(layers: list[Layer], input_shape=None, name: str = "sequential", 
     nodes, prev = [], inp.name
     for layer in layers:
         if isinstance(layer, Input):
-            raise ConfigError(f"Input `{layer.name}` can only be the first layer of a Sequential model")
+            raise ConfigError(f"Input `{layer.name}` can only be the first layer of a Sequential model",
+                              layer=layer.name)
         if layer.multi_input:
             raise ConfigError(f"layer `{layer.name}` ({type(layer).__name__}) merges several tensors and "
-                              f"needs a functional model")
+                              f"needs a functional model", layer=layer.name)
         nodes.append(Node(layer, [prev]))
         prev = layer.name
     return Model([inp], nodes, [prev], name=name, seed=seed, dtype=dtype)

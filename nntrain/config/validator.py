@@ -37,22 +37,14 @@ def _is_type(value, t: str) -> bool:
     return isinstance(value, _TYPES[t])
 
 
+# how messages name a YAML value's type; bool before int, as a bool is an int to Python
+_TYPE_NAMES = ((type(None), "null"), (bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+               (list, "list"), (dict, "mapping"))
+
+
 def type_name(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "mapping"
-    return type(value).__name__
+    """What a message calls the type of `value`: "integer", "mapping", ..."""
+    return next((name for t, name in _TYPE_NAMES if isinstance(value, t)), type(value).__name__)
 
 
 def describe(schema: dict) -> str:

@@ -1,4 +1,4 @@
-"""DATA_SCHEMA: the JSON Schema (draft 2020-12 subset) of a config's `data:` section.
+"""DATA_SCHEMA: the JSON Schema (draft 2020-12 subset) of a config's `data:` section (config/schema.py holds the rest).
 
 Pure data, no imports: the config validator walks it (unknown keys, types, ranges, defaults) and `nntrain schema`
 prints it. Keys without a `default` are optional and stay absent when not given; their meaning when absent depends
