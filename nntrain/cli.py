@@ -470,7 +470,7 @@ def runs_cmd(
     `nntrain evaluate`) and status."""
     from rich.table import Table
 
-    from nntrain.runs_table import list_runs
+    from nntrain.runs.table import list_runs
 
     rows = _guard(list_runs, runs_dir, sort=sort)
     table = Table(title=f"{len(rows)} runs in {runs_dir}")

@@ -74,7 +74,7 @@ class CheckpointSaver(Callback):
         self.last_write = 0.0
 
     def on_train_begin(self):
-        from nntrain.checkpoint import snapshot_trainer
+        from nntrain.runs.checkpoint import snapshot_trainer
 
         self.last_write = time.monotonic()
         if self.trainer.epoch == 0:  # so even an interrupt during epoch 1 leaves a resumable run
@@ -82,7 +82,7 @@ class CheckpointSaver(Callback):
             self.flush()
 
     def on_epoch_end(self, epoch, logs):
-        from nntrain.checkpoint import snapshot_trainer
+        from nntrain.runs.checkpoint import snapshot_trainer
 
         if self.trainer.nan_detected:
             return
@@ -99,7 +99,7 @@ class CheckpointSaver(Callback):
             self.flush()
 
     def flush(self):
-        from nntrain.checkpoint import write
+        from nntrain.runs.checkpoint import write
 
         for name, snap in list(self.pending.items()):
             write(self.folder / name, snap)
@@ -218,7 +218,7 @@ def absolute_data_paths(resolved: dict, base_dir: Path) -> dict:
 def load_weights_by_name(model, path: Path) -> list[str]:
     """Copy weights from another run's checkpoint into layers of the same name and shape (transfer learning).
     Returns the names of the layers loaded."""
-    from nntrain.checkpoint import load
+    from nntrain.runs.checkpoint import load
 
     ckpt = load(path)
     loaded = []
@@ -285,7 +285,7 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
     Raises:
         NNTrainError (ConfigError, ShapeError, DataError, CheckpointError) before anything is written.
     """
-    from nntrain.checkpoint import load, restore_trainer
+    from nntrain.runs.checkpoint import load, restore_trainer
     from nntrain.training.progress import TrainingWatch
 
     resume_ckpt = None

@@ -113,7 +113,7 @@ def load_trained(target, which: str = "best") -> Trained:
         CheckpointError: no such folder/file, not a run folder, a checkpoint without config or preprocessing.
     """
     from nntrain import runs
-    from nntrain.checkpoint import load, model_from_checkpoint
+    from nntrain.runs.checkpoint import load, model_from_checkpoint
     from nntrain.data import Preprocessor
 
     path, run_dir, used, note = find_checkpoint(target, which)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nntrain import runs
+from nntrain.runs.folder import process_alive, read_json
 from nntrain.errors import DataError, NNTrainError
 
 SORT_FIELDS = ("name", "date", "dataset", "params", "epochs", "status")
@@ -45,7 +45,7 @@ class RunRow:
 
 def _status(info: dict) -> str:
     status = str(info.get("status") or "unknown")
-    if status == "running" and "pid" in info and not runs.process_alive(info["pid"]):
+    if status == "running" and "pid" in info and not process_alive(info["pid"]):
         return "killed"  # the process ended without saying how: kill -9, power loss
     return status
 
@@ -92,7 +92,7 @@ def _test_metrics(folder: Path) -> dict:
     for name in ("evaluation-test-best.json", "evaluation-test-last.json"):
         if (folder / name).exists():
             try:
-                return runs.read_json(folder / name).get("metrics") or {}
+                return read_json(folder / name).get("metrics") or {}
             except NNTrainError:
                 return {}
     return {}
@@ -108,14 +108,14 @@ def read_run(folder: Path, root: Path) -> RunRow | None:
     info = {}
     if (folder / "run.json").exists():
         try:
-            info = runs.read_json(folder / "run.json")
+            info = read_json(folder / "run.json")
         except NNTrainError:
             info = {}
     config = _config(folder)
     row = RunRow(name, folder, date=str(info.get("started") or "")[:16].replace("T", " "),
                  dataset=_dataset(config), status=_status(info))
     if (folder / "kfold.json").exists():
-        report = runs.read_json(folder / "kfold.json")
+        report = read_json(folder / "kfold.json")
         row.kind = f"kfold x{report.get('folds')}"
         row.status = str(report.get("status") or row.status)
         row.params = _params(folder / "fold-1")
@@ -133,7 +133,7 @@ def read_run(folder: Path, root: Path) -> RunRow | None:
     metrics = {}
     if (folder / "metrics.json").exists():
         try:
-            metrics = runs.read_json(folder / "metrics.json")
+            metrics = read_json(folder / "metrics.json")
         except NNTrainError:
             metrics = {}
     row.params = _params(folder)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from nntrain import __version__
 from nntrain.errors import CheckpointError
+from nntrain.runs.folder import temporary_path, timestamp
 
 FORMAT = "nntrain-checkpoint"
 FORMAT_VERSION = 1
@@ -87,7 +87,6 @@ class Checkpoint:
     training_state: dict | None = None
     preprocessing: dict | None = None
     run_config: dict | None = None
-    history: dict | None = None
     meta: dict = field(default_factory=dict)
 
     @property
@@ -144,13 +143,13 @@ def write(path, snap: Snapshot) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temporary_path(path)
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["nntrain_version"] = __version__
-            f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            f.attrs["created"] = timestamp()
             f.attrs["model_config"] = json.dumps(snap.model_config)
             f.attrs["dtype"] = snap.dtype
             w = f.create_group("weights")
@@ -251,6 +250,7 @@ def snapshot_trainer(trainer) -> Snapshot:
 
 
 def save_trainer(path, trainer) -> Path:
+    """Checkpoint a Trainer as it is now (see `snapshot_trainer`), atomically."""
     return write(path, snapshot_trainer(trainer))
 
 
