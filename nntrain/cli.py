@@ -239,7 +239,7 @@ def evaluate(
     Writes evaluation-SPLIT-CHECKPOINT.json into the run folder."""
     from rich.table import Table
 
-    from nntrain.evaluation import evaluate as evaluate_run
+    from nntrain.commands.evaluate import evaluate as evaluate_run
 
     result = _guard(evaluate_run, run, checkpoint=checkpoint, data=data, split=split)
     r = result.report
@@ -308,7 +308,7 @@ def predict(
     a table and more go to INPUT-predictions.csv beside the input."""
     from rich.table import Table
 
-    from nntrain.prediction import predict as predict_rows
+    from nntrain.commands.predict import predict as predict_rows
 
     result = _guard(predict_rows, run, input, output=output, proba=proba, top_k=top_k, checkpoint=checkpoint)
     console = _console(stderr=result.table is None)
@@ -454,7 +454,7 @@ def _report_kfold(result, mode: str, quiet: bool) -> None:
 def plot(run: Path = typer.Argument(..., help="A run folder or a k-fold folder.")):
     """PNG charts into the run folder: learning curves (training vs validation), the learning rate when it
     changed, k-fold averaged curves with per-fold spread, and confusion matrices of `nntrain evaluate`."""
-    from nntrain.plots import plot_run
+    from nntrain.commands.plot import plot_run
 
     for path in _guard(plot_run, run):
         print(path)

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nntrain.runs.folder import process_alive, read_json
 from nntrain.errors import DataError, NNTrainError
+from nntrain.runs.folder import process_alive, read_json
 
 SORT_FIELDS = ("name", "date", "dataset", "params", "epochs", "status")
 
