@@ -182,16 +182,6 @@ def _label(path: Path) -> str:
 
 
 # --- evaluate --------------------------------------------------------------------------------------------
-def _batch_size(config: dict):
-    return config["training"].get("batch_size", 32)
-
-
-def _predict_lists(model, xs: list, batch_size: int) -> list[np.ndarray]:
-    """Inference outputs of every row, one array per model output, batched like the loss pass."""
-    chunks = [model.predict_on_batch([x[lo:lo + batch_size] for x in xs]) for lo in range(0, len(xs[0]), batch_size)]
-    return [np.concatenate([c[i] for c in chunks]) for i in range(len(model.output_names))]
-
-
 def output_report(output: Output, decoded: Decoded, truth: np.ndarray, y: np.ndarray) -> dict:
     """The report of one output: classification (confusion matrix, per class), per label, or regression.
 
@@ -232,7 +222,7 @@ def evaluate(target, checkpoint: str = "best", data=None, split: str = "test") -
     Raises:
         NNTrainError subclasses for a missing run, a split the run does not have, or data that does not fit.
     """
-    from nntrain.training.loop import evaluate_lists
+    from nntrain.training.loop import evaluate_lists, predict
 
     if split not in SPLITS:
         raise ConfigError(f"--split expects one of {', '.join(SPLITS)}, got {split!r}")
@@ -245,9 +235,10 @@ def evaluate(target, checkpoint: str = "best", data=None, split: str = "test") -
     raw_y = part.y if not pre.single_output else part.y[next(iter(part.y))]
     ys = model.as_output_list(pre.transform_y(raw_y, part.source))
     model.check_data(xs, ys, f"the {description}")
-    bs = _batch_size(trained.config)
+    bs = trained.config["training"].get("batch_size", 32)
     metrics = evaluate_lists(model, xs, ys, batch_size=bs)
-    outs = _predict_lists(model, xs, len(xs[0]) if bs == "full" else bs)
+    predicted = predict(model, dict(zip(model.input_names, xs)), batch_size=bs)  # batched like the loss pass
+    outs = [predicted[n] for n in model.output_names] if isinstance(predicted, dict) else [predicted]
     outputs = {o.name: output_report(o, decode(o, out), part.y[o.name], y)
                for o, out, y in zip(trained.outputs, outs, ys)}
 
