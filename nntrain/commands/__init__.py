@@ -1,1 +1,1 @@
-"""nntrain's commands as plain functions that return what they did; the CLI renders it (nothing here prints)."""
+"""What each nntrain command does, as plain functions the CLI and tests call; session.train_run trains one run."""
