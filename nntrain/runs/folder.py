@@ -32,11 +32,6 @@ def new_run_dir(runs_dir: Path, name: str) -> Path:
             n += 1
 
 
-def timestamp() -> str:
-    """The local time now, ISO 8601 with its UTC offset (2024-05-01T14:03:09+0200), as run files record it."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
 def temporary_path(path: Path) -> Path:
     """.<name>.<pid>.tmp beside `path`: written first, then renamed over `path`, so readers never see half a file."""
     path = Path(path)
@@ -143,6 +138,11 @@ def process_alive(pid) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def timestamp() -> str:
+    """Local time as run.json records it: ISO 8601 with the UTC offset."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def run_info(command: list[str] | None = None) -> dict:
