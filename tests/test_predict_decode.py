@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import warnings
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -39,15 +38,25 @@ def test_labels_are_on_above_one_half():
     assert decode_labels(np.array([[0.7, 0.2]])).on.tolist() == [[True, False]]
 
 
+def _target_pipeline(steps: list[dict]):
+    """The output pipeline a checkpoint's preprocessing state (format nntrain.preprocessor/1) rebuilds."""
+    from nntrain.data import Preprocessor
+
+    state = {"format": "nntrain.preprocessor/1", "single_input": 1, "single_output": 1, "inputs": {},
+             "outputs": {"y": {"source": {}, "encoder": {"name": "y", "task": "regression", "width": 2},
+                               "steps": steps}}}
+    return Preprocessor.from_state(state).outputs["y"]
+
+
 def test_values_undo_the_target_steps_or_stay_in_model_units():
-    standardize = SimpleNamespace(registered_name="standardize", shift=np.array([10.0, 100.0]),
-                                  scale=np.array([2.0, 4.0]))
-    rescale = SimpleNamespace(registered_name="rescale", scale=0.5, offset=1.0)
+    standardize = {"name": "standardize", "config": {},
+                   "state": {"shift": np.array([10.0, 100.0], np.float32), "scale": np.array([2.0, 4.0], np.float32)}}
+    rescale = {"name": "rescale", "config": {"scale": 0.5, "offset": 1.0}, "state": {}}
     out = np.array([[0.0, 1.0], [-1.0, 0.5]], np.float32)
-    d = decode_values(SimpleNamespace(steps=[standardize, rescale]), out)
+    d = decode_values(_target_pipeline([standardize, rescale]), out)
     assert d.raw_units
     np.testing.assert_allclose(d.values, [[6.0, 100.0], [2.0, 96.0]])  # (out - 1) / 0.5, then * scale + shift
-    kept = decode_values(SimpleNamespace(steps=[SimpleNamespace(registered_name="clip")]), out)
+    kept = decode_values(_target_pipeline([{"name": "flatten", "config": {}, "state": {}}]), out)
     assert not kept.raw_units and kept.values.dtype == np.float64
     np.testing.assert_array_equal(kept.values, out)
 
