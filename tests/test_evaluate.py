@@ -107,7 +107,7 @@ def test_regression_report_in_raw_target_units(boston_run):
     assert report["rows"] == 102 and out["task"] == "regression" and out["units"] == "raw target"
     assert math.isclose(out["rmse"], math.sqrt(out["mse"]))
     # the target was standardized: the engine's mae is in standard deviations, the report's in k$
-    from nntrain.checkpoint import load
+    from nntrain.runs.checkpoint import load
 
     step = load(boston_run / "checkpoints" / "last.h5").preprocessing["outputs"]["output"]["steps"][0]
     scale = float(np.asarray(step["state"]["scale"]).reshape(-1)[0])

@@ -14,9 +14,9 @@ import h5py
 import numpy as np
 import pytest
 
-from nntrain import checkpoint
 from nntrain.commands.fit import fit
 from nntrain.commands.prepare import load_bundle
+from nntrain.runs import checkpoint
 from tests.helpers import ROOT, run_cli
 
 IRIS = """\
@@ -205,7 +205,7 @@ def test_killed_writer_never_corrupts_the_checkpoint(tmp_path):
     script.write_text(f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-from nntrain import checkpoint
+from nntrain.runs import checkpoint
 from nntrain.engine.layers import Dense
 from nntrain.engine.model import Sequential
 model = Sequential([Dense(512), Dense(512)], input_shape=(512,), seed=1)

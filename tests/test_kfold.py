@@ -71,7 +71,7 @@ def test_preprocessing_is_fitted_on_each_folds_training_part(iris_kfold):
     import csv
     import gzip
 
-    from nntrain.checkpoint import load
+    from nntrain.runs.checkpoint import load
 
     with gzip.open(REPO / "datasets" / "iris.csv.gz", "rt") as f:
         x = np.array([[float(v) for v in row[:4]] for row in list(csv.reader(f))[1:]])
@@ -182,7 +182,7 @@ def test_ctrl_c_stops_every_worker_and_exits_130(tmp_path):
             "zombie" in Path(f"/proc/{info['pid']}/status").read_text()
         # the folder stays usable: its checkpoint and history agree on the epochs done
         metrics = json.loads((folder / f"fold-{i}" / "metrics.json").read_text())
-        from nntrain.checkpoint import load
+        from nntrain.runs.checkpoint import load
 
         assert load(folder / f"fold-{i}" / "checkpoints" / "last.h5").epoch == metrics["epochs"]
 

@@ -96,7 +96,7 @@ def test_npy_input_and_output_agree_with_csv(iris, tmp_path):
 
 def test_chunked_streaming_gives_the_same_predictions(iris, tmp_path):
     """Chunks of 7 rows (the last one short) against one chunk: identical files."""
-    from nntrain.prediction import predict
+    from nntrain.commands.predict import predict
 
     run, train_csv, _ = iris
     predict(run, train_csv, output=tmp_path / "one.csv", proba=True, chunk_rows=4096)

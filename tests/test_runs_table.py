@@ -40,7 +40,7 @@ def runs_dir(tmp_path_factory) -> Path:
 
 
 def test_rows_hold_what_the_run_folders_say(runs_dir):
-    from nntrain.runs_table import list_runs
+    from nntrain.runs.table import list_runs
 
     rows = {r.name: r for r in list_runs(runs_dir)}
     assert set(rows) == {"short", "long", "cv", "diverges"}
@@ -59,7 +59,7 @@ def test_rows_hold_what_the_run_folders_say(runs_dir):
 
 
 def test_sorting_by_a_metric_puts_the_best_first(runs_dir):
-    from nntrain.runs_table import list_runs
+    from nntrain.runs.table import list_runs
 
     by_loss = list_runs(runs_dir, sort="val_loss")
     values = [r.best.get("val_loss") for r in by_loss if r.name != "diverges"]
@@ -73,7 +73,7 @@ def test_sorting_by_a_metric_puts_the_best_first(runs_dir):
 def test_the_command_prints_the_table_and_marks_statuses(runs_dir, tmp_path):
     import shutil
 
-    from nntrain.runs_table import list_runs
+    from nntrain.runs.table import list_runs
 
     r = cli("runs", runs_dir, "--sort", "val_accuracy", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -101,7 +101,7 @@ def test_bad_input_exits_2(runs_dir, tmp_path, args, message):
 def test_a_run_whose_process_died_shows_as_killed(tmp_path):
     import shutil
 
-    from nntrain.runs_table import list_runs
+    from nntrain.runs.table import list_runs
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     pid = int(dead.stdout)

@@ -127,7 +127,7 @@ def evaluate(
     """Loss and metrics of a trained run on its test split (or val/train, or other data), with a confusion matrix
     and per-class precision/recall/F1 (classification) or MAE/MSE/RMSE/R^2 (regression).
     Writes evaluation-SPLIT-CHECKPOINT.json into the run folder."""
-    from nntrain.evaluation import evaluate as evaluate_run
+    from nntrain.commands.evaluate import evaluate as evaluate_run
 
     render.evaluation(_guard(evaluate_run, run, checkpoint=checkpoint, data=data, split=split))
 
@@ -144,7 +144,7 @@ def predict(
 ):
     """Predict new data with a trained run, applying its stored preprocessing. Without --output, a few rows print as
     a table and more go to INPUT-predictions.csv beside the input."""
-    from nntrain.prediction import predict as predict_rows
+    from nntrain.commands.predict import predict as predict_rows
 
     render.predictions(_guard(predict_rows, run, input, output=output, proba=proba, top_k=top_k,
                               checkpoint=checkpoint))
@@ -189,7 +189,7 @@ def kfold(
 def plot(run: Path = typer.Argument(..., help="A run folder or a k-fold folder.")):
     """PNG charts into the run folder: learning curves (training vs validation), the learning rate when it
     changed, k-fold averaged curves with per-fold spread, and confusion matrices of `nntrain evaluate`."""
-    from nntrain.plots import plot_run
+    from nntrain.commands.plot import plot_run
 
     for path in _guard(plot_run, run):
         print(path)
@@ -203,7 +203,7 @@ def runs_cmd(
 ):
     """A table of the runs: name, date, dataset, parameters, epochs, best validation metric, test metric (after
     `nntrain evaluate`) and status."""
-    from nntrain.runs_table import list_runs
+    from nntrain.runs.table import list_runs
 
     render.runs_table(_guard(list_runs, runs_dir, sort=sort), runs_dir)
 

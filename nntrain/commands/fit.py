@@ -45,7 +45,7 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
 
 def _resumed(run_dir: Path, overrides, command):
     """(config, last checkpoint, run.json with this resume appended) of a run folder to continue."""
-    from nntrain.checkpoint import load
+    from nntrain.runs.checkpoint import load
 
     if not (run_dir / "config.yaml").exists():
         raise CheckpointError(f"{run_dir}: not a run folder (no config.yaml); give the folder `nntrain fit` "

@@ -290,7 +290,7 @@ def _refit(cfg, raw, run_dir: Path, summary: dict, on_event, command) -> dict:
     out = {"status": result["status"], "epochs": epochs, "run_dir": "refit", "final": result["final"],
            "message": result["message"]}
     if result["status"] == "finished" and raw.test is not None:
-        from nntrain.evaluation import evaluate
+        from nntrain.commands.evaluate import evaluate
 
         out["test"] = evaluate(run_dir / "refit", checkpoint="last", split="test").report["metrics"]
     return out

@@ -109,7 +109,7 @@ def class_weight(cfg: RunConfig, model, bundle) -> dict | None:
 def load_weights_by_name(model, path: Path) -> list[str]:
     """Copy weights from another run's checkpoint into layers of the same name and shape (transfer learning).
     Returns the names of the layers loaded."""
-    from nntrain.checkpoint import load
+    from nntrain.runs.checkpoint import load
 
     ckpt = load(path)
     loaded = []

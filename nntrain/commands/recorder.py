@@ -68,7 +68,7 @@ class CheckpointSaver(Callback):
         self.last_write = 0.0
 
     def on_train_begin(self):
-        from nntrain.checkpoint import snapshot_trainer
+        from nntrain.runs.checkpoint import snapshot_trainer
 
         self.last_write = time.monotonic()
         if self.trainer.epoch == 0:  # so even an interrupt during epoch 1 leaves a resumable run
@@ -76,7 +76,7 @@ class CheckpointSaver(Callback):
             self.flush()
 
     def on_epoch_end(self, epoch, logs):
-        from nntrain.checkpoint import snapshot_trainer
+        from nntrain.runs.checkpoint import snapshot_trainer
 
         if self.trainer.nan_detected:
             return
@@ -93,7 +93,7 @@ class CheckpointSaver(Callback):
             self.flush()
 
     def flush(self):
-        from nntrain.checkpoint import write
+        from nntrain.runs.checkpoint import write
 
         for name, snap in list(self.pending.items()):
             write(self.folder / name, snap)

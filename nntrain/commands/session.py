@@ -141,7 +141,7 @@ def train_run(cfg: RunConfig, folder: Callable[[RunConfig], Path], info: dict, *
     trainer = make_trainer(model, cfg, bundle, own + list(callbacks), stop)
     trainer.extras = {"config": resolved, "preprocessing": bundle.preprocessor.get_state()}
     if resume is not None:
-        from nntrain.checkpoint import restore_trainer
+        from nntrain.runs.checkpoint import restore_trainer
 
         restore_trainer(trainer, resume)
     result = _run(trainer, run_dir, own_signals=stop is None, resumable=rows is None)

@@ -293,7 +293,7 @@ class ModelCheckpoint(MonitorCallback):
     """Save a full checkpoint to `filepath` every `save_freq` epochs; with save_best_only, only when `monitor`
     improves (Keras semantics). `{epoch}` and metric names in filepath are formatted like Keras.
 
-    The save function is `nntrain.checkpoint.save_trainer` (atomic write), with the extras the trainer carries.
+    The save function is `nntrain.runs.checkpoint.save_trainer` (atomic write), with the extras the trainer carries.
     """
 
     def __init__(self, filepath: str, monitor: str = "val_loss", mode: str = "auto", save_best_only: bool = False,
@@ -315,7 +315,7 @@ class ModelCheckpoint(MonitorCallback):
                 return
             self.best = float(current)
             self.best_epoch = epoch
-        from nntrain.checkpoint import save_trainer
+        from nntrain.runs.checkpoint import save_trainer
 
         path = self.filepath.format(epoch=epoch + 1, **logs)
         save_trainer(path, self.trainer)

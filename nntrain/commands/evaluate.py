@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from nntrain.errors import ConfigError, DataError
-from nntrain.prediction import CLASS_TASKS, Trained, class_probabilities, from_logits, invert_target, load_trained
+from nntrain.runs.folder import write_json
+from nntrain.runs.trained import CLASS_TASKS, Decoded, Output, Trained, decode, load_trained
 
 SPLITS = ("test", "val", "train")
 
@@ -181,21 +182,37 @@ def _label(path: Path) -> str:
 
 
 # --- evaluate --------------------------------------------------------------------------------------------
-def _batch_size(config: dict):
-    return config["training"].get("batch_size", 32)
+def output_report(output: Output, decoded: Decoded, truth: np.ndarray, y: np.ndarray) -> dict:
+    """The report of one output: classification (confusion matrix, per class), per label, or regression.
 
-
-def _predict_lists(model, xs: list, batch_size: int) -> list[np.ndarray]:
-    """Inference outputs of every row, one array per model output, batched like the loss pass."""
-    chunks = [model.predict_on_batch([x[lo:lo + batch_size] for x in xs]) for lo in range(0, len(xs[0]), batch_size)]
-    return [np.concatenate([c[i] for c in chunks]) for i in range(len(model.output_names))]
+    Args:
+        decoded: the output's model values, decoded. truth: its raw targets (rows, ...). y: the same targets as the
+            model saw them (encoded, target steps applied), for values that cannot go back to raw units.
+    """
+    entry = {"task": output.task}
+    if output.task in CLASS_TASKS:
+        labels = output.pipeline.encoder.transform(truth)
+        labels = labels.argmax(axis=1) if labels.ndim == 2 else labels.reshape(len(labels))
+        entry.update(classification_report(labels, decoded.index, output.classes))
+    elif output.task == "multilabel":
+        truth = np.asarray(truth, np.float64).reshape(len(truth), -1) > 0.5
+        entry["per_label"] = {c: classification_report(truth[:, j].astype(int), decoded.on[:, j].astype(int),
+                                                       ["0", "1"])["per_class"][1]
+                              for j, c in enumerate(output.classes)}
+    elif decoded.raw_units:
+        entry.update(regression_report(truth, decoded.values))
+        entry["units"] = "raw target"
+    else:
+        entry.update(regression_report(y, decoded.values))
+        entry["units"] = "preprocessed target"
+    return entry
 
 
 def evaluate(target, checkpoint: str = "best", data=None, split: str = "test") -> EvaluationResult:
     """Loss, every configured metric and a per-output report of a trained run on labelled rows.
 
-    Writes evaluation-<split>-<checkpoint>.json (evaluation-data-<file>-... for --data) into the run folder (beside the checkpoint file when it is not in
-    one); evaluations of other splits or checkpoints keep their own files.
+    Writes evaluation-<split>-<checkpoint>.json (evaluation-data-<file>-... for --data) into the run folder (beside
+    the checkpoint file when it is not in one); evaluations of other splits or checkpoints keep their own files.
 
     Args:
         target: a run folder (runs/NAME) or a checkpoint file.
@@ -205,8 +222,7 @@ def evaluate(target, checkpoint: str = "best", data=None, split: str = "test") -
     Raises:
         NNTrainError subclasses for a missing run, a split the run does not have, or data that does not fit.
     """
-    from nntrain import runs
-    from nntrain.training.loop import evaluate_lists
+    from nntrain.training.loop import evaluate_lists, predict
 
     if split not in SPLITS:
         raise ConfigError(f"--split expects one of {', '.join(SPLITS)}, got {split!r}")
@@ -219,42 +235,12 @@ def evaluate(target, checkpoint: str = "best", data=None, split: str = "test") -
     raw_y = part.y if not pre.single_output else part.y[next(iter(part.y))]
     ys = model.as_output_list(pre.transform_y(raw_y, part.source))
     model.check_data(xs, ys, f"the {description}")
-    bs = _batch_size(trained.config)
+    bs = trained.config["training"].get("batch_size", 32)
     metrics = evaluate_lists(model, xs, ys, batch_size=bs)
-
-    outs = _predict_lists(model, xs, len(xs[0]) if bs == "full" else bs)
-    single = len(pre.outputs) == 1
-    # the preprocessor names outputs as the data section does; the model orders them by its output layers
-    order = [next(iter(pre.outputs))] if single else list(model.output_names)
-    outputs = {}
-    for name, out, y in zip(order, outs, ys):
-        pipe = pre.outputs[name]
-        enc, truth = pipe.encoder, part.y[name]
-        entry = {"task": enc.task}
-        if enc.task in CLASS_TASKS:
-            labels = enc.transform(truth)
-            labels = labels.argmax(axis=1) if labels.ndim == 2 else labels.reshape(len(labels))
-            probs = class_probabilities(out, from_logits(trained.config, name, single))
-            names = list(enc.class_names or [str(i) for i in range(probs.shape[1])])
-            entry.update(classification_report(labels, probs.argmax(axis=1), names))
-        elif enc.task == "multilabel":
-            truth = np.asarray(truth, np.float64).reshape(len(truth), -1) > 0.5
-            p = np.asarray(out, np.float64)
-            if from_logits(trained.config, name, single):
-                p = 1.0 / (1.0 + np.exp(-p))
-            names = list(enc.class_names or [str(i) for i in range(p.shape[1])])
-            entry["per_label"] = {c: classification_report(truth[:, j].astype(int), (p[:, j] > 0.5).astype(int),
-                                                           ["0", "1"])["per_class"][1]
-                                  for j, c in enumerate(names)}
-        else:
-            values = invert_target(pipe, out)
-            if values is not None:
-                entry.update(regression_report(truth, values))
-                entry["units"] = "raw target"
-            else:
-                entry.update(regression_report(y, out))
-                entry["units"] = "preprocessed target"
-        outputs[name] = entry
+    predicted = predict(model, dict(zip(model.input_names, xs)), batch_size=bs)  # batched like the loss pass
+    outs = [predicted[n] for n in model.output_names] if isinstance(predicted, dict) else [predicted]
+    outputs = {o.name: output_report(o, decode(o, out), part.y[o.name], y)
+               for o, out, y in zip(trained.outputs, outs, ys)}
 
     folder = trained.run_dir if trained.run_dir is not None else trained.checkpoint_path.parent
     path = folder / f"evaluation-{label}-{trained.which}.json"
@@ -271,5 +257,5 @@ def evaluate(target, checkpoint: str = "best", data=None, split: str = "test") -
         "outputs": outputs,
         "note": trained.note,
     }
-    runs.write_json(path, report)
+    write_json(path, report)
     return EvaluationResult(report, path)

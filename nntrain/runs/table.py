@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nntrain import runs
 from nntrain.errors import DataError, NNTrainError
+from nntrain.runs.folder import process_alive, read_json
 
 SORT_FIELDS = ("name", "date", "dataset", "params", "epochs", "status")
 
@@ -45,7 +45,7 @@ class RunRow:
 
 def _status(info: dict) -> str:
     status = str(info.get("status") or "unknown")
-    if status == "running" and "pid" in info and not runs.process_alive(info["pid"]):
+    if status == "running" and "pid" in info and not process_alive(info["pid"]):
         return "killed"  # the process ended without saying how: kill -9, power loss
     return status
 
@@ -87,14 +87,21 @@ def _main_metric(config: dict, keys) -> str:
     return "loss"
 
 
+def _json(path: Path) -> dict:
+    """A run file's JSON, or {} when it is missing or unreadable: the row shows what the other files say."""
+    if not path.exists():
+        return {}
+    try:
+        return read_json(path)
+    except NNTrainError:
+        return {}
+
+
 def _test_metrics(folder: Path) -> dict:
     """Metrics of the newest test-split evaluation (best checkpoint preferred)."""
     for name in ("evaluation-test-best.json", "evaluation-test-last.json"):
         if (folder / name).exists():
-            try:
-                return runs.read_json(folder / name).get("metrics") or {}
-            except NNTrainError:
-                return {}
+            return _json(folder / name).get("metrics") or {}
     return {}
 
 
@@ -105,17 +112,12 @@ def _value(v) -> float | None:
 def read_run(folder: Path, root: Path) -> RunRow | None:
     """The row of one run or k-fold folder; None for a folder that is neither."""
     name = str(folder.relative_to(root))
-    info = {}
-    if (folder / "run.json").exists():
-        try:
-            info = runs.read_json(folder / "run.json")
-        except NNTrainError:
-            info = {}
+    info = _json(folder / "run.json")
     config = _config(folder)
     row = RunRow(name, folder, date=str(info.get("started") or "")[:16].replace("T", " "),
                  dataset=_dataset(config), status=_status(info))
     if (folder / "kfold.json").exists():
-        report = runs.read_json(folder / "kfold.json")
+        report = read_json(folder / "kfold.json")
         row.kind = f"kfold x{report.get('folds')}"
         row.status = str(report.get("status") or row.status)
         row.params = _params(folder / "fold-1")
@@ -130,12 +132,7 @@ def read_run(folder: Path, root: Path) -> RunRow | None:
         return row
     if not (folder / "config.yaml").exists() or not (folder / "run.json").exists():
         return None
-    metrics = {}
-    if (folder / "metrics.json").exists():
-        try:
-            metrics = runs.read_json(folder / "metrics.json")
-        except NNTrainError:
-            metrics = {}
+    metrics = _json(folder / "metrics.json")
     row.params = _params(folder)
     row.epochs = metrics.get("epochs")
     row.best = {k: v.get("value") for k, v in (metrics.get("best") or {}).items()}

@@ -32,9 +32,15 @@ def new_run_dir(runs_dir: Path, name: str) -> Path:
             n += 1
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def temporary_path(path: Path) -> Path:
+    """.<name>.<pid>.tmp beside `path`: written first, then renamed over `path`, so readers never see half a file."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` atomically (see `temporary_path`)."""
+    tmp = temporary_path(path)
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
@@ -61,10 +67,12 @@ def _clean(o):
 
 
 def write_json(path: Path, obj) -> None:
+    """`obj` as indented JSON, atomically; NumPy values become plain ones, NaN and infinities null."""
     atomic_write_text(path, json.dumps(_clean(obj), indent=2, default=_json_default) + "\n")
 
 
 def read_json(path: Path) -> dict:
+    """A JSON file of a run folder; NNTrainError naming the file when it is missing or not JSON."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -90,6 +98,7 @@ def _fmt(v) -> str:
 
 
 def read_history_csv(path: Path) -> dict[str, list[float]]:
+    """history.csv back as column -> values per epoch (empty cells NaN); {} for a header without rows."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
@@ -137,6 +146,7 @@ def timestamp() -> str:
 
 
 def run_info(command: list[str] | None = None) -> dict:
+    """The first run.json of a run: versions, machine, command, process id, start time, status "running"."""
     return {
         "nntrain_version": __version__,
         "numpy_version": np.__version__,

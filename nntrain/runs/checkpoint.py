@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from nntrain import __version__
 from nntrain.errors import CheckpointError
+from nntrain.runs.folder import temporary_path, timestamp
 
 FORMAT = "nntrain-checkpoint"
 FORMAT_VERSION = 1
@@ -76,37 +76,30 @@ def _read_tree(group):
 
 
 @dataclass
-class Checkpoint:
-    """Everything a checkpoint holds, as plain Python / numpy values."""
+class Snapshot:
+    """What a checkpoint holds, as plain Python / numpy values: captured from a model (arrays copied) to be
+    written, or read back from a file (`Checkpoint`)."""
 
-    path: Path
     model_config: dict
     weights: dict[str, dict[str, np.ndarray]]
+    dtype: str = "float32"
     optimizer_config: dict | None = None
     optimizer_state: dict[str, np.ndarray] = field(default_factory=dict)
     training_state: dict | None = None
     preprocessing: dict | None = None
     run_config: dict | None = None
-    history: dict | None = None
+
+
+@dataclass
+class Checkpoint(Snapshot):
+    """A snapshot read from a checkpoint file: its path and root attributes (format, versions, created, dtype)."""
+
+    path: Path | None = None
     meta: dict = field(default_factory=dict)
 
     @property
     def epoch(self) -> int:
         return int(self.training_state["epoch"]) if self.training_state else 0
-
-
-@dataclass
-class Snapshot:
-    """What a checkpoint holds, captured in memory (arrays copied), ready to be written later."""
-
-    model_config: dict
-    dtype: str
-    weights: dict[str, dict[str, np.ndarray]]
-    optimizer_config: dict | None = None
-    optimizer_state: dict[str, np.ndarray] | None = None
-    training_state: dict | None = None
-    preprocessing: dict | None = None
-    run_config: dict | None = None
 
 
 def _copy_tree(tree):
@@ -128,7 +121,7 @@ def snapshot(model, optimizer=None, training_state: dict | None = None, preproce
         weights=model.get_weights(),
         optimizer_config=None if optimizer is None else {"name": optimizer.registered_name,
                                                          **_pack(optimizer.get_config(), [])},
-        optimizer_state=None if optimizer is None else _copy_tree(dict(optimizer.get_state())),
+        optimizer_state={} if optimizer is None else _copy_tree(dict(optimizer.get_state())),
         training_state=_copy_tree(training_state),
         preprocessing=preprocessing,
         run_config=run_config,
@@ -144,13 +137,13 @@ def write(path, snap: Snapshot) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temporary_path(path)
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["nntrain_version"] = __version__
-            f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            f.attrs["created"] = timestamp()
             f.attrs["model_config"] = json.dumps(snap.model_config)
             f.attrs["dtype"] = snap.dtype
             w = f.create_group("weights")
@@ -161,7 +154,7 @@ def write(path, snap: Snapshot) -> Path:
             if snap.optimizer_config is not None:
                 og = f.create_group("optimizer")
                 og.attrs["config"] = json.dumps(snap.optimizer_config)
-                for key, value in (snap.optimizer_state or {}).items():
+                for key, value in snap.optimizer_state.items():
                     og.create_dataset(f"state/{key}", data=np.asarray(value))
             if snap.training_state is not None:
                 _write_tree(f.create_group("training"), snap.training_state)
@@ -218,17 +211,19 @@ def load(path) -> Checkpoint:
                     f["optimizer/state"].visititems(
                         lambda k, obj: opt_state.__setitem__(k, np.asarray(obj[()])) if hasattr(obj, "shape") else None
                     )
+            meta = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()
+                    if k in ("format", "format_version", "nntrain_version", "created", "dtype")}
             return Checkpoint(
                 path=path,
                 model_config=json.loads(f.attrs["model_config"]),
                 weights=weights,
+                dtype=str(meta.get("dtype", "float32")),
                 optimizer_config=opt_cfg,
                 optimizer_state=opt_state,
                 training_state=_read_tree(f["training"]) if "training" in f else None,
                 preprocessing=_read_tree(f["preprocessing"]) if "preprocessing" in f else None,
                 run_config=json.loads(f.attrs["run_config"]) if "run_config" in f.attrs else None,
-                meta={k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()
-                      if k in ("format", "format_version", "nntrain_version", "created", "dtype")},
+                meta=meta,
             )
         except (KeyError, ValueError, json.JSONDecodeError) as exc:
             raise CheckpointError(f"{path}: damaged checkpoint ({exc})") from None
@@ -238,7 +233,7 @@ def model_from_checkpoint(ckpt: Checkpoint, seed: int = 0):
     """Rebuild the model of a checkpoint and load its weights."""
     from nntrain.engine.model import Model
 
-    model = Model.from_config(ckpt.model_config, seed=seed, dtype=ckpt.meta.get("dtype", "float32"))
+    model = Model.from_config(ckpt.model_config, seed=seed, dtype=ckpt.dtype)
     model.set_weights(ckpt.weights)
     return model
 
@@ -251,6 +246,7 @@ def snapshot_trainer(trainer) -> Snapshot:
 
 
 def save_trainer(path, trainer) -> Path:
+    """Checkpoint a Trainer as it is now (see `snapshot_trainer`), atomically."""
     return write(path, snapshot_trainer(trainer))
 
 

@@ -12,8 +12,8 @@ import math
 import re
 from pathlib import Path
 
-from nntrain import runs
 from nntrain.errors import DataError, NNTrainError
+from nntrain.runs.folder import read_history_csv, read_json
 
 SIZE = (6.4, 4.2)  # inches; at DPI that is 640 x 420 pixels
 DPI = 100
@@ -96,7 +96,7 @@ def kfold_curves(folder: Path, report: dict) -> list[Path]:
     for f in folds:
         path = folder / f["run_dir"] / "history.csv"
         if path.exists():
-            histories[f["fold"]] = runs.read_history_csv(path)
+            histories[f["fold"]] = read_history_csv(path)
     for key, curve in (report.get("curves") or {}).items():
         mean = np.asarray([math.nan if v is None else v for v in curve["mean"]], float)
         if not np.isfinite(mean).any():
@@ -158,15 +158,15 @@ def plot_run(run_dir) -> list[Path]:
     _pyplot()
     written: list[Path] = []
     if (folder / "kfold.json").exists():
-        written += kfold_curves(folder, runs.read_json(folder / "kfold.json"))
+        written += kfold_curves(folder, read_json(folder / "kfold.json"))
     elif (folder / "history.csv").exists():
-        history = runs.read_history_csv(folder / "history.csv")
+        history = read_history_csv(folder / "history.csv")
         if history:
             written += learning_curves(history, folder, folder.name)
     else:
         raise DataError(f"{folder}: not a run folder (no history.csv or kfold.json)")
     for path in sorted(folder.glob("evaluation-*.json")):
-        report = runs.read_json(path)
+        report = read_json(path)
         outputs = report.get("outputs") or {}
         for name, out in outputs.items():
             if "confusion_matrix" not in out:
