@@ -11,8 +11,6 @@ import numpy as np
 from nntrain.config import RunConfig
 from nntrain.errors import CheckpointError, NNTrainError
 
-DATA_FILE_KEYS = ("train", "test", "validation")
-
 
 @dataclass
 class Rows:
@@ -25,16 +23,8 @@ class Rows:
 
 
 def locate(cfg: RunConfig, exc: NNTrainError, default: tuple) -> NNTrainError:
-    """The same error, located in the config: at the key path it carries, at the data file it names, or at
-    `default`."""
-    path = tuple(getattr(exc, "path", ()) or ())
-    if not path:
-        path = default
-        data = cfg["data"] or {}
-        for key in DATA_FILE_KEYS:
-            if isinstance(data.get(key), str) and Path(data[key]).name in str(exc):
-                path = ("data", key)
-    return cfg.locate(exc, path)
+    """The same error, located in the config at the key path it carries, or at `default`."""
+    return cfg.locate(exc, tuple(exc.path) or default)
 
 
 def data_inputs(cfg: RunConfig) -> dict | None:

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 from nntrain.data.formats import read_file
 from nntrain.data.raw import RawData
 from nntrain.data.sources import bundled, catalogue, dataset_entry
 from nntrain.data.splits import split_indices
-from nntrain.errors import ConfigError
+from nntrain.errors import ConfigError, NNTrainError
 
 _OWN_FILE_KEYS = ("train", "test", "validation")
+
+
+@contextmanager
+def reading(key: str):
+    """Errors raised while reading the file of `data.<key>` carry that key path (where the config names it)."""
+    try:
+        yield
+    except NNTrainError as exc:
+        if not exc.path:
+            exc.path = ("data", key)
+        raise
 
 
 def resolve_path(path: str | Path, base_dir: Path) -> Path:
@@ -59,12 +71,14 @@ def load_raw(spec: dict, base_dir: Path, progress: Callable[[int, int, str], Non
         chosen = catalogue.roles(entry, spec)  # column and key mistakes surface before any download
         return catalogue.apply_roles(catalogue.read(entry.name, spec.get("options"), progress), chosen)
 
-    train = read_file(resolve_path(spec["train"], base_dir), spec)
+    with reading("train"):
+        train = read_file(resolve_path(spec["train"], base_dir), spec)
     raw = RawData(str(spec["train"]), train.split, None, None, train.kinds, train.sources, train.class_names,
                   {n: None for n in train.split.y})
     for key in ("test", "validation"):
         if spec.get(key):
-            setattr(raw, key, read_file(resolve_path(spec[key], base_dir), spec, like=train).split)
+            with reading(key):
+                setattr(raw, key, read_file(resolve_path(spec[key], base_dir), spec, like=train).split)
     test_split = spec.get("test_split")
     if test_split and raw.test is None:
         keep, held = split_indices(len(raw.train), test_split, True, raw.stratify_labels(), 0)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nntrain.data.dataset import make_bundle
 from nntrain.data.formats import format_of
-from nntrain.data.loading import check_source, load_raw, resolve_path
+from nntrain.data.loading import check_source, load_raw, reading, resolve_path
 from nntrain.data.pipeline import steps_per_name
 from nntrain.data.sources import bundled, catalogue, dataset_entry
 from nntrain.data.steps import build_step
@@ -79,7 +79,8 @@ def describe(spec: dict, base_dir: Path) -> dict:
         return _from_bundled(entry.name, spec) if entry.source == "bundled" else _from_entry(entry, spec)
 
     path = resolve_path(spec["train"], base_dir)
-    inputs, outputs, hints = format_of(path).describe(path, spec)
+    with reading("train"):
+        inputs, outputs, hints = format_of(path).describe(path, spec)
     hints = hints or {}
     in_steps = steps_per_name(spec.get("preprocessing"), list(inputs), "preprocessing")
     out_steps = steps_per_name(spec.get("target_preprocessing"), list(outputs), "target_preprocessing")
