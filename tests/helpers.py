@@ -16,7 +16,7 @@ import os
 import signal
 import subprocess
 import sys
-import sysconfig
+import tempfile
 import traceback
 import warnings
 from contextlib import contextmanager
@@ -31,11 +31,9 @@ ENV = {"COLUMNS": "120"}
 _PYTHON_WARNING_FILTERS = (("default", DeprecationWarning, "__main__"), ("ignore", DeprecationWarning, None),
                            ("ignore", PendingDeprecationWarning, None), ("ignore", ImportWarning, None),
                            ("ignore", ResourceWarning, None))
-# modules imported from these folders stay loaded after a command; any other (a config's custom callback module
-# next to it in a tmp folder) is forgotten, as a new process would not know it
-_LIBRARY_DIRS = tuple(str(Path(p).resolve()) for p in {str(ROOT), sysconfig.get_paths()["stdlib"],
-                                                       sysconfig.get_paths()["purelib"],
-                                                       sysconfig.get_paths()["platlib"]})
+# a module a command imported from here (a config's custom callbacks beside it in a test's tmp folder) is forgotten
+# afterwards, as the next process would not know it; library modules stay loaded
+_SCRATCH = Path(tempfile.gettempdir()).resolve()
 
 
 @dataclass
@@ -116,7 +114,8 @@ def _process_like(argv: list[str], cwd):
         sys.argv = argv_before
         for name in set(sys.modules) - modules_before:
             file = getattr(sys.modules[name], "__file__", None)
-            if file and not str(Path(file).resolve()).startswith(_LIBRARY_DIRS):
+            path = Path(file).resolve() if file else ROOT
+            if path.is_relative_to(_SCRATCH) and not path.is_relative_to(ROOT):
                 del sys.modules[name]
     after = _shared_state()
     leaked = [key for key in before if after[key] != before[key]]
