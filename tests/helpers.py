@@ -2,7 +2,7 @@
 
 - `invoke(...)`: in this process, through typer's CliRunner. The default: for what a command prints (stdout and
   stderr apart), the exit code it chooses and the files it writes. About 0.4 s cheaper per call than a process.
-- `run_process(...)`: a real `python -m nntrain.cli` child process. Only for what a process alone shows: signals
+- `run_process(...)`: a real `python -m nntrain` child process. Only for what a process alone shows: signals
   (Ctrl-C, SIGTERM, kill), resume after an interrupt, the exit status the interpreter reports, a fresh interpreter
   (what gets imported, a package missing from the path), k-fold worker processes (`--jobs 2`), pipes and terminals.
 
@@ -52,7 +52,7 @@ def run_process(*args, cwd=None, timeout=300, env=None) -> subprocess.CompletedP
     fresh interpreter state, k-fold worker processes, pipes and terminals. Everything else: `invoke`.
     """
     full_env = {**os.environ, **ENV, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "nntrain.cli", *map(str, args)], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "nntrain", *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env=full_env)
 
 

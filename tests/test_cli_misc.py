@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 from tests.helpers import invoke, run_process
 
 
 def test_help_lists_the_commands():
     """A real `python -m nntrain`: the package's __main__ entry point starts the command line."""
-    result = subprocess.run([sys.executable, "-m", "nntrain", "--help"], capture_output=True, text=True)
+    result = run_process("--help")
     assert result.returncode == 0
     for command in ("fit", "check", "schema", "datasets"):
         assert command in result.stdout

@@ -126,7 +126,7 @@ def test_checkpoint_reloads_to_identical_predictions(tmp_path):
 
 def _interrupt_after(cmd, cwd, epochs_seen: int):
     """Start `nntrain fit`, send SIGINT once `epochs_seen` epoch lines are printed."""
-    proc = subprocess.Popen([sys.executable, "-m", "nntrain.cli", *cmd], cwd=cwd, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "nntrain", *cmd], cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     seen = 0
     lines = []

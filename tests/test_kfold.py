@@ -159,7 +159,7 @@ def test_a_failing_fold_is_reported_and_the_others_summarised(tmp_path):
 
 def test_ctrl_c_stops_every_worker_and_exits_130(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nntrain.cli", "kfold", str(REPO / "configs" / "boston_housing_kfold.yaml"),
+        [sys.executable, "-m", "nntrain", "kfold", str(REPO / "configs" / "boston_housing_kfold.yaml"),
          "--folds", "4", "--jobs", "2", "--set", "training.epochs=100000", "--runs-dir", str(tmp_path),
          "--progress", "line"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
