@@ -1,8 +1,8 @@
 """Every example config passes `nntrain check` offline, and configs/README.md lists every one of them.
 
-`check` runs with empty caches, an unreachable dataset server and a fresh working folder: it must
-validate and build each model (shapes from dataset metadata for the catalogue sets) without downloading anything
-or creating a run folder.
+`check` runs with empty caches, an unreachable dataset server and a fresh working folder: it must validate and build
+each model (shapes from dataset metadata for the catalogue sets) without downloading anything or creating a run
+folder.
 """
 
 from __future__ import annotations
