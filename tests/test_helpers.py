@@ -44,22 +44,22 @@ def test_in_process_output_and_exit_codes_equal_a_real_process(tmp_path):
 
 
 def test_an_escaping_exception_is_exit_1_with_a_traceback_on_stderr(monkeypatch):
-    def app():
+    def main():  # stands in for the console script's entry point
         raise RuntimeError("a bug, not a user error")
 
-    monkeypatch.setattr(nntrain.cli, "app", app)
+    monkeypatch.setattr(nntrain.cli, "main", main)
     result = invoke("fit", "x.yaml")
     assert result.returncode == 1 and result.stdout == ""
     assert "Traceback" in result.stderr and "RuntimeError: a bug, not a user error" in result.stderr
 
 
 def test_warnings_print_to_stderr_as_in_a_process(monkeypatch):
-    def app():
+    def main():  # stands in for the console script's entry point
         warnings.warn("overflow in exp", RuntimeWarning)
         warnings.warn("old API", DeprecationWarning)  # hidden by Python's default filters
         raise SystemExit(0)
 
-    monkeypatch.setattr(nntrain.cli, "app", app)
+    monkeypatch.setattr(nntrain.cli, "main", main)
     result = invoke("fit", "x.yaml")
     assert result.returncode == 0
     assert "RuntimeWarning: overflow in exp" in result.stderr and "old API" not in result.stderr
@@ -80,14 +80,14 @@ def test_a_command_leaves_nothing_behind(tmp_path):
 
 @pytest.mark.parametrize("leak", ["environment", "signal handlers"])
 def test_a_command_that_leaks_state_fails_the_test(monkeypatch, leak):
-    def app():
+    def main():  # stands in for the console script's entry point
         if leak == "environment":
             os.environ["NNTRAIN_LEAKED"] = "1"
         else:
             signal.signal(signal.SIGTERM, lambda *a: None)
         raise SystemExit(0)
 
-    monkeypatch.setattr(nntrain.cli, "app", app)
+    monkeypatch.setattr(nntrain.cli, "main", main)
     monkeypatch.delenv("NNTRAIN_LEAKED", raising=False)
     old = signal.getsignal(signal.SIGTERM)
     try:
