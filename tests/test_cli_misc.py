@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from tests.helpers import run_cli
+from tests.helpers import invoke, run_process
 
 
 def test_help_lists_the_commands():
-    result = subprocess.run([sys.executable, "-m", "nntrain", "--help"], capture_output=True, text=True)
+    """A real `python -m nntrain`: the package's __main__ entry point starts the command line."""
+    result = run_process("--help")
     assert result.returncode == 0
     for command in ("fit", "check", "schema", "datasets"):
         assert command in result.stdout
 
 
 def test_datasets_lists_bundled_and_catalogue_sets(tmp_path):
-    result = run_cli("datasets", env={"NNTRAIN_CACHE_DIR": str(tmp_path), "HOME": str(tmp_path)})
+    result = invoke("datasets", env={"NNTRAIN_CACHE_DIR": str(tmp_path), "HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     for name in ("iris", "wine", "breast_cancer", "digits", "boston_housing", "mnist", "fashion_mnist", "imdb",
                  "reuters", "california_housing"):
@@ -25,20 +23,22 @@ def test_datasets_lists_bundled_and_catalogue_sets(tmp_path):
 
 
 def test_unknown_progress_mode_is_a_clear_error(tmp_path):
-    result = run_cli("fit", "whatever.yaml", "--progress", "fancy", cwd=tmp_path)
+    result = invoke("fit", "whatever.yaml", "--progress", "fancy", cwd=tmp_path)
     assert result.returncode == 2
     assert "--progress expects one of auto, bar, line, none" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_missing_config_file(tmp_path):
-    result = run_cli("fit", "nope.yaml", cwd=tmp_path)
+    """A real process: the shell gets exit status 2 and the message on stderr, not stdout."""
+    result = run_process("fit", "nope.yaml", cwd=tmp_path)
+    assert result.stdout == ""
     assert result.returncode == 2
     assert "nope.yaml: no such config file" in result.stderr
     assert not (tmp_path / "runs").exists()
 
 
 def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
-    result = run_cli("fit", "--resume", tmp_path, cwd=tmp_path)
+    result = invoke("fit", "--resume", tmp_path, cwd=tmp_path)
     assert result.returncode == 2
     assert "not a run folder" in result.stderr

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import invoke
 
 GOOD = """\
 name: broken
@@ -111,7 +111,7 @@ CASES = [
 def test_broken_config_exits_2_with_a_located_message(tmp_path, case_id, text, fragments):
     config = tmp_path / "config.yaml"
     config.write_text(text)
-    result = run_cli("fit", config, "--runs-dir", tmp_path / "runs", cwd=tmp_path)
+    result = invoke("fit", config, "--runs-dir", tmp_path / "runs", cwd=tmp_path)
     out = result.stdout + result.stderr
     assert result.returncode == 2, out
     assert "Traceback" not in out
@@ -129,7 +129,7 @@ def test_several_mistakes_are_reported_at_once(tmp_path):
     text = replace(text, "patience: 3", "patiense: 3")
     config = tmp_path / "config.yaml"
     config.write_text(text)
-    result = run_cli("check", config, cwd=tmp_path)
+    result = invoke("check", config, cwd=tmp_path)
     assert result.returncode == 2
     assert "3 problems" in result.stderr
     for line in (":8:", ":12:", ":15:"):
@@ -139,20 +139,20 @@ def test_several_mistakes_are_reported_at_once(tmp_path):
 def test_set_override_is_typed_and_validated(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(GOOD)
-    ok = run_cli("check", config, "--set", "training.epochs=50", "--set", "optimizer.learning_rate=3e-4",
-                 "--set", "model.layers.0.units=16", cwd=tmp_path)
+    ok = invoke("check", config, "--set", "training.epochs=50", "--set", "optimizer.learning_rate=3e-4",
+                "--set", "model.layers.0.units=16", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert "epochs: 50" in ok.stdout
     assert "learning_rate: 0.0003" in ok.stdout
     assert "units: 16" in ok.stdout
     assert "(None, 16)" in ok.stdout
-    named = run_cli("check", config, "--set", "name=2024", cwd=tmp_path)  # a string where the schema says so
+    named = invoke("check", config, "--set", "name=2024", cwd=tmp_path)  # a string where the schema says so
     assert named.returncode == 0, named.stderr
     assert "name: '2024'" in named.stdout
-    bad = run_cli("check", config, "--set", "training.epochs=-5", cwd=tmp_path)
+    bad = invoke("check", config, "--set", "training.epochs=-5", cwd=tmp_path)
     assert bad.returncode == 2
     assert "training.epochs" in bad.stderr and "--set" in bad.stderr
     # a value the schema accepts but the optimizer rejects: the message says it came from --set, not the file
-    rejected = run_cli("check", config, "--set", "optimizer.learning_rate=abc", cwd=tmp_path)
+    rejected = invoke("check", config, "--set", "optimizer.learning_rate=abc", cwd=tmp_path)
     assert rejected.returncode == 2 and "Traceback" not in rejected.stderr
     assert "got learning_rate='abc' (from --set optimizer.learning_rate)" in rejected.stderr

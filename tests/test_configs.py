@@ -1,8 +1,8 @@
 """Every example config passes `nntrain check` offline, and configs/README.md lists every one of them.
 
-`check` runs in a subprocess with empty caches, an unreachable dataset server and a fresh working folder: it must
-validate and build each model (shapes from dataset metadata for the catalogue sets) without downloading anything
-or creating a run folder.
+`check` runs with empty caches, an unreachable dataset server and a fresh working folder: it must validate and build
+each model (shapes from dataset metadata for the catalogue sets) without downloading anything or creating a run
+folder.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, run_cli
+from tests.helpers import ROOT, invoke
 
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
@@ -26,7 +26,7 @@ def test_config_passes_check_offline(tmp_path, config: Path):
     cache = tmp_path / "cache"
     env = {"NNTRAIN_CACHE_DIR": str(cache), "HOME": str(tmp_path / "home"), "KERAS_HOME": str(tmp_path / "keras"),
            "NNTRAIN_DATASETS_URL": "http://127.0.0.1:9/unreachable"}
-    result = run_cli("check", config, cwd=tmp_path, env=env)
+    result = invoke("check", config, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{config}: OK" in result.stdout
     assert "Total params:" in result.stdout

@@ -3,15 +3,12 @@ data.outputs feeds its y to several outputs.
 
 A local HTTP server on 127.0.0.1 serves a small california-format npz (x (700, 8) float, y (700,) dollars), with
 the catalogue's pinned hash swapped for the small file's, as in test_data_catalogue.py. The wide & deep configs
-run end to end through `nntrain fit` in a subprocess, which swaps the hash the same way before starting the CLI.
+run end to end through `nntrain fit`.
 """
 
 import hashlib
 import http.server
 import json
-import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import ClassVar
@@ -23,6 +20,7 @@ from nntrain.data import Preprocessor, describe, load_raw, read_inputs
 from nntrain.data.sources import catalogue
 from nntrain.errors import ConfigError
 from tests.data_helpers import data_bundle
+from tests.helpers import invoke
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = {"wide": [0, 1, 2, 3, 4], "deep": [2, 3, 4, 5, 6, 7]}
@@ -61,7 +59,7 @@ def california(tmp_path, monkeypatch):
            "HOME": str(tmp_path / "home")}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    yield x, y, {**env, "SHA256": digest}
+    yield x, y, env
     server.shutdown()
     server.server_close()
 
@@ -169,20 +167,9 @@ def test_predict_takes_the_columns_from_a_full_array(california, tmp_path):
             np.testing.assert_allclose(np.concatenate([c[name] for c in chunks]), expected[name], rtol=1e-6)
 
 
-def _fit_in_subprocess(config: Path, cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    """`nntrain fit CONFIG` in a fresh interpreter whose catalogue trusts the small file's hash."""
-    code = ("import sys; from nntrain.data.sources import catalogue; "
-            f"catalogue.SHA256['california_housing.npz'] = {env['SHA256']!r}; "
-            "from nntrain.cli import main; sys.argv = ['nntrain', *sys.argv[1:]]; main()")
-    run_env = {k: v for k, v in env.items() if k != "SHA256"}
-    return subprocess.run([sys.executable, "-c", code, "fit", str(config)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, **run_env, "COLUMNS": "120"}, check=False)
-
-
 @pytest.mark.parametrize("name", ["wide_deep", "wide_deep_aux", "california_housing"])
 def test_wide_deep_configs_train_end_to_end(california, tmp_path, name):
-    _, _, env = california
-    result = _fit_in_subprocess(ROOT / "configs" / f"{name}.yaml", tmp_path, env)
+    result = invoke("fit", ROOT / "configs" / f"{name}.yaml", cwd=tmp_path)  # the fixture's hash and environment
     assert result.returncode == 0, result.stdout + result.stderr
     assert _Handler.requests == ["/california_housing.npz"]
     run = tmp_path / "runs" / name

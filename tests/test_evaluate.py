@@ -1,5 +1,5 @@
-"""`nntrain evaluate` through a real subprocess: the numbers must be the ones `nntrain fit` logged for the same rows
-and weights, reports must be consistent with their own confusion matrix, and bad input exits 2 without a traceback."""
+"""`nntrain evaluate`: the numbers must be the ones `nntrain fit` logged for the same rows and weights, reports must be
+consistent with their own confusion matrix, and bad input exits 2 without a traceback."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import run_cli as cli
+from tests.helpers import invoke
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -26,7 +26,7 @@ def history(run: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def iris_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("evaluate")
-    r = cli("fit", CONFIGS / "iris_small.yaml", "--runs-dir", root / "runs", "-q", cwd=root)
+    r = invoke("fit", CONFIGS / "iris_small.yaml", "--runs-dir", root / "runs", "-q", cwd=root)
     assert r.returncode == 0, r.stderr
     return root / "runs" / "iris_small"
 
@@ -34,13 +34,13 @@ def iris_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def boston_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("evaluate_boston")
-    r = cli("fit", CONFIGS / "boston_small.yaml", "--runs-dir", root / "runs", "-q", cwd=root)
+    r = invoke("fit", CONFIGS / "boston_small.yaml", "--runs-dir", root / "runs", "-q", cwd=root)
     assert r.returncode == 0, r.stderr
     return root / "runs" / "boston_small"
 
 
 def test_val_split_of_last_checkpoint_equals_last_logged_epoch(iris_run):
-    r = cli("evaluate", iris_run, "--split", "val", "--checkpoint", "last", cwd=iris_run)
+    r = invoke("evaluate", iris_run, "--split", "val", "--checkpoint", "last", cwd=iris_run)
     assert r.returncode == 0, r.stderr
     report = json.loads((iris_run / "evaluation-val-last.json").read_text())
     last = history(iris_run)[-1]
@@ -51,7 +51,7 @@ def test_val_split_of_last_checkpoint_equals_last_logged_epoch(iris_run):
 
 
 def test_best_checkpoint_equals_its_logged_epoch(iris_run):
-    r = cli("evaluate", iris_run, "--split", "val", cwd=iris_run)
+    r = invoke("evaluate", iris_run, "--split", "val", cwd=iris_run)
     assert r.returncode == 0, r.stderr
     report = json.loads((iris_run / "evaluation-val-best.json").read_text())
     rows = history(iris_run)
@@ -61,7 +61,7 @@ def test_best_checkpoint_equals_its_logged_epoch(iris_run):
 
 
 def test_test_report_is_consistent_and_kept_beside_other_evaluations(iris_run):
-    r = cli("evaluate", iris_run, cwd=iris_run)
+    r = invoke("evaluate", iris_run, cwd=iris_run)
     assert r.returncode == 0, r.stderr
     assert "confusion matrix" in r.stdout and "virginica" in r.stdout
     report = json.loads((iris_run / "evaluation-test-best.json").read_text())
@@ -89,8 +89,8 @@ def test_data_file_gives_the_same_numbers_as_the_split(iris_run, tmp_path):
     path = tmp_path / "iris_test.csv"
     with open(path, "w", newline="") as f:
         csv.writer(f).writerows([rows[0]] + [rows[1 + i] for i in test_rows])
-    assert cli("evaluate", iris_run, "--checkpoint", "last", cwd=tmp_path).returncode == 0
-    r = cli("evaluate", iris_run, "--checkpoint", "last", "--data", path, cwd=tmp_path)
+    assert invoke("evaluate", iris_run, "--checkpoint", "last", cwd=tmp_path).returncode == 0
+    r = invoke("evaluate", iris_run, "--checkpoint", "last", "--data", path, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     from_split = json.loads((iris_run / "evaluation-test-last.json").read_text())
     from_file = json.loads((iris_run / "evaluation-data-iris_test-last.json").read_text())
@@ -99,7 +99,7 @@ def test_data_file_gives_the_same_numbers_as_the_split(iris_run, tmp_path):
 
 
 def test_regression_report_in_raw_target_units(boston_run):
-    r = cli("evaluate", boston_run, "--checkpoint", "last", cwd=boston_run)
+    r = invoke("evaluate", boston_run, "--checkpoint", "last", cwd=boston_run)
     assert r.returncode == 0, r.stderr
     assert "RMSE" in r.stdout
     report = json.loads((boston_run / "evaluation-test-last.json").read_text())
@@ -117,7 +117,7 @@ def test_regression_report_in_raw_target_units(boston_run):
 
 def test_kfold_fold_folders_and_checkpoint_files_are_accepted(iris_run):
     ckpt = iris_run / "checkpoints" / "last.h5"
-    r = cli("evaluate", ckpt, "--split", "val", cwd=iris_run)
+    r = invoke("evaluate", ckpt, "--split", "val", cwd=iris_run)
     assert r.returncode == 0, r.stderr
     report = json.loads((iris_run / "evaluation-val-last.json").read_text())
     assert report["metrics"]["loss"] == history(iris_run)[-1]["val_loss"]
@@ -133,19 +133,19 @@ def test_kfold_fold_folders_and_checkpoint_files_are_accepted(iris_run):
 ])
 def test_bad_input_exits_2_with_one_message(iris_run, boston_run, tmp_path, args, message):
     args = [a.format(run=iris_run, boston=boston_run) for a in args]
-    r = cli(*args, cwd=tmp_path)
+    r = invoke(*args, cwd=tmp_path)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert message in " ".join(r.stderr.split()), r.stderr
     assert "Traceback" not in r.stderr and r.stderr.strip().startswith("error:")
 
 
 def test_split_the_run_does_not_have(tmp_path):
-    r = cli("fit", CONFIGS / "iris_small.yaml", "--set", "training.validation_split=0", "--runs-dir", tmp_path,
-            "-q", cwd=tmp_path)
+    r = invoke("fit", CONFIGS / "iris_small.yaml", "--set", "training.validation_split=0", "--runs-dir", tmp_path,
+               "-q", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    r = cli("evaluate", tmp_path / "iris_small", "--split", "val", cwd=tmp_path)
+    r = invoke("evaluate", tmp_path / "iris_small", "--split", "val", cwd=tmp_path)
     assert r.returncode == 2 and "no validation split" in r.stderr and "Traceback" not in r.stderr
     # without a validation set there is no best.h5: evaluate says so and uses last.h5
-    r = cli("evaluate", tmp_path / "iris_small", cwd=tmp_path)
+    r = invoke("evaluate", tmp_path / "iris_small", cwd=tmp_path)
     assert r.returncode == 0 and "used last.h5" in r.stdout
     assert (tmp_path / "iris_small" / "evaluation-test-last.json").exists()

@@ -1,5 +1,7 @@
 """`nntrain fit` end to end, as a user runs it: run folder contents, checkpoints that reload to identical
-predictions, exact resume after a real SIGINT, atomic checkpoint writes, plain output off a terminal."""
+predictions, exact resume after a real SIGINT, atomic checkpoint writes, plain output off a terminal.
+
+The SIGINT / resume test and the killed checkpoint writer use real processes; the other commands run in-process."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import pytest
 from nntrain.commands.fit import fit
 from nntrain.commands.prepare import load_bundle
 from nntrain.runs import checkpoint
-from tests.helpers import ROOT, run_cli
+from tests.helpers import ROOT, invoke, run_process
 
 IRIS = """\
 name: iris-test
@@ -72,7 +74,7 @@ def weights_of(path):
 
 def test_fit_writes_a_complete_run_folder(tmp_path):
     (tmp_path / "iris.yaml").write_text(IRIS)
-    result = run_cli("fit", "iris.yaml", cwd=tmp_path)
+    result = invoke("fit", "iris.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     run = tmp_path / "runs" / "iris-test"
     for name in ("config.yaml", "summary.txt", "history.csv", "metrics.json", "run.json", "splits.npz",
@@ -92,7 +94,7 @@ def test_fit_writes_a_complete_run_folder(tmp_path):
     splits = np.load(run / "splits.npz")
     assert len(splits["train"]) + len(splits["val"]) == 120 and len(splits["test"]) == 30
     # a second run of the same name never overwrites the first
-    again = run_cli("fit", "iris.yaml", "--set", "training.epochs=1", cwd=tmp_path)
+    again = invoke("fit", "iris.yaml", "--set", "training.epochs=1", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "runs" / "iris-test-2" / "history.csv").exists()
     assert len(history_rows(run)) == 5
@@ -100,12 +102,12 @@ def test_fit_writes_a_complete_run_folder(tmp_path):
 
 def test_non_terminal_output_is_plain_lines(tmp_path):
     (tmp_path / "iris.yaml").write_text(IRIS)
-    result = run_cli("fit", "iris.yaml", cwd=tmp_path)
+    result = invoke("fit", "iris.yaml", cwd=tmp_path)
     assert result.returncode == 0
     assert "\x1b" not in result.stdout and "\r" not in result.stdout
     epoch_lines = [line for line in result.stdout.splitlines() if line.startswith("Epoch ")]
     assert len(epoch_lines) == 5 and "val_accuracy" in epoch_lines[-1]
-    quiet = run_cli("fit", "iris.yaml", "--quiet", cwd=tmp_path)
+    quiet = invoke("fit", "iris.yaml", "--quiet", cwd=tmp_path)
     assert quiet.stdout.strip().endswith("iris-test-2")
 
 
@@ -125,7 +127,7 @@ def test_checkpoint_reloads_to_identical_predictions(tmp_path):
 
 def _interrupt_after(cmd, cwd, epochs_seen: int):
     """Start `nntrain fit`, send SIGINT once `epochs_seen` epoch lines are printed."""
-    proc = subprocess.Popen([sys.executable, "-m", "nntrain.cli", *cmd], cwd=cwd, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "nntrain", *cmd], cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     seen = 0
     lines = []
@@ -143,16 +145,16 @@ def _interrupt_after(cmd, cwd, epochs_seen: int):
 def test_resume_after_sigint_is_bit_identical(tmp_path):
     (tmp_path / "full.yaml").write_text(DIGITS.replace("EPOCHS", "6").replace("digits-resume", "full"))
     (tmp_path / "cut.yaml").write_text(DIGITS.replace("EPOCHS", "6").replace("digits-resume", "cut"))
-    straight = run_cli("fit", "full.yaml", cwd=tmp_path)
+    straight = invoke("fit", "full.yaml", cwd=tmp_path)
     assert straight.returncode == 0, straight.stderr
-    code, out, err = _interrupt_after(["fit", "cut.yaml"], tmp_path, epochs_seen=2)
+    code, out, err = _interrupt_after(["fit", "cut.yaml"], tmp_path, epochs_seen=2)  # a real process and signal
     assert code == 130, err
     assert "nntrain fit --resume runs/cut" in out + err
     assert "Traceback" not in err
     info = json.loads((tmp_path / "runs" / "cut" / "run.json").read_text())
     assert info["status"] == "interrupted"
     assert len(history_rows(tmp_path / "runs" / "cut")) == 2
-    resumed = run_cli("fit", "--resume", "runs/cut", cwd=tmp_path)
+    resumed = run_process("fit", "--resume", "runs/cut", cwd=tmp_path)  # as a user would: a new process
     assert resumed.returncode == 0, resumed.stderr
     assert history_rows(tmp_path / "runs" / "cut") == history_rows(tmp_path / "runs" / "full")
     a = weights_of(tmp_path / "runs" / "full" / "checkpoints" / "last.h5")
@@ -164,8 +166,8 @@ def test_resume_after_sigint_is_bit_identical(tmp_path):
 
 def test_resume_accepts_more_epochs_and_records_it(tmp_path):
     (tmp_path / "iris.yaml").write_text(IRIS.replace("epochs: 5", "epochs: 2"))
-    assert run_cli("fit", "iris.yaml", cwd=tmp_path).returncode == 0
-    more = run_cli("fit", "--resume", "runs/iris-test", "--set", "training.epochs=4", cwd=tmp_path)
+    assert invoke("fit", "iris.yaml", cwd=tmp_path).returncode == 0
+    more = invoke("fit", "--resume", "runs/iris-test", "--set", "training.epochs=4", cwd=tmp_path)
     assert more.returncode == 0, more.stderr
     run = tmp_path / "runs" / "iris-test"
     assert [int(r["epoch"]) for r in history_rows(run)] == [1, 2, 3, 4]
@@ -246,7 +248,7 @@ optimizer: {name: sgd, learning_rate: 0.05}
 training: {epochs: 30, batch_size: 32, validation_split: 0.2}
 """
     (tmp_path / "nan.yaml").write_text(text)
-    result = run_cli("fit", "nan.yaml", cwd=tmp_path)
+    result = invoke("fit", "nan.yaml", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "loss became nan" in result.stderr.lower() or "loss became inf" in result.stderr.lower()
     run = tmp_path / "runs" / "explode"
@@ -260,11 +262,11 @@ training: {epochs: 30, batch_size: 32, validation_split: 0.2}
 
 def test_weights_transfer_with_frozen_layer(tmp_path):
     (tmp_path / "a.yaml").write_text(IRIS.replace("name: iris-test", "name: source"))
-    assert run_cli("fit", "a.yaml", cwd=tmp_path).returncode == 0
+    assert invoke("fit", "a.yaml", cwd=tmp_path).returncode == 0
     frozen = IRIS.replace("name: iris-test", "name: target").replace(
         "- Dense: {units: 16, activation: relu}", "- Dense: {units: 16, activation: relu, trainable: false}")
     (tmp_path / "b.yaml").write_text(frozen)
-    result = run_cli("fit", "b.yaml", "--weights", "runs/source/checkpoints/last.h5", cwd=tmp_path)
+    result = invoke("fit", "b.yaml", "--weights", "runs/source/checkpoints/last.h5", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     src = weights_of(tmp_path / "runs" / "source" / "checkpoints" / "last.h5")
     dst = weights_of(tmp_path / "runs" / "target" / "checkpoints" / "last.h5")
@@ -290,7 +292,7 @@ optimizer: sgd
     empty = tmp_path / "cache"
     env = {"NNTRAIN_CACHE_DIR": str(empty), "HOME": str(tmp_path), "KERAS_HOME": str(tmp_path / "keras"),
            "NNTRAIN_DATASETS_URL": "http://127.0.0.1:9/unreachable"}
-    result = run_cli("check", "c.yaml", cwd=tmp_path, env=env)
+    result = invoke("check", "c.yaml", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert "Total params: 266,610" in result.stdout
     assert "235,500" in result.stdout and "30,100" in result.stdout and "1,010" in result.stdout
@@ -300,7 +302,7 @@ optimizer: sgd
 
 
 def test_schema_is_json_schema_of_every_section():
-    result = run_cli("schema")
+    result = invoke("schema")
     schema = json.loads(result.stdout)
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert set(schema["properties"]) >= {"data", "model", "loss", "optimizer", "training", "callbacks"}
@@ -311,10 +313,10 @@ def test_schema_is_json_schema_of_every_section():
 
 def test_resume_with_an_incompatible_change_writes_nothing(tmp_path):
     (tmp_path / "iris.yaml").write_text(IRIS.replace("epochs: 5", "epochs: 1"))
-    assert run_cli("fit", "iris.yaml", cwd=tmp_path).returncode == 0
+    assert invoke("fit", "iris.yaml", cwd=tmp_path).returncode == 0
     run = tmp_path / "runs" / "iris-test"
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
-    bad = run_cli("fit", "--resume", run, "--set", "model.layers.0.units=32", cwd=tmp_path)
+    bad = invoke("fit", "--resume", run, "--set", "model.layers.0.units=32", cwd=tmp_path)
     assert bad.returncode == 2, bad.stdout + bad.stderr
     assert "does not fit" in bad.stderr and "Traceback" not in bad.stderr
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before

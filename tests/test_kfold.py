@@ -1,6 +1,7 @@
-"""`nntrain kfold` through real subprocesses: folds partition the rows, preprocessing is fitted per fold, parallel
-workers give the same numbers as one process, failing folds and Ctrl-C are handled, and the Keras textbook
-boston_housing example reaches its quality bar in time."""
+"""`nntrain kfold`: folds partition the rows, preprocessing is fitted per fold, parallel workers give the same numbers
+as one process, failing folds and Ctrl-C are handled, and the Keras textbook boston_housing example reaches its
+quality bar in time. Runs with worker processes (`--jobs 2`) and the Ctrl-C test use a real process; the others run
+in-process."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import run_cli as cli
+from tests.helpers import invoke, run_process
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -28,8 +29,8 @@ def without_timing(report: dict) -> dict:
 @pytest.fixture(scope="module")
 def iris_kfold(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("kfold")
-    r = cli("kfold", CONFIGS / "iris_small.yaml", "--folds", "3", "--stratify", "--refit", "--runs-dir", root,
-            "--progress", "line", "--set", "training.epochs=8", cwd=root)
+    r = invoke("kfold", CONFIGS / "iris_small.yaml", "--folds", "3", "--stratify", "--refit", "--runs-dir", root,
+               "--progress", "line", "--set", "training.epochs=8", cwd=root)
     assert r.returncode == 0, r.stderr
     for i in (1, 2, 3):  # line mode: one plain line per finished fold
         assert f"fold {i}: finished after 8 epochs" in r.stdout
@@ -38,8 +39,8 @@ def iris_kfold(tmp_path_factory) -> Path:
 
 
 def test_parallel_workers_give_identical_results(iris_kfold, tmp_path):
-    r = cli("kfold", CONFIGS / "iris_small.yaml", "--folds", "3", "--stratify", "--refit", "--jobs", "2",
-            "--runs-dir", tmp_path, "--set", "training.epochs=8", "-q", cwd=tmp_path)
+    r = run_process("kfold", CONFIGS / "iris_small.yaml", "--folds", "3", "--stratify", "--refit", "--jobs", "2",
+                    "--runs-dir", tmp_path, "--set", "training.epochs=8", "-q", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     one = json.loads((iris_kfold / "kfold.json").read_text())
     two = json.loads((tmp_path / "iris_small" / "kfold.json").read_text())
@@ -93,7 +94,7 @@ def test_summary_matches_the_fold_folders(iris_kfold):
         assert f["status"] == "finished" and f["epochs"] == metrics["epochs"] == 8
         finals.append(metrics["final"]["val_accuracy"])
         # each fold folder is a normal run: evaluate reproduces its last logged validation epoch
-        r = cli("evaluate", iris_kfold / f["run_dir"], "--split", "val", "--checkpoint", "last", cwd=iris_kfold)
+        r = invoke("evaluate", iris_kfold / f["run_dir"], "--split", "val", "--checkpoint", "last", cwd=iris_kfold)
         assert r.returncode == 0, r.stderr
         ev = json.loads((iris_kfold / f["run_dir"] / "evaluation-val-last.json").read_text())
         assert ev["metrics"]["accuracy"] == metrics["final"]["val_accuracy"]
@@ -120,8 +121,8 @@ def test_summary_matches_the_fold_folders(iris_kfold):
 def test_boston_housing_textbook_example(tmp_path):
     """configs/boston_housing_kfold.yaml as shipped: 4 folds, mean validation MAE <= 3.0 (k$), well under a minute."""
     start = time.perf_counter()
-    r = cli("kfold", REPO / "configs" / "boston_housing_kfold.yaml", "--folds", "4", "--jobs", "2",
-            "--runs-dir", tmp_path, "-q", cwd=tmp_path)
+    r = run_process("kfold", REPO / "configs" / "boston_housing_kfold.yaml", "--folds", "4", "--jobs", "2",
+                    "--runs-dir", tmp_path, "-q", cwd=tmp_path)
     seconds = time.perf_counter() - start
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "boston_housing_kfold" / "kfold.json").read_text())
@@ -142,8 +143,8 @@ def test_a_failing_fold_is_reported_and_the_others_summarised(tmp_path):
         "name: overflow\nseed: 1\ndata: {train: data.csv, target: y}\n"
         "model: {layers: [{Dense: {units: 4, activation: relu}}, {Dense: {units: 1}}]}\n"
         "loss: mse\noptimizer: {name: sgd, learning_rate: 0.01}\ntraining: {epochs: 4, batch_size: 8}\n")
-    r = cli("kfold", tmp_path / "cfg.yaml", "--folds", "3", "--jobs", "2", "--runs-dir", tmp_path / "runs",
-            "--progress", "line", cwd=tmp_path)
+    r = run_process("kfold", tmp_path / "cfg.yaml", "--folds", "3", "--jobs", "2", "--runs-dir", tmp_path / "runs",
+                    "--progress", "line", cwd=tmp_path)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "Traceback" not in r.stderr and "Warning" not in r.stderr
     assert "fold 1 failed: stopped: the training loss became inf" in r.stderr
@@ -158,7 +159,7 @@ def test_a_failing_fold_is_reported_and_the_others_summarised(tmp_path):
 
 def test_ctrl_c_stops_every_worker_and_exits_130(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nntrain.cli", "kfold", str(REPO / "configs" / "boston_housing_kfold.yaml"),
+        [sys.executable, "-m", "nntrain", "kfold", str(REPO / "configs" / "boston_housing_kfold.yaml"),
          "--folds", "4", "--jobs", "2", "--set", "training.epochs=100000", "--runs-dir", str(tmp_path),
          "--progress", "line"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -194,8 +195,8 @@ def test_ctrl_c_stops_every_worker_and_exits_130(tmp_path):
     (["--folds", "3", "--jobs", "0"], "--jobs expects a positive number"),
 ])
 def test_bad_arguments_exit_2_before_anything_is_written(tmp_path, args, message):
-    r = cli("kfold", REPO / "configs" / "boston_housing_kfold.yaml", *args, "--runs-dir", tmp_path / "runs",
-            cwd=tmp_path)
+    r = invoke("kfold", REPO / "configs" / "boston_housing_kfold.yaml", *args, "--runs-dir", tmp_path / "runs",
+               cwd=tmp_path)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert message in " ".join(r.stderr.split()) and "Traceback" not in r.stderr
     assert not (tmp_path / "runs").exists()

@@ -1,14 +1,15 @@
-"""`nntrain plot` through a real subprocess: the expected PNGs appear, are valid PNG files of a sensible size, and
-a missing matplotlib is a clear exit-2 message."""
+"""`nntrain plot`: the expected PNGs appear, are valid PNG files of a sensible size, and a missing matplotlib is a
+clear exit-2 message."""
 
 from __future__ import annotations
 
 import struct
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli as cli
+from tests.helpers import invoke
 
 pytest.importorskip("matplotlib")
 
@@ -35,16 +36,16 @@ def assert_image(path: Path) -> None:
 def run(tmp_path_factory) -> Path:
     """An iris run whose learning rate halves every other epoch, evaluated on its test split."""
     root = tmp_path_factory.mktemp("plot")
-    r = cli("fit", CONFIGS / "iris_small.yaml", "--runs-dir", root, "-q", "--set", "training.epochs=6",
-            "--set", "callbacks=[{reduce_lr_on_plateau: {monitor: loss, factor: 0.5, patience: 1, min_delta: 100}}]",
-            cwd=root)
+    r = invoke("fit", CONFIGS / "iris_small.yaml", "--runs-dir", root, "-q", "--set", "training.epochs=6",
+               "--set", "callbacks=[{reduce_lr_on_plateau: {monitor: loss, factor: 0.5, patience: 1, min_delta: 100}}]",
+               cwd=root)
     assert r.returncode == 0, r.stderr
-    assert cli("evaluate", root / "iris_small", cwd=root).returncode == 0
+    assert invoke("evaluate", root / "iris_small", cwd=root).returncode == 0
     return root / "iris_small"
 
 
 def test_run_folder_charts(run):
-    r = cli("plot", run, cwd=run)
+    r = invoke("plot", run, cwd=run)
     assert r.returncode == 0, r.stderr
     names = {"curve-loss.png", "curve-accuracy.png", "learning-rate.png", "confusion-test-best.png"}
     assert set(Path(line).name for line in r.stdout.split()) == names
@@ -53,39 +54,36 @@ def test_run_folder_charts(run):
 
 
 def test_no_learning_rate_chart_when_it_stays_constant(tmp_path):
-    r = cli("fit", CONFIGS / "iris_small.yaml", "--runs-dir", tmp_path, "-q", "--set", "training.epochs=2",
-            cwd=tmp_path)
+    r = invoke("fit", CONFIGS / "iris_small.yaml", "--runs-dir", tmp_path, "-q", "--set", "training.epochs=2",
+               cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    r = cli("plot", tmp_path / "iris_small", cwd=tmp_path)
+    r = invoke("plot", tmp_path / "iris_small", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "iris_small").glob("*.png")) == ["curve-accuracy.png", "curve-loss.png"]
 
 
 def test_kfold_folder_charts(tmp_path):
-    r = cli("kfold", CONFIGS / "iris_small.yaml", "--folds", "2", "--runs-dir", tmp_path, "-q",
-            "--set", "training.epochs=3", cwd=tmp_path)
+    r = invoke("kfold", CONFIGS / "iris_small.yaml", "--folds", "2", "--runs-dir", tmp_path, "-q",
+               "--set", "training.epochs=3", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     folder = tmp_path / "iris_small"
-    r = cli("plot", folder, cwd=tmp_path)
+    r = invoke("plot", folder, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert_image(folder / f"kfold-{key}.png")
 
 
-def test_missing_matplotlib_says_how_to_install_it(run, tmp_path):
-    fake = tmp_path / "fake"
-    (fake / "matplotlib").mkdir(parents=True)
-    (fake / "matplotlib" / "__init__.py").write_text("raise ImportError('No module named matplotlib')\n")
-    import os
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    r = cli("plot", run, cwd=tmp_path, env=env)
+def test_missing_matplotlib_says_how_to_install_it(run, tmp_path, monkeypatch):
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError, as when missing
+    r = invoke("plot", run, cwd=tmp_path)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert "pip install 'nntrain[plot]'" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_not_a_run_folder(tmp_path):
-    r = cli("plot", tmp_path / "nothing", cwd=tmp_path)
+    r = invoke("plot", tmp_path / "nothing", cwd=tmp_path)
     assert r.returncode == 2 and "no such run folder" in r.stderr and "Traceback" not in r.stderr
-    r = cli("plot", tmp_path, cwd=tmp_path)
+    r = invoke("plot", tmp_path, cwd=tmp_path)
     assert r.returncode == 2 and "not a run folder" in r.stderr

@@ -1,6 +1,5 @@
-"""`nntrain predict` through a real subprocess: raw rows in, the training preprocessing applied, classes and
-probabilities out; streamed output equals one-shot output; inputs that do not fit the model exit 2 naming what
-the model expects."""
+"""`nntrain predict`: raw rows in, the training preprocessing applied, classes and probabilities out; streamed output
+equals one-shot output; inputs that do not fit the model exit 2 naming what the model expects."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import run_cli as cli
+from tests.helpers import invoke
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -41,7 +40,7 @@ def read_csv(path: Path) -> list[dict]:
 def iris(tmp_path_factory):
     """(run folder, CSV of the run's training rows with the dataset's columns, their labels)."""
     root = tmp_path_factory.mktemp("predict")
-    r = cli("fit", CONFIGS / "iris_small.yaml", "--runs-dir", root / "runs", "-q", cwd=root)
+    r = invoke("fit", CONFIGS / "iris_small.yaml", "--runs-dir", root / "runs", "-q", cwd=root)
     assert r.returncode == 0, r.stderr
     run = root / "runs" / "iris_small"
     header, rows = bundled_rows("iris")
@@ -53,12 +52,12 @@ def iris(tmp_path_factory):
 
 def test_training_csv_reproduces_the_training_set_accuracy(iris, tmp_path):
     run, train_csv, labels = iris
-    r = cli("predict", run, train_csv, "--output", tmp_path / "pred.csv", "--checkpoint", "last", cwd=tmp_path)
+    r = invoke("predict", run, train_csv, "--output", tmp_path / "pred.csv", "--checkpoint", "last", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     predicted = [row["prediction"] for row in read_csv(tmp_path / "pred.csv")]
     assert len(predicted) == len(labels) == 96
     accuracy = sum(p == t for p, t in zip(predicted, labels)) / len(labels)
-    r = cli("evaluate", run, "--split", "train", "--checkpoint", "last", cwd=tmp_path)
+    r = invoke("evaluate", run, "--split", "train", "--checkpoint", "last", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     report = json.loads((run / "evaluation-train-last.json").read_text())
     assert accuracy == report["metrics"]["accuracy"]
@@ -67,7 +66,7 @@ def test_training_csv_reproduces_the_training_set_accuracy(iris, tmp_path):
 def test_probability_and_top_k_columns(iris, tmp_path):
     run, train_csv, _ = iris
     out = tmp_path / "pred.csv"
-    r = cli("predict", run, train_csv, "-o", out, "--proba", "--top-k", "2", cwd=tmp_path)
+    r = invoke("predict", run, train_csv, "-o", out, "--proba", "--top-k", "2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     rows = read_csv(out)
     assert list(rows[0]) == ["row", "prediction", "p_setosa", "p_versicolor", "p_virginica",
@@ -84,13 +83,13 @@ def test_npy_input_and_output_agree_with_csv(iris, tmp_path):
     run, train_csv, _ = iris
     features = np.array([[float(v) for v in list(row.values())[:4]] for row in read_csv(train_csv)])
     np.save(tmp_path / "x.npy", features)
-    assert cli("predict", run, tmp_path / "x.npy", "-o", tmp_path / "p.npy", "--proba", cwd=tmp_path).returncode == 0
-    assert cli("predict", run, train_csv, "-o", tmp_path / "p.csv", "--proba", cwd=tmp_path).returncode == 0
+    assert invoke("predict", run, tmp_path / "x.npy", "-o", tmp_path / "p.npy", "--proba", cwd=tmp_path).returncode == 0
+    assert invoke("predict", run, train_csv, "-o", tmp_path / "p.csv", "--proba", cwd=tmp_path).returncode == 0
     probs = np.load(tmp_path / "p.npy")
     assert probs.shape == (96, 3) and probs.dtype == np.float32
     from_csv = np.array([[float(row[f"p_{c}"]) for c in IRIS] for row in read_csv(tmp_path / "p.csv")])
     np.testing.assert_allclose(probs, from_csv, rtol=1e-6)
-    assert cli("predict", run, tmp_path / "x.npy", "-o", tmp_path / "c.npy", cwd=tmp_path).returncode == 0
+    assert invoke("predict", run, tmp_path / "x.npy", "-o", tmp_path / "c.npy", cwd=tmp_path).returncode == 0
     np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), from_csv.argmax(axis=1))
 
 
@@ -111,33 +110,33 @@ def test_few_rows_print_a_table_many_rows_go_next_to_the_input(iris, tmp_path):
     run, train_csv, labels = iris
     header, rows = bundled_rows("iris")
     small = write_csv(tmp_path / "five.csv", header[:4], [r[:4] for r in rows[:5]])  # no label column needed
-    r = cli("predict", run, small, cwd=tmp_path)
+    r = invoke("predict", run, small, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "setosa" in r.stdout and "5 predictions" in r.stdout
     assert list(tmp_path.iterdir()) == [small]
     big = write_csv(tmp_path / "big.csv", header, rows)
-    r = cli("predict", run, big, cwd=tmp_path)
+    r = invoke("predict", run, big, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert len(read_csv(tmp_path / "big-predictions.csv")) == 150
 
 
 def test_regression_values_are_in_raw_target_units(tmp_path):
     """boston_small standardizes the target: predictions must come back in k$, matching evaluate's MAE."""
-    r = cli("fit", CONFIGS / "boston_small.yaml", "--runs-dir", tmp_path / "runs", "-q", cwd=tmp_path)
+    r = invoke("fit", CONFIGS / "boston_small.yaml", "--runs-dir", tmp_path / "runs", "-q", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     run = tmp_path / "runs" / "boston_small"
     header, rows = bundled_rows("boston_housing")
     with np.load(run / "splits.npz") as z:
         test = [rows[i] for i in z["test"]]
     path = write_csv(tmp_path / "test.csv", header, test)
-    r = cli("predict", run, path, "-o", tmp_path / "pred.csv", cwd=tmp_path)
+    r = invoke("predict", run, path, "-o", tmp_path / "pred.csv", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     predicted = np.array([float(row["prediction"]) for row in read_csv(tmp_path / "pred.csv")])
     truth = np.array([float(row[-1]) for row in test])
-    assert cli("evaluate", run, cwd=tmp_path).returncode == 0
+    assert invoke("evaluate", run, cwd=tmp_path).returncode == 0
     report = json.loads((run / "evaluation-test-best.json").read_text())
     assert math.isclose(np.abs(predicted - truth).mean(), report["outputs"]["output"]["mae"], rel_tol=1e-6)
-    r = cli("predict", run, path, "--top-k", "2", cwd=tmp_path)
+    r = invoke("predict", run, path, "--top-k", "2", cwd=tmp_path)
     assert r.returncode == 2 and "needs a classification model" in r.stderr
 
 
@@ -157,7 +156,7 @@ def test_inputs_that_do_not_fit_exit_2_naming_what_was_expected(iris, tmp_path):
         (["predict", run, wine, "--top-k", "4"], ["--top-k expects 1..3"]),
     ]
     for args, messages in cases:
-        r = cli(*args, cwd=tmp_path)
+        r = invoke(*args, cwd=tmp_path)
         text = " ".join(r.stderr.split())
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert "Traceback" not in r.stderr and text.startswith("error:"), r.stderr
@@ -173,10 +172,10 @@ def _npy(path: Path, shape) -> Path:
 
 def test_a_checkpoint_of_another_model_rejects_the_data(iris, tmp_path):
     """A boston checkpoint given iris rows: the model wants 13 named columns and says so."""
-    r = cli("fit", CONFIGS / "boston_small.yaml", "--set", "training.epochs=1", "--runs-dir", tmp_path, "-q",
-            cwd=tmp_path)
+    r = invoke("fit", CONFIGS / "boston_small.yaml", "--set", "training.epochs=1", "--runs-dir", tmp_path, "-q",
+               cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     _, train_csv, _ = iris
-    r = cli("predict", tmp_path / "boston_small" / "checkpoints" / "last.h5", train_csv, cwd=tmp_path)
+    r = invoke("predict", tmp_path / "boston_small" / "checkpoints" / "last.h5", train_csv, cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "expects 13 feature columns ['CRIM'" in " ".join(r.stderr.split())

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import invoke
 
 POSITIVE = ["great", "wonderful", "loved", "excellent", "superb", "fun", "brilliant"]
 NEGATIVE = ["awful", "boring", "terrible", "hated", "bad", "dull", "waste"]
@@ -43,10 +43,10 @@ def test_predict_raw_text_lines_with_the_stored_vocabulary(tmp_path):
             text = " ".join(rnd.choice(FILLER) for _ in range(8)) + " " + " ".join(rnd.choice(words) for _ in range(3))
             (folder / f"{i}.txt").write_text(text)
     (tmp_path / "text.yaml").write_text(CONFIG)
-    assert run_cli("fit", "text.yaml", "-q", cwd=tmp_path).returncode == 0
+    assert invoke("fit", "text.yaml", "-q", cwd=tmp_path).returncode == 0
     (tmp_path / "new.txt").write_text("the movie was wonderful and brilliant\nboring and awful plot, a waste\n"
                                       "Loved it: SUPERB actors!\n")
-    result = run_cli("predict", "runs/reviews", "new.txt", "--proba", "--output", "out.csv", cwd=tmp_path)
+    result = invoke("predict", "runs/reviews", "new.txt", "--proba", "--output", "out.csv", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader((tmp_path / "out.csv").open()))
     assert [r["prediction"] for r in rows] == ["pos", "neg", "pos"]  # lower-cased and tokenized like training

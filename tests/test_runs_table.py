@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import run_cli as cli
+from tests.helpers import invoke
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 
@@ -21,12 +21,12 @@ def runs_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("runs_table")
     runs = root / "runs"
     for name, epochs in (("short", 1), ("long", 10)):
-        r = cli("fit", CONFIGS / "iris_small.yaml", "--name", name, "--set", f"training.epochs={epochs}",
-                "--runs-dir", runs, "-q", cwd=root)
+        r = invoke("fit", CONFIGS / "iris_small.yaml", "--name", name, "--set", f"training.epochs={epochs}",
+                   "--runs-dir", runs, "-q", cwd=root)
         assert r.returncode == 0, r.stderr
-    assert cli("evaluate", runs / "short", cwd=root).returncode == 0
-    r = cli("kfold", CONFIGS / "iris_small.yaml", "--folds", "2", "--name", "cv", "--set", "training.epochs=2",
-            "--runs-dir", runs, "-q", cwd=root)
+    assert invoke("evaluate", runs / "short", cwd=root).returncode == 0
+    r = invoke("kfold", CONFIGS / "iris_small.yaml", "--folds", "2", "--name", "cv", "--set", "training.epochs=2",
+               "--runs-dir", runs, "-q", cwd=root)
     assert r.returncode == 0, r.stderr
     x = np.ones((20, 2))
     x[3, 0] = 1e20
@@ -34,7 +34,7 @@ def runs_dir(tmp_path_factory) -> Path:
     (root / "nan.yaml").write_text(
         "name: diverges\nseed: 1\ndata: {train: data.csv, target: y}\nmodel: {layers: [{Dense: {units: 1}}]}\n"
         "loss: mse\noptimizer: sgd\ntraining: {epochs: 3, batch_size: 4, validation_split: 0.2}\n")
-    r = cli("fit", root / "nan.yaml", "--runs-dir", runs, "-q", cwd=root)
+    r = invoke("fit", root / "nan.yaml", "--runs-dir", runs, "-q", cwd=root)
     assert r.returncode == 1, r.stderr
     return runs
 
@@ -75,7 +75,7 @@ def test_the_command_prints_the_table_and_marks_statuses(runs_dir, tmp_path):
 
     from nntrain.runs.table import list_runs
 
-    r = cli("runs", runs_dir, "--sort", "val_accuracy", cwd=tmp_path)
+    r = invoke("runs", runs_dir, "--sort", "val_accuracy", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     names = [line.split("│")[1].strip() for line in r.stdout.splitlines() if "│" in line]
     assert names == [row.name if row.kind == "run" else f"{row.name} ({row.kind})"
@@ -85,7 +85,7 @@ def test_the_command_prints_the_table_and_marks_statuses(runs_dir, tmp_path):
     shutil.copytree(runs_dir / "short", tmp_path / "stopped")
     info = json.loads((tmp_path / "stopped" / "run.json").read_text())
     (tmp_path / "stopped" / "run.json").write_text(json.dumps({**info, "status": "interrupted"}))
-    r = cli("runs", tmp_path, cwd=tmp_path)
+    r = invoke("runs", tmp_path, cwd=tmp_path)
     assert r.returncode == 0 and "interrupted" in r.stdout
 
 
@@ -94,7 +94,7 @@ def test_the_command_prints_the_table_and_marks_statuses(runs_dir, tmp_path):
     (["runs", "{runs}", "--sort", "val_auc"], "--sort 'val_auc': no run logged that metric"),
 ])
 def test_bad_input_exits_2(runs_dir, tmp_path, args, message):
-    r = cli(*[a.format(runs=runs_dir) for a in args], cwd=tmp_path)
+    r = invoke(*[a.format(runs=runs_dir) for a in args], cwd=tmp_path)
     assert r.returncode == 2 and message in " ".join(r.stderr.split()) and "Traceback" not in r.stderr
 
 
@@ -105,8 +105,8 @@ def test_a_run_whose_process_died_shows_as_killed(tmp_path):
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     pid = int(dead.stdout)
-    r = cli("fit", CONFIGS / "iris_small.yaml", "--name", "gone", "--set", "training.epochs=1",
-            "--runs-dir", tmp_path / "runs", "-q", cwd=tmp_path)
+    r = invoke("fit", CONFIGS / "iris_small.yaml", "--name", "gone", "--set", "training.epochs=1",
+               "--runs-dir", tmp_path / "runs", "-q", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     run = tmp_path / "runs" / "gone"
     info = json.loads((run / "run.json").read_text())
