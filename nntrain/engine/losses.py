@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from nntrain.engine.ops import sigmoid, softmax_parts, softplus
 from nntrain.errors import ConfigError, DataError, ShapeError
 from nntrain.registry import Registry
 
@@ -149,16 +150,6 @@ def _clip(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     eps = p.dtype.type(EPSILON)
     lo, hi = eps, p.dtype.type(1) - eps
     return np.clip(p, lo, hi), (p >= lo) & (p <= hi)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(z))  # never overflows
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
-
-
-def _softplus(z: np.ndarray) -> np.ndarray:
-    """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|))."""
-    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -299,14 +290,14 @@ class BinaryCrossentropy(_ElementwiseLoss):
     def _value(self, y, p):
         y = self._smooth(y)
         if self.from_logits:
-            return _softplus(p) - y * p
+            return softplus(p) - y * p
         pc, _ = _clip(p)
         return -(y * np.log(pc) + (1 - y) * np.log1p(-pc))
 
     def _grad(self, y, p):
         y = self._smooth(y)
         if self.from_logits:
-            return _sigmoid(p) - y
+            return sigmoid(p) - y
         pc, inside = _clip(p)
         return np.where(inside, (pc - y) / (pc * (1 - pc)), 0)
 
@@ -388,7 +379,7 @@ class CategoricalCrossentropy(Loss):
             y = y * p.dtype.type(1 - s) + p.dtype.type(s / x.shape[-1])
 
         if self.from_logits:
-            shifted, e, total = _softmax_parts(x)
+            shifted, e, total = softmax_parts(x)
             log_probs = shifted - np.log(total)
             per_element = -np.add.reduce(y * log_probs, axis=-1)
         else:
@@ -412,14 +403,6 @@ class CategoricalCrossentropy(Loss):
             return grad if last else np.moveaxis(grad, -1, self.axis)
 
         return _per_sample_mean(per_element).astype(p.dtype, copy=False), backward
-
-
-def _softmax_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """z - max(z), exp of that, and its sum over the last axis: softmax(z) = e / total, and
-    log_softmax(z) = shifted - log(total), finite for any finite z."""
-    shifted = z - np.maximum.reduce(z, axis=-1, keepdims=True)
-    e = np.exp(shifted)
-    return shifted, e, np.add.reduce(e, axis=-1, keepdims=True)
 
 
 @LOSSES.register("sparse_categorical_crossentropy", "scce")
@@ -490,7 +473,7 @@ class SparseCategoricalCrossentropy(Loss):
         idx = labels[..., None]
 
         if self.from_logits:
-            shifted, e, total = _softmax_parts(p)
+            shifted, e, total = softmax_parts(p)
             # where each label's logit sits in the flattened (batch * ..., classes) arrays
             flat = labels.reshape(-1) + np.arange(0, labels.size * p.shape[-1], p.shape[-1])
             # -log softmax(z)_k = log(total) - (z_k - max)
