@@ -16,6 +16,7 @@ import pytest
 
 from nntrain import checkpoint
 from nntrain.experiment import fit, load_bundle
+from nntrain.training.loop import predict
 from tests.helpers import ROOT, run_cli
 
 IRIS = """\
@@ -115,10 +116,10 @@ def test_checkpoint_reloads_to_identical_predictions(tmp_path):
                  on_start=lambda run_dir, cfg, model: seen.update(model=model, cfg=cfg))
     model, cfg = seen["model"], seen["cfg"]
     bundle = load_bundle(cfg)
-    expected = model.predict(bundle.test.x)
+    expected = predict(model, bundle.test.x)
     ckpt = checkpoint.load(result.run_dir / "checkpoints" / "last.h5")
     reloaded = checkpoint.model_from_checkpoint(ckpt)
-    np.testing.assert_array_equal(reloaded.predict(bundle.test.x), expected)
+    np.testing.assert_array_equal(predict(reloaded, bundle.test.x), expected)
     assert ckpt.epoch == 5 and ckpt.preprocessing is not None
 
 

@@ -517,23 +517,6 @@ class Model:
                 f"Non-trainable params: {frozen:,} ({_bytes(frozen * itemsize)})"]
         return "\n".join(out)
 
-    # --- training API (the loop lives in nntrain.training) ----------------------------------------------
-    def fit(self, x, y, **kwargs):
-        """Keras-style fit; see nntrain.training.loop.fit."""
-        from nntrain.training.loop import fit
-
-        return fit(self, x, y, **kwargs)
-
-    def evaluate(self, x, y, batch_size: int = 32, sample_weight=None) -> dict[str, float]:
-        from nntrain.training.loop import evaluate
-
-        return evaluate(self, x, y, batch_size=batch_size, sample_weight=sample_weight)
-
-    def predict(self, x, batch_size: int = 32):
-        from nntrain.training.loop import predict
-
-        return predict(self, x, batch_size=batch_size)
-
 
 def _bytes(n: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
