@@ -14,19 +14,6 @@ Shape = tuple  # one example's shape, without the batch dimension; None for a le
 Backward = Callable[[np.ndarray], Any]
 
 _counters: dict[str, itertools.count] = {}
-_ONES: dict = {}  # dtype -> a read-only vector of ones, grown as needed
-
-
-def ones(n: int, dtype) -> np.ndarray:
-    """A read-only (n,) vector of ones, shared: for sums written as products (ones @ dz is one BLAS call, several
-    times faster than dz.sum(axis=0) on a batch) and as the stored values of multi-hot matrices."""
-    dtype = np.dtype(dtype)
-    vec = _ONES.get(dtype)
-    if vec is None or len(vec) < n:
-        vec = np.ones(max(n, 64, 2 * len(vec) if vec is not None else 0), dtype)
-        vec.flags.writeable = False
-        _ONES[dtype] = vec
-    return vec[:n]
 
 
 def unique_name(prefix: str) -> str:
@@ -45,6 +32,8 @@ class Layer:
 
     Gradients are written, not added: `backward` sets `grads[key]` to dL/dparam of the current step. A layer is one
     node of one model, so its backward runs once per step, and the model needs no pass zeroing the gradients first.
+    A gradient that is a product a.T @ b (a Dense kernel's) goes through `set_grad_product`, which lets the model
+    hand the two factors to an optimizer that can fuse the product with its step instead.
 
     Attributes:
         params: trainable arrays by name ("kernel", "bias"); `grads` has the same keys.
@@ -52,9 +41,12 @@ class Layer:
         trainable: False freezes the layer: no gradients for its params, the optimizer skips it.
         needs_input_grad: set False by the model when the layer reads model inputs only, so backward
             can skip computing dL/dx (it returns None then).
+        deferred: the params of `product_params` whose gradient product the model asked to receive unmultiplied
+            this step, each with the factors (a, b) of its last backward (None until then).
     """
 
     multi_input = False  # True for layers fed a list of tensors (Concatenate, Add)
+    product_params: tuple[str, ...] = ()  # params whose gradient backward gives through `set_grad_product`
 
     def __init__(self, name: str | None = None, trainable: bool = True):
         self.auto_named = name is None
@@ -67,6 +59,7 @@ class Layer:
         self.dtype = np.dtype(np.float32)
         self.rng: np.random.Generator | None = None
         self.needs_input_grad = True
+        self.deferred: dict[str, tuple | None] = {}
         self.input_shape: Shape | list[Shape] | None = None
         self.output_shape: Shape | None = None
 
@@ -98,6 +91,20 @@ class Layer:
     def forward(self, x, training: bool) -> tuple[Any, Backward]:
         """Returns the output and `backward(dy) -> dx`, which also writes dL/dparam into `self.grads`."""
         raise NotImplementedError
+
+    def set_grad_product(self, key: str, a, b: np.ndarray) -> None:
+        """grads[key] = a.T @ b, or, for a deferred param and dense `a`, the factors kept in `deferred[key]`.
+
+        Args:
+            a: (rows, fan_in) array, or a multi-hot matrix (its sparse product is always written).
+            b: (rows, units) array.
+        """
+        if key in self.deferred and isinstance(a, np.ndarray):
+            self.deferred[key] = (a, b)
+        elif isinstance(a, np.ndarray):
+            np.dot(a.T, b, out=self.grads[key])  # into the flat gradient buffer: no kernel-sized temporary
+        else:
+            a.t_matmul(b, out=self.grads[key])
 
     @property
     def regularized(self) -> bool:

@@ -13,8 +13,6 @@ from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, DataError, ShapeError
 from nntrain.registry import did_you_mean
 
-STEP_IN_PRODUCT_FROM = 1 << 16  # kernel weights from which plain SGD steps a Dense kernel inside its product
-
 
 @dataclass
 class Node:
@@ -293,7 +291,7 @@ class Model:
         # The optimizer updates the model's flat weight buffer with the flat gradient buffer directly.
         self.optimizer.build(self.trainable_params, flat_params=self._flat_params, flat_grads=self._flat_grads)
         self._regularized = [layer for layer in self.layers if layer.regularized]
-        self._plan_plain_steps()
+        self._plan_deferred_products()
         # A softmax/sigmoid output followed by its cross-entropy is computed from the logits: stable and cheap.
         self._train_losses, self._fused_activations = [], []
         for name, loss_obj in zip(names, losses):
@@ -323,27 +321,29 @@ class Model:
             self.metrics.append([resolve_metric(m, loss_obj.registered_name, shape) for m in mnames])
         self.compiled = True
 
-    def _plan_plain_steps(self) -> None:
-        """Which Dense kernels take a plain SGD step inside their gradient product (engine/blas.py), and the ranges
-        of the flat weights the optimizer steps instead. Only kernels of STEP_IN_PRODUCT_FROM weights or more gain:
-        below that the call costs more than the two passes it saves. A kernel with a penalty keeps its gradient
-        (the penalty's gradient is added to it after the backward pass). A kernel fed multi-hot rows takes the
-        step itself too, after its sparse gradient product (Dense)."""
-        self._steps_in_backward = [
-            layer for layer in self.layers
-            if isinstance(layer, Dense) and layer.trainable and not layer.regularized
-            and layer.params["kernel"].size >= STEP_IN_PRODUCT_FROM
-        ]
-        stepped = {f"{layer.name}/kernel" for layer in self._steps_in_backward}
-        ranges, start = [], 0
-        for key, r in self._flat_slices.items():  # in flat order
-            if key in stepped:
-                if start < r.start:
-                    ranges.append(slice(start, r.start))
-                start = r.stop
-        if start < self._flat_params.size:
-            ranges.append(slice(start, self._flat_params.size))
-        self._plain_ranges = ranges
+    def _plan_deferred_products(self) -> None:
+        """Ask the optimizer which gradient products (a.T @ b, say a Dense kernel's x.T @ dz) it takes unmultiplied,
+        to fuse them with its step, and have those layers keep the factors instead of writing the gradient. A param
+        with a penalty is never offered: the penalty's gradient is added to its gradient after the backward pass."""
+        offered = {}
+        for layer in self.layers:
+            layer.deferred = {}
+            if layer.trainable and not layer.regularized:
+                offered.update({f"{layer.name}/{key}": (layer, key) for key in layer.product_params})
+        taken = self.optimizer.fused_products({k: self.trainable_params[k] for k in offered})
+        self._deferred = [(key, *offered[key]) for key in taken]
+        for _, layer, key in self._deferred:
+            layer.deferred[key] = None
+
+    def _take_products(self) -> dict:
+        """{"<layer>/<param>": (a, b)}: the gradients a.T @ b that the backward pass left as factors this step."""
+        products = {}
+        for flat_key, layer, key in self._deferred:
+            factors = layer.deferred[key]
+            if factors is not None:
+                products[flat_key] = factors
+                layer.deferred[key] = None  # not kept past the step
+        return products
 
     def penalty(self) -> float:
         return sum(layer.penalty() for layer in self.layers if layer.regularized)
@@ -362,21 +362,10 @@ class Model:
         """One optimizer step on a batch; adds the batch's loss and metric values into `tracker`."""
         outs, backs = self.forward(xs, training=True)
         d_outputs = self._losses_and_grads(outs, ys, sample_weight, tracker, need_grads=True)
-        lr = self.optimizer.plain_rate() if self._steps_in_backward else None
-        stepping = self._steps_in_backward if lr is not None else ()
-        for layer in stepping:  # w -= lr * g: these large kernels take it during the backward pass
-            layer.sgd_learning_rate = lr
-        try:
-            self.backward(backs, d_outputs)  # every layer writes its gradients: no zeroing beforehand
-        finally:
-            for layer in stepping:
-                layer.sgd_learning_rate = None
+        self.backward(backs, d_outputs)  # every layer writes its gradients: no zeroing beforehand
         for layer in self._regularized:
             layer.add_penalty_grads()
-        if lr is None:
-            self.optimizer.apply(self.trainable_params, self.trainable_grads)
-        else:  # the optimizer steps the weights no layer stepped
-            self.optimizer.apply_plain(self._plain_ranges, lr)
+        self.optimizer.apply(self.trainable_params, self.trainable_grads, self._take_products())
 
     def test_on_batch(self, xs: list, ys: list, sample_weight, tracker: "Tracker") -> None:
         outs, _ = self.forward(xs, training=False)

@@ -12,6 +12,10 @@ array the size of a parameter.
 
 A Model already keeps its weights and gradients as views into one flat buffer each, and hands both to `build`:
 then nothing is gathered and the whole step is the rule's calls plus one `w -= delta` on the flat weights.
+
+A gradient may also arrive unmultiplied, as the factors (a, b) of a.T @ b (a Dense kernel's x.T @ dz), when the
+optimizer said at compile time that it can fuse that product with its step (`fused_products`): plain SGD then
+updates the kernel inside the product itself (engine/kernels.py), and no gradient the size of the kernel is written.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from numbers import Real
 
 import numpy as np
 
+from nntrain.engine import kernels
 from nntrain.engine.schedules import SCHEDULES, Schedule, check_bool, check_number, serialize, text_number_hint
 from nntrain.errors import CheckpointError, ConfigError
 from nntrain.registry import Registry
@@ -32,7 +37,7 @@ OPTIMIZERS = Registry("optimizer")
 class _FlatGroup:
     """The parameters of one dtype, end to end: flat gradient, slot and scratch buffers, with per-parameter views."""
 
-    __slots__ = ("keys", "grad", "param", "slots", "scratch", "grad_views", "delta_views", "slot_views")
+    __slots__ = ("keys", "grad", "param", "slots", "scratch", "grad_views", "delta_views", "slot_views", "ranges")
 
     def __init__(self, params: dict[str, np.ndarray], slot_init: dict[str, float], n_scratch: int,
                  flat_params: np.ndarray | None = None, flat_grads: np.ndarray | None = None):
@@ -52,6 +57,22 @@ class _FlatGroup:
             for name, flat in zip(slot_init, self.slots)
             for key, view in zip(self.keys, self._views(flat, params))
         }
+        self.ranges: dict[tuple, list[slice]] = {}  # keys left out -> the ranges of the flat buffers that remain
+
+    def ranges_without(self, left_out: tuple) -> list[slice]:
+        """The ranges of the flat buffers that hold every parameter but those keyed in `left_out`."""
+        if left_out not in self.ranges:
+            ranges, start, stop = [], 0, 0
+            for key, view in zip(self.keys, self.grad_views):
+                stop += view.size
+                if key in left_out:
+                    if start < stop - view.size:
+                        ranges.append(slice(start, stop - view.size))
+                    start = stop
+            if start < stop:
+                ranges.append(slice(start, stop))
+            self.ranges[left_out] = ranges
+        return self.ranges[left_out]
 
     @staticmethod
     def _views(flat: np.ndarray, params: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -63,9 +84,7 @@ class _FlatGroup:
 
 
 class Optimizer:
-    """Base class. The training loop calls `apply(params, grads)` once per batch (or, when `plain_rate` gives a
-    learning rate, lets the model's large Dense kernels take that step themselves and calls `apply_plain` for the
-    rest).
+    """Base class. The model calls `apply(params, grads, products)` once per batch.
 
     Each step, as in Keras 3: clip the gradients (at most one of `clipnorm` per parameter, `clipvalue` elementwise,
     `global_clipnorm` over all of them), decay the weights (`w -= w * weight_decay * lr`, when set), apply the
@@ -174,14 +193,24 @@ class Optimizer:
             pending, self._pending_slots = self._pending_slots, None
             self._restore_slots(pending)
 
-    def apply(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+    def fused_products(self, offered: dict[str, np.ndarray]) -> list[str]:
+        """Which of the `offered` parameters (those whose gradient is a product a.T @ b) this optimizer wants as
+        the factors (a, b), to fuse the product with its step. None by default: a rule that reads the gradient
+        (slots, clipping) needs it written. Asked once, when the model is compiled."""
+        return []
+
+    def apply(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], products: dict | None = None) -> None:
         """One step: update every array of `params` in place (never rebound), then count the step.
 
         Args:
             params: the trainable parameters, keyed as in `build` (built on the first call if needed).
             grads: their gradients, same keys and shapes; read, not modified (but for clipping when `build` was
                 given the flat gradient buffer: it is clipped in place).
+            products: {key: (a, b)} for gradients given as the factors of a.T @ b instead (their `grads` entry
+                is not written); a: (rows, m), b: (rows, n) for an (m, n) parameter.
         """
+        for key, (a, b) in (products or {}).items():
+            np.dot(a.T, b, out=grads[key])  # a rule that does not fuse them reads the gradient
         if self._groups is None:
             self.build(params)
         elif len(params) != self._n_params:
@@ -208,21 +237,6 @@ class Optimizer:
                 if keep is not None:
                     w *= keep  # Keras decays the weights before the rule's step (which does not depend on w)
                 w -= delta
-        self.iterations += 1
-
-    def plain_rate(self) -> float | None:
-        """This step's learning rate when the step is exactly w -= lr * g for every weight (no slots, clipping or
-        weight decay), so that a layer may take it inside its own gradient product (see Dense); else None."""
-        return None
-
-    def apply_plain(self, ranges: list[slice], lr: float) -> None:
-        """The step of `plain_rate` on the given ranges of the flat weights (those no layer stepped itself), then
-        count the step. Only for an optimizer built on a model's flat buffers."""
-        (group,) = self._groups
-        for r in ranges:
-            delta = group.scratch[0][r]
-            self._update(group.grad[r], (), (delta,), lr)  # the rule itself, on a plain step's (slot-free) state
-            group.param[r] -= delta
         self.iterations += 1
 
     def _clip(self) -> None:
@@ -321,9 +335,30 @@ class SGD(Optimizer):
     def slots(self):
         return {"momentum": 0.0} if self.momentum else {}
 
-    def plain_rate(self):
-        plain = not (self.momentum or self.weight_decay or self.clipnorm or self.clipvalue or self.global_clipnorm)
-        return self.learning_rate if plain else None
+    def _plain(self) -> bool:
+        """Whether a step is exactly w -= lr * g, with no state, clipping or decay."""
+        return not (self.momentum or self.weight_decay or self.clipnorm or self.clipvalue or self.global_clipnorm)
+
+    def fused_products(self, offered):
+        if not self._plain():
+            return []
+        return [key for key, p in offered.items() if p.size >= kernels.FUSED_STEP_FROM]
+
+    def apply(self, params, grads, products=None):
+        """Plain SGD with products: w -= lr * a.T @ b in one matrix product for each (engine/kernels.py), and the
+        usual w -= lr * g over the ranges of the flat weights that hold the rest."""
+        if not products or not self._plain() or self._groups is None or self._groups[0].param is None:
+            super().apply(params, grads, products)
+            return
+        lr = self.learning_rate
+        for key, (a, b) in products.items():
+            kernels.add_at_b(params[key], a, b, -lr)
+        (group,) = self._groups
+        for r in group.ranges_without(tuple(products)):
+            delta = group.scratch[0][r]
+            self._update(group.grad[r], (), (delta,), lr)
+            group.param[r] -= delta
+        self.iterations += 1
 
     def _update(self, g, slots, scratch, lr):
         delta = scratch[0]
