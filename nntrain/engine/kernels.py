@@ -149,12 +149,7 @@ def csr_matmul(indptr: np.ndarray, indices: np.ndarray, n_cols: int, w: np.ndarr
     Args:
         w: (n_cols, units) C-contiguous; out: (rows, units) C-contiguous, of w's dtype.
     """
-    indptr, indices, data = _csr_arrays(indptr, indices, w.dtype)
-    kernels = _scipy_csr_kernels()
-    if kernels is None:
-        out += _csr_matrix(indptr, indices, data, n_cols) @ w
-    else:
-        kernels[0](len(indptr) - 1, n_cols, w.shape[1], indptr, indices, data, w.reshape(-1), out.reshape(-1))
+    _csr_product(indptr, indices, n_cols, w, out, transpose=False)
 
 
 def csr_t_matmul(indptr: np.ndarray, indices: np.ndarray, n_cols: int, dz: np.ndarray, out: np.ndarray) -> None:
@@ -163,12 +158,20 @@ def csr_t_matmul(indptr: np.ndarray, indices: np.ndarray, n_cols: int, dz: np.nd
     Args:
         dz: (rows, units) C-contiguous; out: (n_cols, units) C-contiguous, of dz's dtype.
     """
-    indptr, indices, data = _csr_arrays(indptr, indices, dz.dtype)
-    kernels = _scipy_csr_kernels()
-    if kernels is None:
-        out += _csr_matrix(indptr, indices, data, n_cols).T @ dz
+    _csr_product(indptr, indices, n_cols, dz, out, transpose=True)
+
+
+def _csr_product(indptr, indices, n_cols: int, dense: np.ndarray, out: np.ndarray, transpose: bool) -> None:
+    indptr, indices, data = _csr_arrays(indptr, indices, dense.dtype)
+    rows, units = len(indptr) - 1, dense.shape[1]
+    fast = _scipy_csr_kernels()
+    if fast is None:
+        matrix = _csr_matrix(indptr, indices, data, n_cols)
+        out += (matrix.T if transpose else matrix) @ dense
+    elif transpose:  # the CSR arrays read as a CSC matrix are X.T
+        fast[1](n_cols, rows, units, indptr, indices, data, dense.reshape(-1), out.reshape(-1))
     else:
-        kernels[1](n_cols, len(indptr) - 1, dz.shape[1], indptr, indices, data, dz.reshape(-1), out.reshape(-1))
+        fast[0](rows, n_cols, units, indptr, indices, data, dense.reshape(-1), out.reshape(-1))
 
 
 def _csr_matrix(indptr, indices, data, n_cols: int):

@@ -1,4 +1,5 @@
-"""The Layer base class: hyperparameters in __init__, weights in build(), maths in forward()."""
+"""The Layer base class (hyperparameters in __init__, weights in build(), maths in forward()), the registry of layer
+classes, and the checks of constructor arguments that several layers share."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nntrain.errors import ShapeError
+from nntrain.errors import ConfigError, ShapeError
+from nntrain.registry import Registry
 
 Shape = tuple  # one example's shape, without the batch dimension; None for a length known only at run time
 Backward = Callable[[np.ndarray], Any]
+
+LAYERS = Registry("layer")  # filled by the modules of engine/layers/
 
 _counters: dict[str, itertools.count] = {}
 
@@ -153,3 +157,29 @@ def format_shape(shape) -> str:
         return "[" + ", ".join(format_shape(s) for s in shape) + "]"
     dims = ", ".join("None" if d is None else str(d) for d in shape)
     return f"(None, {dims})" if shape else "(None,)"
+
+
+def positive_int(layer: str, arg: str, value) -> int:
+    """`value` if it is a positive int, else ConfigError naming the layer and the argument."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{layer}({arg}=...) expects a positive integer, got {arg}={value!r}")
+    return value
+
+
+def shape_tuple(layer: str, arg: str, value) -> tuple:
+    """A per-example shape (an int or a list of positive ints, None or -1 allowed) as a tuple, else ConfigError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, (list, tuple)) or not all(
+        d is None or (isinstance(d, int) and not isinstance(d, bool) and (d > 0 or d == -1)) for d in value
+    ):
+        raise ConfigError(f"{layer}({arg}=...) expects a list of positive integers, got {arg}={value!r}")
+    return tuple(value)
+
+
+def config_form(spec):
+    """Initializer/regularizer/activation objects back to their config form for get_config()."""
+    if spec is None or isinstance(spec, (str, int, float)):
+        return spec
+    cfg = spec.get_config()
+    return {"name": spec.registered_name, **cfg} if cfg else spec.registered_name
