@@ -103,7 +103,7 @@ class Layer:
             a: (rows, fan_in) array, or a multi-hot matrix (its sparse product is always written).
             b: (rows, units) array.
         """
-        if key in self.deferred and isinstance(a, np.ndarray):
+        if self.deferred and key in self.deferred and isinstance(a, np.ndarray):
             self.deferred[key] = (a, b)
         elif isinstance(a, np.ndarray):
             np.dot(a.T, b, out=self.grads[key])  # into the flat gradient buffer: no kernel-sized temporary

@@ -120,7 +120,8 @@ class Model(Graph):
         self.backward(backs, d_outputs)  # every layer writes its gradients: no zeroing beforehand
         for layer in self._regularized:
             layer.add_penalty_grads()
-        self.optimizer.apply(self.trainable_params, self.trainable_grads, self._take_products())
+        products = self._take_products() if self._deferred else None
+        self.optimizer.apply(self.trainable_params, self.trainable_grads, products)
 
     def test_on_batch(self, xs: list, ys: list, sample_weight, tracker: Tracker) -> None:
         """Adds the loss and metric values of a batch, in inference mode, into `tracker`."""

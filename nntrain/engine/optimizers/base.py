@@ -208,8 +208,9 @@ class Optimizer:
             products: {key: (a, b)} for gradients given as the factors of a.T @ b instead (their `grads` entry
                 is not written); a: (rows, m), b: (rows, n) for an (m, n) parameter.
         """
-        for key, (a, b) in (products or {}).items():
-            np.dot(a.T, b, out=grads[key])  # a rule that does not fuse them reads the gradient
+        if products:  # a rule that does not fuse them reads the gradient
+            for key, (a, b) in products.items():
+                np.dot(a.T, b, out=grads[key])
         if self._groups is None:
             self.build(params)
         elif len(params) != self._n_params:
