@@ -12,14 +12,6 @@ from nntrain.engine.sparse import MultiHot
 rng = np.random.default_rng(7)
 
 
-@pytest.fixture(params=["bundled gemm", "numpy twin"])
-def gemm(request, monkeypatch):
-    """Run a test with NumPy's bundled BLAS gemm (where this NumPy has one) and with the NumPy twin."""
-    if request.param == "numpy twin":
-        monkeypatch.setattr(kernels, "_bundled_gemm", lambda: {})
-    return request.param
-
-
 @pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-6), (np.float64, 1e-12)])
 @pytest.mark.parametrize("m, n, k", [(784, 300, 32), (3, 5, 1), (7, 1, 40)])
 def test_add_at_b_adds_the_scaled_product_in_place(gemm, dtype, tol, m, n, k):

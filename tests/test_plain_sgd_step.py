@@ -16,14 +16,6 @@ from nntrain.training.loop import fit
 rng = np.random.default_rng(7)
 
 
-@pytest.fixture(params=["bundled gemm", "numpy twin"])
-def gemm(request, monkeypatch):
-    """Run a test with NumPy's bundled BLAS gemm (where this NumPy has one) and with the NumPy twin."""
-    if request.param == "numpy twin":
-        monkeypatch.setattr(kernels, "_bundled_gemm", lambda: {})
-    return request.param
-
-
 @pytest.fixture
 def fused_calls(monkeypatch):
     """The shapes of the kernels stepped through kernels.add_at_b, in call order."""
