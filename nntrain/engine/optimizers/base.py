@@ -208,9 +208,8 @@ class Optimizer:
             products: {key: (a, b)} for gradients given as the factors of a.T @ b instead (their `grads` entry
                 is not written); a: (rows, m), b: (rows, n) for an (m, n) parameter.
         """
-        if products:  # a rule that does not fuse them reads the gradient
-            for key, (a, b) in products.items():
-                np.dot(a.T, b, out=grads[key])
+        if products and self._apply_products(params, grads, products):
+            return  # the rule took its whole step fused with the products
         if self._groups is None:
             self.build(params)
         elif len(params) != self._n_params:
@@ -238,6 +237,13 @@ class Optimizer:
                     w *= keep  # Keras decays the weights before the rule's step (which does not depend on w)
                 w -= delta
         self.iterations += 1
+
+    def _apply_products(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], products: dict) -> bool:
+        """Take the gradients given as factors: by default write each product into its gradient, for the rule to
+        read, and return False. A rule that fuses them (plain SGD) takes its whole step here and returns True."""
+        for key, (a, b) in products.items():
+            np.dot(a.T, b, out=grads[key])
+        return False
 
     def _clip(self) -> None:
         if self.clipnorm is not None:

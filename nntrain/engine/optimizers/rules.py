@@ -43,12 +43,11 @@ class SGD(Optimizer):
             return []
         return [key for key, p in offered.items() if p.size >= kernels.FUSED_STEP_FROM]
 
-    def apply(self, params, grads, products=None):
-        """Plain SGD with products: w -= lr * a.T @ b in one matrix product for each (engine/kernels.py), and the
-        usual w -= lr * g over the ranges of the flat weights that hold the rest."""
-        if not products or not self._plain() or self._groups is None or self._groups[0].param is None:
-            super().apply(params, grads, products)
-            return
+    def _apply_products(self, params, grads, products):
+        """Plain SGD: w -= lr * a.T @ b in one matrix product for each (engine/kernels.py), and the usual
+        w -= lr * g over the ranges of the flat weights that hold the rest."""
+        if not self._plain() or self._groups is None or self._groups[0].param is None:
+            return super()._apply_products(params, grads, products)
         lr = self.learning_rate
         for key, (a, b) in products.items():
             kernels.add_at_b(params[key], a, b, -lr)
@@ -58,6 +57,7 @@ class SGD(Optimizer):
             self._update(group.grad[r], (), (delta,), lr)
             group.param[r] -= delta
         self.iterations += 1
+        return True
 
     def _update(self, g, slots, scratch, lr):
         delta = scratch[0]
