@@ -50,3 +50,14 @@ def blobs():
     x = centers[y] + 0.4 * rng.standard_normal((90, 4))
     order = rng.permutation(90)
     return x[order].astype(np.float32), y[order]
+
+
+@pytest.fixture(params=["bundled gemm", "numpy twin"])
+def gemm(request, monkeypatch):
+    """Run a test twice: with NumPy's bundled BLAS gemm (where this NumPy has one) and with its NumPy twin
+    (engine/kernels.py)."""
+    from nntrain.engine import kernels
+
+    if request.param == "numpy twin":
+        monkeypatch.setattr(kernels, "_bundled_gemm", lambda: {})
+    return request.param

@@ -19,6 +19,7 @@ import pytest
 from nntrain.commands.fit import fit
 from nntrain.commands.prepare import load_bundle
 from nntrain.runs import checkpoint
+from nntrain.training.loop import predict
 from tests.helpers import ROOT, invoke, run_process
 
 IRIS = """\
@@ -118,10 +119,10 @@ def test_checkpoint_reloads_to_identical_predictions(tmp_path):
                  on_start=lambda run_dir, cfg, model: seen.update(model=model, cfg=cfg))
     model, cfg = seen["model"], seen["cfg"]
     bundle = load_bundle(cfg)
-    expected = model.predict(bundle.test.x)
+    expected = predict(model, bundle.test.x)
     ckpt = checkpoint.load(result.run_dir / "checkpoints" / "last.h5")
     reloaded = checkpoint.model_from_checkpoint(ckpt)
-    np.testing.assert_array_equal(reloaded.predict(bundle.test.x), expected)
+    np.testing.assert_array_equal(predict(reloaded, bundle.test.x), expected)
     assert ckpt.epoch == 5 and ckpt.preprocessing is not None
 
 

@@ -26,6 +26,7 @@ from nntrain.engine.layers import (
 )
 from nntrain.engine.model import Model, Node, Sequential
 from nntrain.engine.regularizers import REGULARIZERS
+from nntrain.training.loop import predict
 
 SGD0 = {"name": "sgd", "learning_rate": 0.0}  # train_on_batch computes the gradients and leaves the weights alone
 
@@ -339,7 +340,7 @@ def test_fused_output_matches_unfused(act, loss, labels, extra):
         tracker = model.new_tracker()
         model.train_on_batch([x], [y], None, tracker)
         results.append((model.get_layer("out").emit_logits, tracker.loss / tracker.count,
-                        {k: g.copy() for k, g in model.trainable_grads.items()}, model.predict(x)))
+                        {k: g.copy() for k, g in model.trainable_grads.items()}, predict(model, x)))
     (fused, loss_f, grads_f, pred_f), (unfused, loss_u, grads_u, pred_u) = results
     assert fused == (not extra) and not unfused  # an activity penalty is on the activated output: no fusion
     assert loss_f == pytest.approx(loss_u, rel=1e-9)

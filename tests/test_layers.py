@@ -29,6 +29,7 @@ from nntrain.engine.layers import (
 )
 from nntrain.engine.model import Model, Node, Sequential
 from nntrain.errors import ConfigError, ShapeError
+from nntrain.training.loop import predict
 
 
 def _built(layer, input_shape, dtype=np.float32, seed=0):
@@ -120,7 +121,7 @@ def test_float32_by_default(name):
     for training in (False, True):
         (out,), _ = model.forward(xs, training)
         assert out.dtype == np.float32, f"{name} (training={training}) gives {out.dtype}"
-    assert model.predict(x).dtype == np.float32
+    assert predict(model, x).dtype == np.float32
 
 
 # --- forward values by hand -------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from nntrain.engine.layers import (
 )
 from nntrain.engine.model import Model, Node, Sequential
 from nntrain.errors import ConfigError, DataError, ShapeError
+from nntrain.training.loop import evaluate, fit, predict
 
 
 def _rows(model: Model) -> dict[str, int]:
@@ -148,25 +149,25 @@ def test_wrong_input_width_names_expected_and_received(blobs):
     model = _classifier()
     wide = np.zeros((6, 5), np.float32)
     with pytest.raises(ShapeError, match=r"expects examples of shape \(None, 4\), got \(None, 5\)"):
-        model.fit(wide, y[:6], epochs=1)
+        fit(model, wide, y[:6], epochs=1)
     with pytest.raises(ShapeError, match=r"expects examples of shape \(None, 4\), got \(None, 5\)"):
-        model.predict(wide)
+        predict(model, wide)
     with pytest.raises(ShapeError, match=r"\(None, 4\), got \(None, 2, 2\)"):
-        model.evaluate(x.reshape(-1, 2, 2), y)
+        evaluate(model, x.reshape(-1, 2, 2), y)
 
 
 def test_one_hot_labels_with_sparse_loss(blobs):
     x, y = blobs
     with pytest.raises(ShapeError, match=r"one-hot labels: use categorical_crossentropy"):
-        _classifier().fit(x, np.eye(3)[y], epochs=1)
+        fit(_classifier(), x, np.eye(3)[y], epochs=1)
     with pytest.raises(ShapeError, match=r"integer class labels: use sparse_categorical_crossentropy"):
-        _classifier(loss="categorical_crossentropy").fit(x, y, epochs=1)
+        fit(_classifier(loss="categorical_crossentropy"), x, y, epochs=1)
 
 
 def test_label_rows_must_match(blobs):
     x, y = blobs
     with pytest.raises(ShapeError, match=r"90 input rows but 89 label rows"):
-        _classifier().fit(x, y[:-1], epochs=1)
+        fit(_classifier(), x, y[:-1], epochs=1)
 
 
 def test_nan_in_inputs_is_a_data_error(blobs):
@@ -175,11 +176,11 @@ def test_nan_in_inputs_is_a_data_error(blobs):
     x[17, 2] = np.nan
     model = _classifier()
     with pytest.raises(DataError, match=r"NaN or infinite values \(first at row 17\)"):
-        model.fit(x, y, epochs=1)
+        fit(model, x, y, epochs=1)
     with pytest.raises(DataError, match=r"row 17"):
-        model.predict(x)
+        predict(model, x)
     with pytest.raises(DataError, match=r"labels .* NaN"):
-        _classifier(n_out=1, loss="mse").fit(blobs[0], np.full(90, np.nan), epochs=1)
+        fit(_classifier(n_out=1, loss="mse"), blobs[0], np.full(90, np.nan), epochs=1)
 
 
 @pytest.mark.parametrize("compile_kwargs,words", [
@@ -199,23 +200,23 @@ def test_compile_rejects_unknown_names(compile_kwargs, words):
 def test_fit_needs_compile_and_valid_arguments(blobs):
     x, y = blobs
     with pytest.raises(ConfigError, match="compile the model"):
-        Sequential([Dense(3)], input_shape=(4,)).fit(x, y)
+        fit(Sequential([Dense(3)], input_shape=(4,)), x, y)
     model = _classifier()
     with pytest.raises(ConfigError, match="batch_size"):
-        model.fit(x, y, batch_size=0)
+        fit(model, x, y, batch_size=0)
     with pytest.raises(ConfigError, match="epochs"):
-        model.fit(x, y, epochs=0)
+        fit(model, x, y, epochs=0)
     with pytest.raises(ConfigError, match="validation_split"):
-        model.fit(x, y, validation_split=1.5)
+        fit(model, x, y, validation_split=1.5)
 
 
 def test_multi_input_data_must_be_a_dict():
     a, b = _inp("a", (2,)), _inp("b", (3,))
     model = Model([a, b], [Node(Concatenate(name="cat"), ["a", "b"]), Node(Dense(1, name="out"), ["cat"])], ["out"])
     with pytest.raises(ShapeError, match=r"inputs \['a', 'b'\]; give the data as a dict"):
-        model.predict(np.zeros((2, 5)))
+        predict(model, np.zeros((2, 5)))
     with pytest.raises(ShapeError, match=r"no array for model input\(s\) \['b'\]"):
-        model.predict({"a": np.zeros((2, 2))})
+        predict(model, {"a": np.zeros((2, 2))})
 
 
 # --- config round-trip ------------------------------------------------------------------------------------------------
@@ -245,10 +246,10 @@ def test_model_config_round_trip():
     assert rebuilt.count_params() == model.count_params() == (36 + 36 + 12 + 27, 12 + 7)
     rng = np.random.default_rng(0)
     x = {"a": rng.standard_normal((7, 5)).astype(np.float32), "b": rng.standard_normal((7, 2)).astype(np.float32)}
-    before = rebuilt.predict(x)
-    assert not np.allclose(before["cls"], model.predict(x)["cls"])  # another seed, other weights
+    before = predict(rebuilt, x)
+    assert not np.allclose(before["cls"], predict(model, x)["cls"])  # another seed, other weights
     rebuilt.set_weights(model.get_weights())
-    after, expected = rebuilt.predict(x), model.predict(x)
+    after, expected = predict(rebuilt, x), predict(model, x)
     for name in ("cls", "value"):
         np.testing.assert_array_equal(after[name], expected[name])
 
@@ -260,7 +261,7 @@ def test_sequential_config_round_trip():
     assert rebuilt.summary().replace("model", "sequential") == model.summary().replace("model", "sequential")
     rebuilt.set_weights(model.get_weights())
     ids = np.arange(18).reshape(3, 6)
-    np.testing.assert_array_equal(rebuilt.predict(ids), model.predict(ids))
+    np.testing.assert_array_equal(predict(rebuilt, ids), predict(model, ids))
 
 
 def test_set_weights_checks_names_and_shapes():
@@ -279,18 +280,18 @@ def test_set_weights_checks_names_and_shapes():
 def test_float64_data_still_runs_in_float32(blobs):
     x, y = blobs
     model = _classifier()
-    pred = model.predict(x.astype(np.float64))
+    pred = predict(model, x.astype(np.float64))
     assert pred.dtype == np.float32
-    np.testing.assert_array_equal(pred, model.predict(x))
-    model.fit(x.astype(np.float64), y, epochs=1)
+    np.testing.assert_array_equal(pred, predict(model, x))
+    fit(model, x.astype(np.float64), y, epochs=1)
     assert all(w.dtype == np.float32 for lw in model.get_weights().values() for w in lw.values())
-    assert model.predict(x.tolist()).dtype == np.float32  # nested lists work too
+    assert predict(model, x.tolist()).dtype == np.float32  # nested lists work too
 
 
 def test_float64_model():
     model = Sequential([Dense(3, activation="tanh"), BatchNormalization()], input_shape=(2,), dtype="float64")
     assert all(w.dtype == np.float64 for lw in model.get_weights().values() for w in lw.values())
-    assert model.predict(np.ones((4, 2), np.float32)).dtype == np.float64
+    assert predict(model, np.ones((4, 2), np.float32)).dtype == np.float64
 
 
 def test_predict_is_batched_and_deterministic(blobs):
@@ -298,16 +299,16 @@ def test_predict_is_batched_and_deterministic(blobs):
     model = Sequential([Dense(8, activation="relu"), Dropout(0.5), Dense(3, activation="softmax")],
                        input_shape=(4,), seed=2)
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
-    full = model.predict(x, batch_size=90)
-    np.testing.assert_allclose(model.predict(x, batch_size=7), full, rtol=1e-6)
-    np.testing.assert_array_equal(model.predict(x, batch_size=90), full)
+    full = predict(model, x, batch_size=90)
+    np.testing.assert_allclose(predict(model, x, batch_size=7), full, rtol=1e-6)
+    np.testing.assert_array_equal(predict(model, x, batch_size=90), full)
     np.testing.assert_allclose(full.sum(axis=1), 1.0, rtol=1e-6)  # softmax applied although the loss is fused
     assert model.get_layer("dense_1").emit_logits
-    assert model.predict(x[:0]).shape == (0, 3)
+    assert predict(model, x[:0]).shape == (0, 3)
 
 
 def test_multi_output_predict_returns_a_dict():
     model = _functional()
-    out = model.predict({"a": np.zeros((4, 5)), "b": np.zeros((4, 2))})
+    out = predict(model, {"a": np.zeros((4, 5)), "b": np.zeros((4, 2))})
     assert sorted(out) == ["cls", "value"]
     assert out["cls"].shape == (4, 3) and out["value"].shape == (4, 1)

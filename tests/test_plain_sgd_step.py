@@ -1,56 +1,32 @@
-"""Plain SGD (w -= lr * g) on a large Dense kernel is taken inside the kernel's gradient product (engine/blas.py):
-the product itself against NumPy, and whole training steps against values computed here and against the usual
-gradient-then-optimizer path."""
+"""Plain SGD (w -= lr * g) on a large Dense kernel: the optimizer takes the step inside the kernel's gradient product
+(engine/kernels.py). Whole training steps are checked against the SGD formula computed here and against the usual
+gradient-then-optimizer path, with the bundled BLAS gemm and with its NumPy twin."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from nntrain.engine import blas
-from nntrain.engine import model as model_module
+from nntrain.engine import kernels
 from nntrain.engine.layers import Dense, Input
 from nntrain.engine.model import Model, Node, Sequential
 from nntrain.engine.sparse import MultiHot
+from nntrain.training.loop import fit
 
 rng = np.random.default_rng(7)
 
 
-@pytest.fixture(params=["blas", "numpy"])
-def gemm(request, monkeypatch):
-    """Run a test with NumPy's bundled BLAS gemm (where this NumPy has one) and with the NumPy fallback."""
-    if request.param == "numpy":
-        monkeypatch.setattr(blas, "_gemm", {})
-    return request.param
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """The shapes of the kernels stepped through kernels.add_at_b, in call order."""
+    calls, real = [], kernels.add_at_b
 
+    def spy(c, a, b, alpha):
+        calls.append(c.shape)
+        real(c, a, b, alpha)
 
-@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-6), (np.float64, 1e-12)])
-@pytest.mark.parametrize("m, n, k", [(784, 300, 32), (3, 5, 1), (7, 1, 40)])
-def test_add_at_b_adds_the_scaled_product_in_place(gemm, dtype, tol, m, n, k):
-    a = rng.standard_normal((k, m)).astype(dtype)
-    b = rng.standard_normal((k, n)).astype(dtype)
-    c = rng.standard_normal((m, n)).astype(dtype)
-    want = c.astype(np.float64) - 0.03 * (a.astype(np.float64).T @ b.astype(np.float64))
-    before = c.ctypes.data
-    blas.add_at_b(c, a, b, -0.03)
-    assert c.ctypes.data == before and c.dtype == dtype
-    np.testing.assert_allclose(c, want, rtol=tol, atol=tol * np.abs(want).max())
-
-
-def test_add_at_b_takes_strided_and_mixed_inputs():
-    a = rng.standard_normal((20, 12)).astype(np.float32)[:, ::2]  # not contiguous
-    b = rng.standard_normal((5, 20)).astype(np.float32).T  # a transposed view
-    c = np.zeros((6, 5), np.float32)
-    blas.add_at_b(c, a, b, 2.0)
-    np.testing.assert_allclose(c, 2.0 * a.T @ b, rtol=1e-5, atol=1e-5)
-
-
-def test_bundled_gemm_is_found_for_a_scipy_openblas_numpy():
-    blas.add_at_b(np.zeros((1, 1), np.float32), np.ones((1, 1), np.float32), np.ones((1, 1), np.float32), 1.0)
-    config = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-    if config.get("name") != "scipy-openblas" or "USE64BITINT" not in str(config.get("openblas configuration", "")):
-        pytest.skip(f"NumPy is built against {config.get('name')!r}: the NumPy fallback is used")
-    assert set(blas._gemm) == {np.dtype(np.float32), np.dtype(np.float64)}
+    monkeypatch.setattr(kernels, "add_at_b", spy)
+    return calls
 
 
 # --- whole training steps ----------------------------------------------------------------------------------------
@@ -74,13 +50,12 @@ def _steps(model, xs, ys, n=3, batch=16):
 
 
 def _trained_both_ways(monkeypatch, build, xs, ys):
-    """[(model, weights after 3 steps)]: first with the large kernels stepped in their product, then with every
-    weight stepped by the optimizer from its gradient."""
+    """[weights after 3 steps]: first with the large kernels stepped in their product, then with no kernel large
+    enough for that, so every weight is stepped by the optimizer from its gradient."""
     runs = []
-    for limit in (model_module.STEP_IN_PRODUCT_FROM, 1 << 62):
-        monkeypatch.setattr(model_module, "STEP_IN_PRODUCT_FROM", limit)
-        model = build()
-        runs.append((model, _steps(model, xs, ys)))
+    for limit in (kernels.FUSED_STEP_FROM, 1 << 62):
+        monkeypatch.setattr(kernels, "FUSED_STEP_FROM", limit)
+        runs.append(_steps(build(), xs, ys))
     return runs
 
 
@@ -94,10 +69,11 @@ def _data(n=48, width=8, dtype=np.float32):
     return x, (x[:, :1] * 2 - x[:, 1:2]).astype(dtype)
 
 
-def test_only_large_plain_kernels_are_stepped_in_their_product():
-    model = _mlp()
-    assert [layer.name for layer in model._steps_in_backward] == [model.layers[2].name]
-    assert model.layers[2].params["kernel"].size >= model_module.STEP_IN_PRODUCT_FROM
+def test_only_large_plain_kernels_are_stepped_in_their_product(fused_calls):
+    x, y = _data()
+    _steps(_mlp(), [x], [y], n=2)
+    assert fused_calls == [(300, 256), (300, 256)]  # 8 x 300 and 256 x 1 are below kernels.FUSED_STEP_FROM
+    assert 300 * 256 >= kernels.FUSED_STEP_FROM > 8 * 300
 
 
 def test_one_step_matches_the_sgd_formula_computed_here(gemm):
@@ -129,23 +105,31 @@ def test_one_step_matches_the_sgd_formula_computed_here(gemm):
 
 def test_training_matches_the_gradient_then_optimizer_path(gemm, monkeypatch):
     x, y = _data()
-    (stepped, got), (usual, want) = _trained_both_ways(monkeypatch, _mlp, [x], [y])
-    assert usual._steps_in_backward == []
+    got, want = _trained_both_ways(monkeypatch, _mlp, [x], [y])
     _assert_close(got, want)
-    assert stepped.optimizer.iterations == usual.optimizer.iterations == 3
+
+
+def test_the_numpy_twin_gives_the_bits_of_the_gradient_then_optimizer_path(monkeypatch):
+    monkeypatch.setattr(kernels, "_bundled_gemm", lambda: {})
+    x, y = _data()
+    got, want = _trained_both_ways(monkeypatch, _mlp, [x], [y])
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
 
 
 def test_a_learning_rate_schedule_is_followed_step_by_step(monkeypatch):
     schedule = {"name": "exponential_decay", "initial_learning_rate": 0.1, "decay_steps": 1, "decay_rate": 0.5}
+    models = []
 
     def build():
         model = Sequential([Input(shape=[8]), Dense(300, "relu"), Dense(256, "relu"), Dense(1)], seed=3)
         model.compile("mse", {"name": "sgd", "learning_rate": schedule})
+        models.append(model)
         return model
 
     x, y = _data()
-    (stepped, got), (usual, want) = _trained_both_ways(monkeypatch, build, [x], [y])
-    for model in (stepped, usual):
+    got, want = _trained_both_ways(monkeypatch, build, [x], [y])
+    for model in models:
         assert model.optimizer.learning_rate == pytest.approx(0.1 * 0.5**3)
     _assert_close(got, want)
 
@@ -156,37 +140,64 @@ def test_a_learning_rate_schedule_is_followed_step_by_step(monkeypatch):
     {"name": "sgd", "learning_rate": 0.05, "weight_decay": 0.1},
     {"name": "rmsprop"},
 ])
-def test_other_rules_keep_the_gradient_then_optimizer_path(optimizer, monkeypatch):
+def test_other_rules_keep_the_gradient_then_optimizer_path(optimizer, monkeypatch, fused_calls):
     def build():
         model = Sequential([Input(shape=[8]), Dense(300, "relu"), Dense(256, "relu"), Dense(1)], seed=3)
         model.compile("mse", optimizer)
-        assert model.optimizer.plain_rate() is None
         return model
 
     x, y = _data()
-    (_, got), (_, want) = _trained_both_ways(monkeypatch, build, [x], [y])
+    got, want = _trained_both_ways(monkeypatch, build, [x], [y])
+    assert fused_calls == []
     for key in want:
         np.testing.assert_array_equal(got[key], want[key])
 
 
-def test_a_regularized_kernel_keeps_its_penalty_gradient(monkeypatch):
+@pytest.mark.parametrize("optimizer", ["adam", {"name": "sgd", "learning_rate": 0.1}])
+def test_an_optimizer_given_gradient_factors_steps_as_with_the_gradient(optimizer, gemm):
+    """Optimizer.apply takes a gradient as the factors (a, b) of a.T @ b: the result is that of the gradient."""
+    from nntrain.engine.optimizers import OPTIMIZERS
+
+    a, b = rng.standard_normal((16, 300)).astype(np.float32), rng.standard_normal((16, 256)).astype(np.float32)
+    start = {"k": rng.standard_normal((300, 256)).astype(np.float32), "b": rng.standard_normal(7).astype(np.float32)}
+    bias_grad = rng.standard_normal(7).astype(np.float32)
+    results = []
+    for factors in (True, False):
+        flat = np.concatenate([v.reshape(-1) for v in start.values()])
+        flat_grads = np.zeros_like(flat)
+        params = {"k": flat[:-7].reshape(300, 256), "b": flat[-7:]}
+        grads = {"k": flat_grads[:-7].reshape(300, 256), "b": flat_grads[-7:]}
+        grads["b"][...] = bias_grad
+        opt = OPTIMIZERS.build(optimizer)
+        opt.build(params, flat_params=flat, flat_grads=flat_grads)
+        if factors:
+            opt.apply(params, grads, {"k": (a, b)})  # SGD fuses the product with its step; Adam writes it first
+        else:
+            grads["k"][...] = a.T @ b
+            opt.apply(params, grads)
+        results.append(flat.copy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-6)
+    assert np.abs(results[0] - np.concatenate([v.reshape(-1) for v in start.values()])).min() > 0
+
+
+def test_a_regularized_kernel_keeps_its_penalty_gradient(fused_calls):
     x, y = _data(16)
     penalty = {"name": "l2", "l2": 0.5}
     model = Sequential([Input(shape=[8]), Dense(300, "relu"), Dense(256, "relu", kernel_regularizer=penalty),
                         Dense(1)], seed=3)
     model.compile("mse", {"name": "sgd", "learning_rate": 0.05})
-    assert model._steps_in_backward == []
     kernel = model.layers[2].params["kernel"]
     before = kernel.copy()
     _steps(model, [x], [y], n=1)
+    assert fused_calls == []
     # the penalty alone would shrink every weight by lr * 2 * 0.5 = 5%; the data's gradient is far smaller here
     shrink = np.abs(kernel).sum() / np.abs(before).sum()
     assert 0.94 < shrink < 0.96
 
 
 def test_a_kernel_fed_multi_hot_rows_is_stepped_like_its_dense_twin():
-    """A large kernel that reads multi-hot input keeps its sparse gradient product and takes the step after it; the
-    weights still match the same model trained on the dense 0/1 matrix."""
+    """A large kernel that reads multi-hot input keeps its sparse gradient product, stepped by the optimizer; the
+    weights still match the same model trained on the dense 0/1 matrix (whose kernel is stepped in its product)."""
     n, width = 32, 5000
     indptr = np.arange(0, 4 * n + 1, 4)
     indices = np.concatenate([np.sort(rng.choice(width, 4, replace=False)) for _ in range(n)]).astype(np.int32)
@@ -198,7 +209,6 @@ def test_a_kernel_fed_multi_hot_rows_is_stepped_like_its_dense_twin():
     for as_sparse, x in ((True, sparse), (False, dense)):
         model = Sequential([Input(shape=[width], sparse=as_sparse), Dense(16, "relu"), Dense(1)], seed=5)
         model.compile("mse", {"name": "sgd", "learning_rate": 0.1})
-        assert [layer.name for layer in model._steps_in_backward] == [model.layers[1].name]
         tracker = model.new_tracker()
         for _ in range(3):
             model.train_on_batch([x], [y], None, tracker)
@@ -206,7 +216,7 @@ def test_a_kernel_fed_multi_hot_rows_is_stepped_like_its_dense_twin():
     _assert_close(*results)
 
 
-def test_a_large_kernel_inside_a_graph_with_two_outputs(gemm, monkeypatch):
+def test_a_large_kernel_inside_a_graph_with_two_outputs(gemm, monkeypatch, fused_calls):
     def build():
         a, b = Input(shape=[8], name="a"), Input(shape=[4], name="b")
         nodes = [Node(Dense(300, "relu", name="h1"), ["a"]), Node(Dense(256, "relu", name="h2"), ["h1"]),
@@ -219,8 +229,8 @@ def test_a_large_kernel_inside_a_graph_with_two_outputs(gemm, monkeypatch):
     x, y = _data()
     xb = rng.standard_normal((len(x), 4)).astype(np.float32)
     ys = [y, -y, np.repeat(y, 3, axis=1)]
-    (stepped, got), (_, want) = _trained_both_ways(monkeypatch, build, [x, xb], ys)
-    assert [layer.name for layer in stepped._steps_in_backward] == ["h2"]
+    got, want = _trained_both_ways(monkeypatch, build, [x, xb], ys)
+    assert fused_calls == [(300, 256)] * 3  # h2's kernel, once a step, only in the first run
     assert len(got) == 10
     _assert_close(got, want)
 
@@ -230,7 +240,7 @@ def test_fit_is_bit_for_bit_reproducible_with_the_step_in_the_product():
     runs = []
     for _ in range(2):
         model = _mlp()
-        model.fit(x, y, epochs=2, batch_size=16, seed=4)
+        fit(model, x, y, epochs=2, batch_size=16, seed=4)
         runs.append({k: p.copy() for k, p in model.trainable_params.items()})
     for key in runs[0]:
         np.testing.assert_array_equal(runs[0][key], runs[1][key])

@@ -10,7 +10,7 @@ import pytest
 
 from nntrain.engine.layers import BatchNormalization, Concatenate, Dense, Dropout, Input
 from nntrain.engine.model import Model, Node, Sequential
-from nntrain.training.loop import Trainer
+from nntrain.training.loop import Trainer, evaluate, fit, predict
 
 SGD0 = {"name": "sgd", "learning_rate": 0.0}  # no updates: the epoch loss must equal evaluate() on the same weights
 
@@ -43,11 +43,11 @@ def test_xor(optimizer, epochs):
     y = np.array([0, 1, 1, 0], np.float32)
     model = Sequential([Dense(4, activation="tanh"), Dense(1, activation="sigmoid")], input_shape=(2,), seed=1)
     model.compile(loss="binary_crossentropy", optimizer=optimizer, metrics=["accuracy"])
-    history = model.fit(x, y, epochs=epochs, batch_size=4, seed=0)
+    history = fit(model, x, y, epochs=epochs, batch_size=4, seed=0)
     assert history.history["accuracy"][-1] == 1.0
     assert history.history["loss"][-1] < 0.05 < history.history["loss"][0]
-    np.testing.assert_array_equal(model.predict(x).ravel() > 0.5, y == 1)
-    assert model.evaluate(x, y)["accuracy"] == 1.0
+    np.testing.assert_array_equal(predict(model, x).ravel() > 0.5, y == 1)
+    assert evaluate(model, x, y)["accuracy"] == 1.0
 
 
 def test_two_moons_to_95_percent_on_held_out_data():
@@ -56,9 +56,9 @@ def test_two_moons_to_95_percent_on_held_out_data():
     model = Sequential([Dense(16, activation="relu"), Dense(16, activation="relu"), Dense(1, activation="sigmoid")],
                        input_shape=(2,), seed=0)
     model.compile(loss="binary_crossentropy", optimizer={"name": "adam", "learning_rate": 0.02}, metrics=["accuracy"])
-    model.fit(x, y, epochs=60, batch_size=32, seed=0)
-    assert model.evaluate(x_test, y_test)["accuracy"] > 0.95
-    assert ((model.predict(x_test).ravel() > 0.5) == y_test).mean() > 0.95
+    fit(model, x, y, epochs=60, batch_size=32, seed=0)
+    assert evaluate(model, x_test, y_test)["accuracy"] > 0.95
+    assert ((predict(model, x_test).ravel() > 0.5) == y_test).mean() > 0.95
 
 
 def test_linear_regression_recovers_the_weights():
@@ -67,7 +67,7 @@ def test_linear_regression_recovers_the_weights():
     w, b = np.array([1.5, -2.0, 0.5]), 0.7
     model = Sequential([Dense(1, name="linear")], input_shape=(3,), seed=0)
     model.compile(loss="mse", optimizer={"name": "sgd", "learning_rate": 0.1}, metrics=["mae"])
-    history = model.fit(x, x @ w + b, epochs=40, batch_size=32, seed=0)
+    history = fit(model, x, x @ w + b, epochs=40, batch_size=32, seed=0)
     learned = model.get_weights()["linear"]
     np.testing.assert_allclose(learned["kernel"].ravel(), w, atol=1e-3)
     np.testing.assert_allclose(learned["bias"], [b], atol=1e-3)
@@ -88,7 +88,7 @@ def test_full_batch_is_one_gradient_step_per_epoch():
     model = Sequential([Dense(1, name="lin")], input_shape=(2,), dtype="float64")
     model.compile(loss="mse", optimizer={"name": "sgd", "learning_rate": 0.1})
     w, b = model.get_weights()["lin"]["kernel"].ravel(), 0.0
-    model.fit(x, y, epochs=2, batch_size="full", seed=0)
+    fit(model, x, y, epochs=2, batch_size="full", seed=0)
     for _ in range(2):  # MSE gradient: (2 / n) X^T (Xw + b - y)
         err = x @ w + b - y
         w, b = w - 0.1 * 2 / len(x) * x.T @ err, b - 0.1 * 2 * err.mean()
@@ -107,7 +107,7 @@ def test_batch_size_one_steps_per_sample_in_order():
         err = xi @ w + b - yi
         losses.append(err**2)
         w, b = w - 0.05 * 2 * err * xi, b - 0.05 * 2 * err
-    history = model.fit(x, y, epochs=1, batch_size=1, shuffle=False)
+    history = fit(model, x, y, epochs=1, batch_size=1, shuffle=False)
     np.testing.assert_allclose(model.get_weights()["lin"]["kernel"].ravel(), w, rtol=1e-12)
     assert history.history["loss"][0] == pytest.approx(np.mean(losses), rel=1e-12)  # each before its own step
     assert model.optimizer.iterations == 6
@@ -120,8 +120,8 @@ def test_epoch_loss_is_exact_with_a_short_last_batch(blobs, shuffle):
     model = Sequential([Dense(5, activation="tanh", kernel_regularizer={"name": "l2", "l2": 0.1}, name="hidden"),
                         Dense(3, activation="softmax")], input_shape=(4,), seed=0)
     model.compile(loss="sparse_categorical_crossentropy", optimizer=SGD0, metrics=["accuracy"])
-    history = model.fit(x, y, epochs=2, batch_size=4, shuffle=shuffle, seed=0)
-    p = model.predict(x)
+    history = fit(model, x, y, epochs=2, batch_size=4, shuffle=shuffle, seed=0)
+    p = predict(model, x)
     penalty = 0.1 * float((model.get_weights()["hidden"]["kernel"].astype(np.float64) ** 2).sum())
     by_hand = _sparse_ce(p, y).mean() + penalty
     accuracy = (p.argmax(axis=1) == y).mean()
@@ -129,7 +129,7 @@ def test_epoch_loss_is_exact_with_a_short_last_batch(blobs, shuffle):
     for epoch in range(2):
         assert history.history["loss"][epoch] == pytest.approx(by_hand, rel=1e-6)
         assert history.history["accuracy"][epoch] == accuracy
-    evaluated = model.evaluate(x, y, batch_size=3)
+    evaluated = evaluate(model, x, y, batch_size=3)
     assert evaluated["loss"] == pytest.approx(by_hand, rel=1e-6) and evaluated["accuracy"] == accuracy
 
 
@@ -144,8 +144,8 @@ def test_dropout_changes_training_outputs_but_not_predictions(blobs):
     (train_a,), _ = model.forward([x], training=True)
     (train_b,), _ = model.forward([x], training=True)
     assert not np.allclose(train_a, train_b)
-    pred = model.predict(x)
-    np.testing.assert_array_equal(model.predict(x), pred)
+    pred = predict(model, x)
+    np.testing.assert_array_equal(predict(model, x), pred)
     (eval_out,), _ = model.forward([x], training=False)
     np.testing.assert_array_equal(eval_out, pred)
     w = model.get_weights()
@@ -162,13 +162,13 @@ def test_batch_normalization_statistics_in_the_loop():
     mean, var = x.astype(np.float64).mean(axis=0), x.astype(np.float64).var(axis=0)
     np.testing.assert_allclose(train_out, (x - mean) / np.sqrt(var + 1e-3), rtol=1e-4, atol=1e-5)
     model.get_layer("bn").set_weights({"moving_mean": np.zeros(3), "moving_variance": np.ones(3)})
-    model.fit(x, np.zeros_like(x), epochs=2, batch_size="full", shuffle=False)
+    fit(model, x, np.zeros_like(x), epochs=2, batch_size="full", shuffle=False)
     mm = 0.5 * (0.5 * 0 + 0.5 * mean) + 0.5 * mean  # two steps of moving = 0.5 * moving + 0.5 * batch
     mv = 0.5 * (0.5 * 1 + 0.5 * var) + 0.5 * var
     state = model.get_weights()["bn"]
     np.testing.assert_allclose(state["moving_mean"], mm, rtol=1e-5)
     np.testing.assert_allclose(state["moving_variance"], mv, rtol=1e-5)
-    np.testing.assert_allclose(model.predict(x), (x - mm) / np.sqrt(mv + 1e-3), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(predict(model, x), (x - mm) / np.sqrt(mv + 1e-3), rtol=1e-4, atol=1e-5)
 
 
 # --- validation, class weights, several inputs and outputs ------------------------------------------------------------
@@ -178,9 +178,9 @@ def test_validation_split_holds_out_the_last_rows(blobs):
     x, y = blobs
     model = Sequential([Dense(3, activation="softmax")], input_shape=(4,), seed=0)
     model.compile(loss="sparse_categorical_crossentropy", optimizer=SGD0, metrics=["accuracy"])
-    history = model.fit(x, y, epochs=2, batch_size=16, validation_split=0.2)
+    history = fit(model, x, y, epochs=2, batch_size=16, validation_split=0.2)
     assert sorted(history.history) == ["accuracy", "learning_rate", "loss", "seconds", "val_accuracy", "val_loss"]
-    train, val = model.evaluate(x[:72], y[:72]), model.evaluate(x[72:], y[72:])
+    train, val = evaluate(model, x[:72], y[:72]), evaluate(model, x[72:], y[72:])
     assert train["loss"] != pytest.approx(val["loss"], rel=1e-3)
     assert history.history["loss"][-1] == pytest.approx(train["loss"], rel=1e-6)
     assert history.history["val_loss"][-1] == pytest.approx(val["loss"], rel=1e-6)
@@ -192,9 +192,9 @@ def test_validation_data_is_evaluated_every_epoch(blobs):
     model = Sequential([Dense(8, activation="relu"), Dense(3, activation="softmax")], input_shape=(4,), seed=0)
     model.compile(loss="sparse_categorical_crossentropy", optimizer={"name": "adam", "learning_rate": 0.05},
                   metrics=["accuracy"])
-    history = model.fit(x[:60], y[:60], epochs=5, batch_size=16, validation_data=(x[60:], y[60:]))
+    history = fit(model, x[:60], y[:60], epochs=5, batch_size=16, validation_data=(x[60:], y[60:]))
     assert len(history.history["val_loss"]) == 5 and len(history.epoch) == 5
-    assert history.history["val_loss"][-1] == pytest.approx(model.evaluate(x[60:], y[60:])["loss"], rel=1e-6)
+    assert history.history["val_loss"][-1] == pytest.approx(evaluate(model, x[60:], y[60:])["loss"], rel=1e-6)
     assert history.history["val_loss"][-1] < history.history["val_loss"][0]
 
 
@@ -202,12 +202,12 @@ def test_class_weight_scales_each_sample_loss():
     x, y = _moons(40, seed=2)
     model = Sequential([Dense(1, activation="sigmoid")], input_shape=(2,), seed=0)
     model.compile(loss="binary_crossentropy", optimizer=SGD0)
-    plain = model.fit(x, y, epochs=1, batch_size=16).history["loss"][0]
-    weighted = model.fit(x, y, epochs=1, batch_size=16, class_weight={0: 1.0, 1: 3.0}).history["loss"][0]
-    per_sample = _bce(model.predict(x), y)
+    plain = fit(model, x, y, epochs=1, batch_size=16).history["loss"][0]
+    weighted = fit(model, x, y, epochs=1, batch_size=16, class_weight={0: 1.0, 1: 3.0}).history["loss"][0]
+    per_sample = _bce(predict(model, x), y)
     assert plain == pytest.approx(per_sample.mean(), rel=1e-5)
     assert weighted == pytest.approx((np.where(y == 1, 3.0, 1.0) * per_sample).mean(), rel=1e-5)
-    with_sw = model.fit(x, y, epochs=1, batch_size=16, sample_weight=np.where(y == 1, 3.0, 1.0)).history["loss"][0]
+    with_sw = fit(model, x, y, epochs=1, batch_size=16, sample_weight=np.where(y == 1, 3.0, 1.0)).history["loss"][0]
     assert with_sw == pytest.approx(weighted, rel=1e-6)
 
 
@@ -228,8 +228,8 @@ def test_dict_inputs_and_outputs_with_weighted_losses(blobs):
     model = _two_heads()
     model.compile(loss={"cls": "sparse_categorical_crossentropy", "value": "mse"}, optimizer=SGD0,
                   loss_weights={"cls": 0.5, "value": 2.0}, metrics={"cls": ["accuracy"]})
-    logs = {k: v[0] for k, v in model.fit(inputs, targets, epochs=1, batch_size=32).history.items()}
-    pred = model.predict(inputs)
+    logs = {k: v[0] for k, v in fit(model, inputs, targets, epochs=1, batch_size=32).history.items()}
+    pred = predict(model, inputs)
     cls_loss = _sparse_ce(pred["cls"], y).mean()
     value_loss = ((pred["value"].astype(np.float64) - targets["value"]) ** 2).mean()
     assert logs["cls_loss"] == pytest.approx(cls_loss, rel=1e-5)
@@ -242,7 +242,7 @@ def test_dict_inputs_and_outputs_with_weighted_losses(blobs):
     trained.compile(loss={"cls": "sparse_categorical_crossentropy", "value": "mse"},
                     optimizer={"name": "adam", "learning_rate": 0.02}, loss_weights={"cls": 0.5, "value": 2.0},
                     metrics={"cls": ["accuracy"]})
-    history = trained.fit(inputs, targets, epochs=30, batch_size=16, seed=0).history
+    history = fit(trained, inputs, targets, epochs=30, batch_size=16, seed=0).history
     assert history["cls_loss"][-1] < 0.5 * history["cls_loss"][0]
     assert history["value_loss"][-1] < 0.5 * history["value_loss"][0]
     assert history["cls_accuracy"][-1] > 0.95
@@ -255,7 +255,7 @@ def test_frozen_layers_keep_their_weights(blobs):
                        input_shape=(4,), seed=0)
     model.compile(loss="sparse_categorical_crossentropy", optimizer={"name": "adam", "learning_rate": 0.05})
     before = model.get_weights()
-    model.fit(x, y, epochs=3, batch_size=16)
+    fit(model, x, y, epochs=3, batch_size=16)
     after = model.get_weights()
     for layer in ("frozen", "bn"):
         for key in before[layer]:
@@ -292,7 +292,7 @@ def test_same_seed_is_bit_identical_and_other_seeds_differ(blobs):
     runs = []
     for model_seed, fit_seed in ((0, 0), (0, 0), (0, 1), (1, 0)):
         model = _noisy_model(model_seed)
-        history = model.fit(x, y, epochs=3, batch_size=16, seed=fit_seed)
+        history = fit(model, x, y, epochs=3, batch_size=16, seed=fit_seed)
         runs.append((model, _without_seconds(history)))
     (m0, h0), (m1, h1), (m2, h2), (m3, h3) = runs
     _assert_same_weights(m0, m1)

@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from nntrain.engine.ops import sigmoid, softmax, softplus
 from nntrain.errors import ConfigError
 from nntrain.registry import Registry
 
@@ -146,16 +147,10 @@ class GELU(Activation):
         return {"approximate": self.approximate}
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # Stable for large |x|: exp of a non-positive number only.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-
 @ACTIVATIONS.register("sigmoid")
 class Sigmoid(Activation):
     def __call__(self, x):
-        y = _sigmoid(x)
+        y = sigmoid(x)
         return y, lambda dy: dy * y * (1 - y)
 
 
@@ -179,7 +174,7 @@ class Tanh(Activation):
 
 @ACTIVATIONS.register("softmax")
 class Softmax(Activation):
-    """exp(x - max) / sum(exp(x - max)) along `axis` (default -1)."""
+    """exp(x - max) / sum(exp(x - max)) along `axis` (default -1), engine/ops.py."""
 
     def __init__(self, axis: int = -1):
         if not isinstance(axis, int):
@@ -198,26 +193,12 @@ class Softmax(Activation):
         return {"axis": self.axis}
 
 
-def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax (subtracts the max before exp)."""
-    # the ufuncs' own reduce: x.max() and e.sum() cost a Python wrapper call each, a fifth of a small softmax
-    e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
-    e /= np.add.reduce(e, axis=axis, keepdims=True)
-    return e
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function."""
-    return _sigmoid(x)
-
-
 @ACTIVATIONS.register("softplus")
 class Softplus(Activation):
-    """log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|)) so large |x| stays finite."""
+    """log(1 + exp(x)), finite for large |x| (engine/ops.py)."""
 
     def __call__(self, x):
-        y = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
-        return y, lambda dy: dy * _sigmoid(x)
+        return softplus(x), lambda dy: dy * sigmoid(x)
 
 
 @ACTIVATIONS.register("softsign")
@@ -234,5 +215,5 @@ class Swish(Activation):
     """x * sigmoid(x)."""
 
     def __call__(self, x):
-        s = _sigmoid(x)
+        s = sigmoid(x)
         return x * s, lambda dy: dy * (s + x * s * (1 - s))

@@ -1,4 +1,5 @@
-"""The Layer base class: hyperparameters in __init__, weights in build(), maths in forward()."""
+"""The Layer base class (hyperparameters in __init__, weights in build(), maths in forward()), the registry of layer
+classes, and the checks of constructor arguments that several layers share."""
 
 from __future__ import annotations
 
@@ -8,25 +9,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nntrain.errors import ShapeError
+from nntrain.errors import ConfigError, ShapeError
+from nntrain.registry import Registry
 
 Shape = tuple  # one example's shape, without the batch dimension; None for a length known only at run time
 Backward = Callable[[np.ndarray], Any]
 
+LAYERS = Registry("layer")  # filled by the modules of engine/layers/
+
 _counters: dict[str, itertools.count] = {}
-_ONES: dict = {}  # dtype -> a read-only vector of ones, grown as needed
-
-
-def ones(n: int, dtype) -> np.ndarray:
-    """A read-only (n,) vector of ones, shared: for sums written as products (ones @ dz is one BLAS call, several
-    times faster than dz.sum(axis=0) on a batch) and as the stored values of multi-hot matrices."""
-    dtype = np.dtype(dtype)
-    vec = _ONES.get(dtype)
-    if vec is None or len(vec) < n:
-        vec = np.ones(max(n, 64, 2 * len(vec) if vec is not None else 0), dtype)
-        vec.flags.writeable = False
-        _ONES[dtype] = vec
-    return vec[:n]
 
 
 def unique_name(prefix: str) -> str:
@@ -45,6 +36,8 @@ class Layer:
 
     Gradients are written, not added: `backward` sets `grads[key]` to dL/dparam of the current step. A layer is one
     node of one model, so its backward runs once per step, and the model needs no pass zeroing the gradients first.
+    A gradient that is a product a.T @ b (a Dense kernel's) goes through `set_grad_product`, which lets the model
+    hand the two factors to an optimizer that can fuse the product with its step instead.
 
     Attributes:
         params: trainable arrays by name ("kernel", "bias"); `grads` has the same keys.
@@ -52,9 +45,12 @@ class Layer:
         trainable: False freezes the layer: no gradients for its params, the optimizer skips it.
         needs_input_grad: set False by the model when the layer reads model inputs only, so backward
             can skip computing dL/dx (it returns None then).
+        deferred: the params of `product_params` whose gradient product the model asked to receive unmultiplied
+            this step, each with the factors (a, b) of its last backward (None until then).
     """
 
     multi_input = False  # True for layers fed a list of tensors (Concatenate, Add)
+    product_params: tuple[str, ...] = ()  # params whose gradient backward gives through `set_grad_product`
 
     def __init__(self, name: str | None = None, trainable: bool = True):
         self.auto_named = name is None
@@ -67,6 +63,7 @@ class Layer:
         self.dtype = np.dtype(np.float32)
         self.rng: np.random.Generator | None = None
         self.needs_input_grad = True
+        self.deferred: dict[str, tuple | None] = {}
         self.input_shape: Shape | list[Shape] | None = None
         self.output_shape: Shape | None = None
 
@@ -98,6 +95,20 @@ class Layer:
     def forward(self, x, training: bool) -> tuple[Any, Backward]:
         """Returns the output and `backward(dy) -> dx`, which also writes dL/dparam into `self.grads`."""
         raise NotImplementedError
+
+    def set_grad_product(self, key: str, a, b: np.ndarray) -> None:
+        """grads[key] = a.T @ b, or, for a deferred param and dense `a`, the factors kept in `deferred[key]`.
+
+        Args:
+            a: (rows, fan_in) array, or a multi-hot matrix (its sparse product is always written).
+            b: (rows, units) array.
+        """
+        if self.deferred and key in self.deferred and isinstance(a, np.ndarray):
+            self.deferred[key] = (a, b)
+        elif isinstance(a, np.ndarray):
+            np.dot(a.T, b, out=self.grads[key])  # into the flat gradient buffer: no kernel-sized temporary
+        else:
+            a.t_matmul(b, out=self.grads[key])
 
     @property
     def regularized(self) -> bool:
@@ -146,3 +157,29 @@ def format_shape(shape) -> str:
         return "[" + ", ".join(format_shape(s) for s in shape) + "]"
     dims = ", ".join("None" if d is None else str(d) for d in shape)
     return f"(None, {dims})" if shape else "(None,)"
+
+
+def positive_int(layer: str, arg: str, value) -> int:
+    """`value` if it is a positive int, else ConfigError naming the layer and the argument."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{layer}({arg}=...) expects a positive integer, got {arg}={value!r}")
+    return value
+
+
+def shape_tuple(layer: str, arg: str, value) -> tuple:
+    """A per-example shape (an int or a list of positive ints, None or -1 allowed) as a tuple, else ConfigError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, (list, tuple)) or not all(
+        d is None or (isinstance(d, int) and not isinstance(d, bool) and (d > 0 or d == -1)) for d in value
+    ):
+        raise ConfigError(f"{layer}({arg}=...) expects a list of positive integers, got {arg}={value!r}")
+    return tuple(value)
+
+
+def config_form(spec):
+    """Initializer/regularizer/activation objects back to their config form for get_config()."""
+    if spec is None or isinstance(spec, (str, int, float)):
+        return spec
+    cfg = spec.get_config()
+    return {"name": spec.registered_name, **cfg} if cfg else spec.registered_name

@@ -11,6 +11,8 @@ import inspect
 import math
 from numbers import Integral, Real
 
+import numpy as np
+
 from nntrain.errors import ConfigError
 from nntrain.registry import Registry
 
@@ -21,7 +23,7 @@ def check_number(owner: str, name: str, value, low, high=None, *, low_open=False
     """`value` as a Python int or float (ints stay ints, so configs read back as written), or ConfigError naming the
     owner, the argument and the expected range.
 
-    Shared with optimizers.py. Bounds are inclusive unless `low_open` / `high_open`; `high=None` means unbounded.
+    Shared with the optimizers and losses. Bounds are inclusive unless `low_open` / `high_open`; `high=None` means unbounded.
     """
     ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
     if integer:
@@ -52,10 +54,11 @@ def text_number_hint(value) -> str:
 
 
 def check_bool(owner: str, name: str, value) -> bool:
-    """`value` if it is a bool, else ConfigError (YAML's `true`/`false` are bools; the string "false" is not)."""
-    if not isinstance(value, bool):
+    """`value` as a bool if it is one (NumPy's too), else ConfigError (YAML's `true`/`false` are bools; the string
+    "false" is not)."""
+    if not isinstance(value, (bool, np.bool_)):
         raise ConfigError(f"{owner}({name}=...) expects true or false, got {name}={value!r}")
-    return value
+    return bool(value)
 
 
 class Schedule:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nntrain.engine.activations import sigmoid, softmax
+from nntrain.engine.ops import sigmoid, softmax
 from nntrain.errors import CheckpointError, NNTrainError
 from nntrain.runs.folder import read_json
 

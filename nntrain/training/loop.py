@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from nntrain.engine.model import Model, _take
+from nntrain.engine.model import Model
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, ShapeError
 
@@ -62,7 +62,7 @@ def _gather(x, idx: np.ndarray, out):
     """Rows `idx` of x, written into `out` when given. mode="clip" because np.take's default mode buffers the
     output (a hidden copy) to be safe against a bad index; `idx` comes from our own permutation."""
     if out is None:
-        return _take(x, idx)
+        return x.take(idx) if isinstance(x, MultiHot) else np.take(x, idx, axis=0)
     return x.take(idx, axis=0, out=out, mode="clip")
 
 

@@ -1,0 +1,100 @@
+"""Layers for token sequences: Embedding (ids to vectors) and GlobalAveragePooling1D (the mean over steps)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nntrain.engine.initializers import get_initializer
+from nntrain.engine.layer import LAYERS, Layer, config_form, positive_int
+from nntrain.engine.regularizers import get_regularizer
+from nntrain.errors import ConfigError
+
+
+@LAYERS.register("Embedding")
+class Embedding(Layer):
+    """Integer ids (batch, length) -> vectors (batch, length, output_dim) by row lookup.
+
+    Ids must lie in [0, input_dim). Default initializer: random_uniform(-0.05, 0.05) as in Keras.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer="random_uniform",
+        embeddings_regularizer=None,
+        name: str | None = None,
+        trainable: bool = True,
+    ):
+        super().__init__(name=name, trainable=trainable)
+        self.input_dim = positive_int("Embedding", "input_dim", input_dim)
+        self.output_dim = positive_int("Embedding", "output_dim", output_dim)
+        self.embeddings_initializer = get_initializer(embeddings_initializer)
+        self.embeddings_regularizer = get_regularizer(embeddings_regularizer)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise self.shape_error(input_shape, "integer sequences of shape (None, length)")
+        return (input_shape[0], self.output_dim)
+
+    def create_params(self, input_shape):
+        self.params["embeddings"] = self.embeddings_initializer((self.input_dim, self.output_dim), self.rng,
+                                                                self.dtype)
+
+    def forward(self, x, training):
+        ids = np.asarray(x)
+        if ids.dtype.kind == "f":
+            ids = ids.astype(np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
+            bad = int(ids.max()) if ids.max() >= self.input_dim else int(ids.min())
+            raise ConfigError(
+                f"layer `{self.name}` (Embedding) got token id {bad}, outside [0, {self.input_dim}); "
+                f"raise input_dim or limit the vocabulary (num_words)"
+            )
+        table = self.params["embeddings"]
+        y = table[ids]
+
+        def backward(dy):
+            if self.trainable:
+                grad = self.grads["embeddings"]
+                grad.fill(0)
+                np.add.at(grad, ids.reshape(-1), dy.reshape(-1, self.output_dim))
+            return None
+
+        return y, backward
+
+    @property
+    def regularized(self):
+        return self.embeddings_regularizer is not None
+
+    def penalty(self):
+        if self.embeddings_regularizer is None:
+            return 0.0
+        return self.embeddings_regularizer.penalty(self.params["embeddings"])
+
+    def add_penalty_grads(self):
+        if self.embeddings_regularizer is not None and self.trainable:
+            self.embeddings_regularizer.add_gradient(self.params["embeddings"], self.grads["embeddings"])
+
+    def get_config(self):
+        return {
+            "input_dim": self.input_dim, "output_dim": self.output_dim,
+            "embeddings_initializer": config_form(self.embeddings_initializer),
+            "embeddings_regularizer": config_form(self.embeddings_regularizer),
+            **super().get_config(),
+        }
+
+
+@LAYERS.register("GlobalAveragePooling1D")
+class GlobalAveragePooling1D(Layer):
+    """(batch, steps, features) -> (batch, features): the mean over steps."""
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 2:
+            raise self.shape_error(input_shape, "a 3-D input (None, steps, features)")
+        return (input_shape[1],)
+
+    def forward(self, x, training):
+        steps = x.shape[1]
+        y = x.mean(axis=1)
+        return y, lambda dy: np.broadcast_to(dy[:, None, :] / dy.dtype.type(steps), x.shape).copy()
