@@ -29,8 +29,10 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
     else:
         if config_path is None:
             raise ConfigError("give a config file, or --resume RUN_DIR")
+        if name is not None:
+            runs.check_run_name(name, "--name")
         cfg, checkpoint = load_config(config_path, overrides), None
-        if name:
+        if name is not None:
             cfg.resolved["name"] = name
         info = {**runs.run_info(command), "config": str(Path(config_path).resolve()),
                 "config_dir": str(cfg.base_dir.resolve())}

@@ -11,6 +11,7 @@ from nntrain.config.resolve import (Recipe, Recipes, entry, resolve_callbacks, r
 from nntrain.config.schema import TRAINING_SCHEMA
 from nntrain.config.validator import Issue, type_name, validate
 from nntrain.registry import did_you_mean
+from nntrain.runs.folder import name_problem
 
 SECTIONS = ["name", "seed", "data", "model", "loss", "loss_weights", "metrics", "optimizer", "training", "callbacks"]
 LAYER_KEYS = ("type", "name", "inputs", "trainable")
@@ -52,8 +53,9 @@ def _name_and_seed(tree: dict, issues: list[Issue]) -> dict:
         if key not in tree:
             issues.append(Issue((), f"missing section `{key}`"))
     if "name" in tree:
-        if not isinstance(tree["name"], str) or not tree["name"].strip() or "/" in tree["name"]:
-            issues.append(Issue(("name",), f"expected a run name without '/', got {tree['name']!r}"))
+        problem = name_problem(tree["name"])
+        if problem is not None:
+            issues.append(Issue(("name",), problem))
         else:
             out["name"] = tree["name"]
     if "seed" in tree:
