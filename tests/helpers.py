@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,3 +44,19 @@ def assert_user_error(result, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in err, (fragment, err)
     return err
+
+
+def peak_memory_cli(*args, cwd=None, timeout=120) -> tuple[subprocess.CompletedProcess, float, int]:
+    """(result, wall seconds, peak resident memory in MiB) of `nntrain ARGS...` in a real process of its own: for
+    the tests that bound what hostile input may cost."""
+    # VmHWM is this process's own high-water mark (ru_maxrss would include the test process it was forked from)
+    code = ("import runpy, sys\n"
+            "try:\n    runpy.run_module('nntrain.cli', run_name='__main__')\n"
+            "finally:\n    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+            "    print('\\nmaxrss', hwm, file=sys.stderr)\n")
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                            timeout=timeout, env={**os.environ, "COLUMNS": "120"})
+    seconds = time.perf_counter() - start
+    result.stderr, _, rss = result.stderr.rpartition("\nmaxrss ")
+    return result, seconds, int(rss.split()[0]) // 1024  # Linux reports KiB

@@ -38,7 +38,8 @@ def check_sections(tree: dict, base_dir: Path) -> tuple[dict, Recipes, list[Issu
     out["training"], sub = validate(tree.get("training") or {}, TRAINING_SCHEMA, ("training",))
     issues += sub
     out["callbacks"], recipes.callbacks = resolve_callbacks(tree.get("callbacks") or [], issues, base_dir)
-    _cross_checks(out, issues)
+    if not any(issue.path[:2] == ("model", "outputs") for issue in issues):  # else outputs are not known
+        _cross_checks(out, issues)
     return out, recipes, issues
 
 
@@ -128,7 +129,25 @@ def resolve_model(value, issues: list[Issue]) -> tuple[dict | None, list[Recipe]
             out["layers"].append(layer[0])
             recipes.append(layer[1])
     _wiring(value, out, issues)
+    if "outputs" in out and len(recipes) == len(layers):
+        inputs = out["inputs"] if isinstance(out.get("inputs"), dict) else {}
+        _outputs_are_layers(out["outputs"], value["outputs"], inputs, recipes, issues)
     return out, recipes
+
+
+def _outputs_are_layers(outputs: list, written, inputs, recipes: list[Recipe], issues: list[Issue]) -> None:
+    """Each output names a layer (its own name, or the one the model gives an unnamed layer): else an Issue at the
+    output, so a typo is not reported as losses and metrics without an output."""
+    from nntrain.engine.model import assign_names
+
+    layers = [recipe.checked for recipe in recipes]
+    assign_names(layers)  # the names build_model gives the same layers
+    names = [layer.name for layer in layers]
+    for i, name in enumerate(outputs):
+        if not isinstance(name, str) or name not in names + list(inputs):
+            where = ("model", "outputs", i) if isinstance(written, list) else ("model", "outputs")
+            issues.append(Issue(where, f"`{name}` is not a layer{did_you_mean(str(name), names)}; layers: "
+                                       f"{', '.join(names)}"))
 
 
 def _layer(item, path: tuple, functional: bool, names: list[str], issues: list[Issue]):

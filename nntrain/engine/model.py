@@ -11,6 +11,7 @@ from nntrain.engine.layer import Layer, _snake, format_shape
 from nntrain.engine.layers import LAYERS, Dense, Input
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, DataError, ShapeError
+from nntrain.limits import weights_budget
 from nntrain.registry import did_you_mean
 
 STEP_IN_PRODUCT_FROM = 1 << 16  # kernel weights from which plain SGD steps a Dense kernel inside its product
@@ -61,7 +62,8 @@ class Model:
         self.input_names = [i.name for i in inputs]
         self.output_names = list(outputs)
         self.nodes = self._sort(nodes)
-        self._build()
+        with weights_budget():  # every weight is checked against what the ones before it already take
+            self._build()
         self.compiled = False
 
     # --- graph ----------------------------------------------------------------------------------------
@@ -101,7 +103,7 @@ class Model:
                 return
             if state.get(name) == 1:
                 cycle = path[path.index(name):] + [name]
-                raise ConfigError(f"the layers form a cycle: {' -> '.join(cycle)}")
+                raise ConfigError(f"the layers form a cycle: {' -> '.join(cycle)}", layer=name)
             state[name] = 1
             for ref in by_name[name].inbound:
                 visit(ref, path + [name])
