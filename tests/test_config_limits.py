@@ -10,7 +10,8 @@ import pytest
 from nntrain.config import load_config
 from nntrain.config.loader import MAX_BYTES, MAX_BYTES_VARIABLE, MAX_DEPTH
 from nntrain.errors import ConfigError
-from tests.helpers import ROOT, assert_user_error, invoke, peak_memory_cli, run_cli
+from tests.hardening import assert_user_error, invoke, peak_memory_cli, run_process
+from tests.helpers import ROOT
 
 BASE = """\
 name: small
@@ -149,4 +150,4 @@ def test_example_configs_are_far_inside_the_limits():
 
 def test_real_process_refuses_a_bad_config_with_one_paragraph(tmp_path):
     (tmp_path / "dup.yaml").write_text(BASE + "loss: mse\n")
-    assert_user_error(run_cli("check", "dup.yaml", cwd=tmp_path), "dup.yaml:7:1  duplicate key `loss`")
+    assert_user_error(run_process("check", "dup.yaml", cwd=tmp_path), "dup.yaml:7:1  duplicate key `loss`")

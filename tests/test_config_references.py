@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import assert_user_error, invoke
+from tests.hardening import assert_user_error, invoke
 
 FUNCTIONAL = """\
 name: wired
@@ -28,8 +28,9 @@ metrics: METRICS
 def test_an_unknown_output_is_named_with_the_closest_layer(tmp_path, loss, metrics):
     text = FUNCTIONAL.replace("OUTPUTS", "[mian]").replace("LOSS", loss).replace("METRICS", metrics)
     (tmp_path / "m.yaml").write_text(text)
-    err = assert_user_error(invoke("check", "m.yaml", cwd=tmp_path), "m.yaml:8:13  model.outputs.0: `mian` is not a "
-                                                                      "layer (did you mean `main`?); layers: hidden, main")
+    err = assert_user_error(invoke("check", "m.yaml", cwd=tmp_path),
+                            "m.yaml:8:13  model.outputs.0: `mian` is not a layer (did you mean `main`?); layers: "
+                            "hidden, main")
     assert "loss" not in err and "metrics" not in err
 
 
@@ -43,7 +44,7 @@ def test_an_unnamed_layer_is_known_by_the_name_the_model_gives_it(tmp_path):
     text = FUNCTIONAL.replace("name: main, ", "").replace("OUTPUTS", "[dense]").replace("LOSS", "mse")
     (tmp_path / "m.yaml").write_text(text.replace("METRICS", "[]"))
     result = invoke("check", "m.yaml", cwd=tmp_path)
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stderr
 
 
 def test_a_cycle_is_reported_at_the_layer(tmp_path):

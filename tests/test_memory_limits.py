@@ -16,28 +16,14 @@ from nntrain import limits
 from nntrain.config import load_config
 from nntrain.config.build import build_model
 from nntrain.errors import ShapeError
-from tests.helpers import assert_user_error, invoke, peak_memory_cli
-
-IRIS = """\
-name: iris
-seed: 1
-data: {dataset: iris, preprocessing: [standardize]}
-model:
-  layers:
-    - Dense: {units: UNITS, activation: relu}
-    - Dense: {units: 3, activation: softmax}
-loss: sparse_categorical_crossentropy
-optimizer: {name: adam, learning_rate: 0.01}
-training: {epochs: 1, batch_size: 32, validation_split: 0.2}
-"""
-
+from tests.hardening import assert_user_error, invoke, iris_config, peak_memory_cli
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A small iris run (runs/iris) to craft checkpoints from."""
     root = tmp_path_factory.mktemp("trained")
-    (root / "iris.yaml").write_text(IRIS.replace("UNITS", "8"))
-    assert invoke("fit", "iris.yaml", "-q", cwd=root).exit_code == 0
+    (root / "iris.yaml").write_text(iris_config())
+    assert invoke("fit", "iris.yaml", "-q", cwd=root).returncode == 0
     (root / "new.csv").write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n")
     return root
 
@@ -54,7 +40,7 @@ def crafted_run(root, name: str, edit) -> str:
 
 # --- the model --------------------------------------------------------------------------------------------
 def test_a_dense_of_absurd_width_is_a_config_error_naming_its_memory(tmp_path):
-    (tmp_path / "wide.yaml").write_text(IRIS.replace("UNITS", "2000000000"))
+    (tmp_path / "wide.yaml").write_text(iris_config(units=2_000_000_000))
     err = assert_user_error(invoke("check", "wide.yaml", cwd=tmp_path), "wide.yaml:6:7  model.layers.0: layer "
                             "`dense` (Dense): a weight of shape (4, 2000000000) (float32) needs 29.8 GiB")
     assert "2,147,483,648 values" in err
@@ -62,7 +48,7 @@ def test_a_dense_of_absurd_width_is_a_config_error_naming_its_memory(tmp_path):
 
 def test_weights_are_counted_together_against_memory(tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "physical_memory", lambda: 4 * 100_000 * 4 + 1000)  # room for 100,000 values
-    (tmp_path / "two.yaml").write_text(IRIS.replace("UNITS", "15000"))  # 75,000 + 45,003 values: each fits alone
+    (tmp_path / "two.yaml").write_text(iris_config(units=15000))  # 75,000 + 45,003 values: each fits alone
     cfg = load_config(tmp_path / "two.yaml")
     with pytest.raises(ShapeError, match=r"layer `dense_1` \(Dense\): a weight of shape \(15000, 3\) .* with the "
                                          r"293.0 KiB of weights before it, training needs .*more than this machine"):
@@ -93,7 +79,7 @@ def test_a_huge_npy_header_is_refused_before_allocating(trained, suffix):
                               "data follow it")
     assert mib < 150, mib
     print(f"huge .{suffix} header (10^12, 4): predict refused it in {seconds:.2f}s, peak {mib} MiB")
-    (trained / "train.yaml").write_text(IRIS.replace("UNITS", "8").replace("dataset: iris", f"train: {path.name}"))
+    (trained / "train.yaml").write_text(iris_config().replace("dataset: iris", f"train: {path.name}"))
     assert_user_error(invoke("fit", "train.yaml", cwd=trained), "train.yaml:3:15  data.train: ", "header declares")
 
 
@@ -130,7 +116,7 @@ def test_an_hdf5_dataset_declaring_more_than_it_stores_is_refused(trained):
     assert_user_error(result, "crafted.h5: dataset 'x' declares shape (1000000000, 4) (float64, 29.8 GiB) but stores "
                               "only 0 B")
     assert mib < 150, mib
-    (trained / "h5.yaml").write_text(IRIS.replace("UNITS", "8").replace("dataset: iris", "train: crafted.h5"))
+    (trained / "h5.yaml").write_text(iris_config().replace("dataset: iris", "train: crafted.h5"))
     assert_user_error(invoke("fit", "h5.yaml", cwd=trained), "data.train: ", "declares shape (1000000000, 4)")
 
 

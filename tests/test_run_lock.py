@@ -15,27 +15,13 @@ import pytest
 
 from nntrain.runs import lock as lock_module
 from nntrain.runs.lock import LOCK_FILE, RunLock, RunLocked
-from tests.helpers import assert_user_error, invoke, run_cli
-
-IRIS = """\
-name: iris
-seed: 1
-data: {dataset: iris, preprocessing: [standardize]}
-model:
-  layers:
-    - Dense: {units: 8, activation: relu}
-    - Dense: {units: 3, activation: softmax}
-loss: sparse_categorical_crossentropy
-optimizer: {name: adam, learning_rate: 0.01}
-training: {epochs: EPOCHS, batch_size: BATCH, validation_split: 0.2}
-"""
-
+from tests.hardening import assert_user_error, invoke, iris_config, run_process
 
 @pytest.fixture
 def run(tmp_path):
     """tmp_path with runs/iris: a finished two-epoch run."""
-    (tmp_path / "iris.yaml").write_text(IRIS.replace("EPOCHS", "2").replace("BATCH", "32"))
-    assert invoke("fit", "iris.yaml", "-q", cwd=tmp_path).exit_code == 0
+    (tmp_path / "iris.yaml").write_text(iris_config(epochs=2))
+    assert invoke("fit", "iris.yaml", "-q", cwd=tmp_path).returncode == 0
     return tmp_path
 
 
@@ -49,7 +35,7 @@ def dead_pid() -> int:
 def test_a_finished_run_leaves_no_lock_and_resumes(run):
     assert not (run / "runs" / "iris" / LOCK_FILE).exists()
     result = invoke("fit", "--resume", "runs/iris", "--set", "training.epochs=3", "-q", cwd=run)
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stderr
     assert not (run / "runs" / "iris" / LOCK_FILE).exists()
 
 
@@ -62,14 +48,14 @@ def test_a_second_writer_is_refused_naming_the_holder(run):
         assert_user_error(result, "runs/iris is being written by process", f"{os.getpid()} on "
                                   f"{socket.gethostname()}", "one process writes a run at a time")
     assert not (run / "runs" / "iris" / LOCK_FILE).exists()
-    assert invoke("fit", "--resume", "runs/iris", "-q", cwd=run).exit_code == 0  # released on exit
+    assert invoke("fit", "--resume", "runs/iris", "-q", cwd=run).returncode == 0  # released on exit
 
 
 def test_a_stale_lock_of_a_dead_process_is_taken_over(run):
     gone = {"pid": dead_pid(), "host": socket.gethostname(), "since": "earlier", "command": ["nntrain", "fit"]}
     (run / "runs" / "iris" / LOCK_FILE).write_text(json.dumps(gone))
     result = invoke("fit", "--resume", "runs/iris", "--set", "training.epochs=3", "-q", cwd=run)
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stderr
     info = json.loads((run / "runs" / "iris" / "run.json").read_text())
     assert info["resumes"][-1]["stale_lock"]["pid"] == gone["pid"]
     assert not (run / "runs" / "iris" / LOCK_FILE).exists()
@@ -77,7 +63,7 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(run):
 
 def test_the_lock_goes_when_the_run_fails_to_start(run):
     result = invoke("fit", "--resume", "runs/iris", "--set", "model.layers.0.Dense.units=9", cwd=run)
-    assert result.exit_code == 2  # the checkpoint no longer fits the config
+    assert result.returncode == 2  # the checkpoint no longer fits the config
     assert not (run / "runs" / "iris" / LOCK_FILE).exists()
 
 
@@ -98,14 +84,14 @@ def test_without_flock_the_file_and_its_process_decide(tmp_path, monkeypatch):
 
 def test_two_real_processes_one_killed(tmp_path):
     """A real second `fit --resume` during a run is refused; after SIGKILL of the first, resume takes over."""
-    (tmp_path / "slow.yaml").write_text(IRIS.replace("EPOCHS", "400").replace("BATCH", "1"))
-    first = subprocess.Popen([sys.executable, "-m", "nntrain.cli", "fit", "slow.yaml", "--progress", "line"],
+    (tmp_path / "slow.yaml").write_text(iris_config(epochs=400, batch_size=1))
+    first = subprocess.Popen([sys.executable, "-m", "nntrain", "fit", "slow.yaml", "--progress", "line"],
                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for line in first.stdout:  # an epoch line comes after that epoch's checkpoint
             if line.startswith("Epoch "):
                 break
-        second = run_cli("fit", "--resume", "runs/iris", cwd=tmp_path, timeout=120)
+        second = run_process("fit", "--resume", "runs/iris", cwd=tmp_path, timeout=120)
         assert_user_error(second, f"runs/iris is being written by process {first.pid}")
         assert first.poll() is None, "the refused resume must leave the first run alone"
     finally:
@@ -113,7 +99,7 @@ def test_two_real_processes_one_killed(tmp_path):
         first.communicate(timeout=60)
     assert (tmp_path / "runs" / "iris" / LOCK_FILE).exists()  # SIGKILL: the file stays, the OS lock does not
     start = time.perf_counter()
-    third = run_cli("fit", "--resume", "runs/iris", "--set", "training.epochs=2", "-q", cwd=tmp_path, timeout=120)
+    third = run_process("fit", "--resume", "runs/iris", "--set", "training.epochs=2", "-q", cwd=tmp_path, timeout=120)
     assert third.returncode == 0, third.stderr
     info = json.loads((tmp_path / "runs" / "iris" / "run.json").read_text())
     assert info["resumes"][-1]["stale_lock"]["pid"] == first.pid

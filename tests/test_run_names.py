@@ -8,19 +8,9 @@ import yaml
 
 from nntrain.runs.folder import MAX_NAME, name_problem, new_run_dir
 from nntrain.errors import ConfigError
-from tests.helpers import assert_user_error, invoke
+from tests.hardening import assert_user_error, invoke, iris_config
 
-IRIS = """\
-name: iris
-seed: 1
-data: {dataset: iris, preprocessing: [standardize]}
-model:
-  layers:
-    - Dense: {units: 3, activation: softmax}
-loss: sparse_categorical_crossentropy
-optimizer: {name: adam, learning_rate: 0.01}
-training: {epochs: 1, batch_size: 32, validation_split: 0.2}
-"""
+IRIS = iris_config()
 
 BAD_NAMES = ["../escaped", "/abs/dir", "sub/dir", "~/x", "a\\b", "..", ".", ".hidden", "x..y", "a" * 300,
              "nul\x00byte", "tab\there", "line\nbreak", "", "   "]
@@ -90,7 +80,8 @@ def test_callback_files_outside_the_run_folder_are_refused(tmp_path, callback, k
     entry = f"  - {callback}: {{{key}: '{path}'}}"
     (tmp_path / "iris.yaml").write_text(IRIS + f"callbacks:\n{entry}\n")
     result = invoke("fit", "iris.yaml", "--runs-dir", "runs", cwd=tmp_path)
-    assert_user_error(result, f"iris.yaml:11:{entry.index(chr(39)) + 1}  callbacks.0.{callback}.{key}: ",
+    line = IRIS.count("\n") + 2
+    assert_user_error(result, f"iris.yaml:{line}:{entry.index(chr(39)) + 1}  callbacks.0.{callback}.{key}: ",
                       "is outside the run folder", "outside_run_folder: true")
     _no_folder_outside(tmp_path)
 
@@ -101,7 +92,7 @@ def test_a_callback_may_write_outside_when_it_says_so(tmp_path):
     (tmp_path / "iris.yaml").write_text(IRIS + f"callbacks:\n  - csv_logger: {{filename: '{log}', "
                                                 f"outside_run_folder: true}}\n")
     result = invoke("fit", "iris.yaml", "--runs-dir", "runs", "-q", cwd=tmp_path)
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stderr
     assert log.read_text().startswith("epoch,")
     written = yaml.safe_load((tmp_path / "runs" / "iris" / "config.yaml").read_text())
     assert written["callbacks"][0]["outside_run_folder"] is True  # the opt-out shows in the run's own config
@@ -110,7 +101,7 @@ def test_a_callback_may_write_outside_when_it_says_so(tmp_path):
 def test_relative_callback_files_land_in_the_run_folder(tmp_path):
     (tmp_path / "iris.yaml").write_text(IRIS + "callbacks:\n  - csv_logger: {filename: logs/../log.csv}\n")
     result = invoke("fit", "iris.yaml", "--runs-dir", "runs", "-q", cwd=tmp_path)
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stderr
     assert (tmp_path / "runs" / "iris" / "log.csv").is_file()
     assert "outside_run_folder" not in (tmp_path / "runs" / "iris" / "config.yaml").read_text()
 

@@ -31,11 +31,9 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
         else:
             if config_path is None:
                 raise ConfigError("give a config file, or --resume RUN_DIR")
-            if name is not None:
-                runs.check_run_name(name, "--name")
             cfg, checkpoint = load_config(config_path, overrides), None
-            if name is not None:
-                cfg.resolved["name"] = name
+            if name is not None:  # the rule `name:` passes, for the folder is made from it
+                cfg.resolved["name"] = runs.check_run_name(name, "--name")
             info = {**runs.run_info(command), "config": str(Path(config_path).resolve()),
                     "config_dir": str(cfg.base_dir.resolve())}
             folder = lambda cfg: lock.hold(runs.new_run_dir(Path(runs_dir), cfg["name"]))  # noqa: E731
