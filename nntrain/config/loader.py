@@ -27,11 +27,11 @@ class ConfigLoader(yaml.SafeLoader):
     def __init__(self, stream, file: str = "<config>"):
         super().__init__(stream)
         self.file = file
-        self._open = 0  # nodes being composed: check_limits ran first, this only guards the composer's recursion
+        self._open = 0  # nodes being composed: check_limits ran first, this only bounds the composer's recursion
 
     def compose_node(self, parent, index):
         self._open += 1
-        if self._open > MAX_DEPTH:
+        if self._open > 2 * MAX_DEPTH:
             raise _refuse(self.file, self.peek_event().start_mark, f"nested more than {MAX_DEPTH} levels deep")
         node = super().compose_node(parent, index)
         self._open -= 1
@@ -211,7 +211,7 @@ def _text(raw: bytes, file: str) -> str:
 
 
 def parse_yaml(text: str, file: str) -> tuple[object, Positions]:
-    """A YAML text -> (data, where each value is), in one pass of ConfigLoader."""
+    """A YAML text -> (data, where each value is): `check_limits`, then one pass of ConfigLoader."""
     pos = Positions(file)
     loader = ConfigLoader(text, file)
     try:
