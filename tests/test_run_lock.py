@@ -67,6 +67,15 @@ def test_the_lock_goes_when_the_run_fails_to_start(run):
     assert not (run / "runs" / "iris" / LOCK_FILE).exists()
 
 
+def test_a_run_folder_without_write_access_is_a_clear_error(run, monkeypatch):
+    def refused(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(lock_module, "_locked_fd", refused)  # as a read-only folder answers (root ignores chmod)
+    assert_user_error(invoke("fit", "--resume", "runs/iris", cwd=run), "cannot write its lock file .lock "
+                      "(Permission denied); a run folder must be writable")
+
+
 def test_without_flock_the_file_and_its_process_decide(tmp_path, monkeypatch):
     monkeypatch.setattr(lock_module, "fcntl", None)
     with RunLock() as first:

@@ -64,7 +64,11 @@ class RunLock:
         path = run_dir / LOCK_FILE
         flock, removed = fcntl is not None, {}
         for _ in range(100):  # another process may remove a released lock file between our open and our lock
-            fd = _locked_fd(path) if flock else _created_fd(path, removed)
+            try:
+                fd = _locked_fd(path) if flock else _created_fd(path, removed)
+            except OSError as exc:
+                raise NNTrainError(f"{run_dir}: cannot write its lock file {LOCK_FILE} ({exc.strerror or exc}); "
+                                   f"a run folder must be writable to train into it") from None
             if fd == _NO_LOCKS:
                 flock, fd = False, None
             if fd is not None:
