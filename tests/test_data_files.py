@@ -166,12 +166,12 @@ def test_npz_and_npy_and_h5(tmp_path):
     assert d["inputs"] == {"input": (6,)} and d["outputs"]["output"]["n_classes"] == 4
 
 
-def test_npz_object_arrays_load_without_arbitrary_pickle(tmp_path):
+def test_npz_and_npy_object_arrays_are_refused_without_unpickling(tmp_path, capsys):
     seqs = np.empty(3, dtype=object)
     seqs[:] = [[1, 2], [3], [4, 5, 6]]
     np.savez(tmp_path / "s.npz", x=seqs, y=np.array([0, 1, 0]))
-    b = data_bundle({"train": "s.npz", "preprocessing": ["pad_sequences"]}, tmp_path)
-    np.testing.assert_array_equal(b.train.x, [[0, 1, 2], [0, 0, 3], [4, 5, 6]])
+    with pytest.raises(DataError, match=r"s.npz\[x\]: holds Python objects .* padded to one length"):
+        data_bundle({"train": "s.npz", "preprocessing": ["pad_sequences"]}, tmp_path)
 
     class Evil:
         def __reduce__(self):
@@ -180,8 +180,11 @@ def test_npz_object_arrays_load_without_arbitrary_pickle(tmp_path):
     bad = np.empty(1, dtype=object)
     bad[0] = Evil()
     np.savez(tmp_path / "evil.npz", x=bad, y=np.array([0]))
-    with pytest.raises(DataError, match="refusing to load builtins.print"):
-        load_raw({"train": "evil.npz"}, tmp_path)
+    np.save(tmp_path / "evil.npy", bad)
+    for name in ("evil.npz", "evil.npy"):
+        with pytest.raises(DataError, match="holds Python objects"):
+            load_raw({"train": name}, tmp_path)
+    assert "pwned" not in capsys.readouterr().out
 
 
 def test_describe_csv_reads_categories(tmp_path):

@@ -168,8 +168,8 @@ def kfold(config_path, folds: int, stratify: bool = False, jobs: int = 1, refit:
     on_event, command = on_event or (lambda event: None), command if command is not None else sys.argv
     _check_counts(folds, jobs)
     cfg = load_config(config_path, list(overrides))
-    if name:
-        cfg.resolved["name"] = name
+    if name is not None:  # the rule `name:` passes, for the folder is made from it
+        cfg.resolved["name"] = runs.check_run_name(name, "--name")
     # workers rebuild the config from the file: pin the seed (a config without one gets a random seed)
     overrides = [*overrides, f"seed={cfg['seed']}"]
     prepare(cfg)

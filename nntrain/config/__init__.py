@@ -18,6 +18,7 @@ from nntrain.config.resolve import Recipes
 from nntrain.config.sections import SECTIONS, check_sections
 from nntrain.config.validator import Issue, type_name
 from nntrain.errors import ConfigError, NNTrainError
+from nntrain.runs.folder import name_problem
 
 
 @dataclass
@@ -90,7 +91,12 @@ def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None =
         error = ConfigError(format_issues(issues, pos), issues[0].path if len(issues) == 1 else ())
         error.located = True
         raise error
-    resolved.setdefault("name", path.stem)
+    if "name" not in resolved:  # the file's name names the run; it passes the same rule as `name:`
+        problem = name_problem(path.stem)
+        if problem is not None:
+            raise ConfigError(f"{path}:1:1  no `name:` is given and the file name cannot name the run ({problem}); "
+                              f"add `name: NAME`")
+        resolved["name"] = path.stem
     if resolved.get("seed") is None:
         resolved["seed"] = random.SystemRandom().randrange(2**31)
     return RunConfig(path, resolved, pos, recipes, list(overrides), base)

@@ -8,9 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from nntrain.config import RunConfig
+from nntrain.config.schema import FILE_KEYS
 from nntrain.errors import ConfigError, NNTrainError
-
-FILE_KEYS = ("filename", "log_dir", "filepath")  # callback arguments naming a file, relative to the run folder
 
 
 def build_model(cfg: RunConfig, data_inputs: dict | None = None):
@@ -106,12 +105,13 @@ def compile_model(model, cfg: RunConfig) -> None:
 
 
 def build_callbacks(cfg: RunConfig, run_dir: Path | None = None) -> list:
-    """The config's callbacks; relative file paths (csv_logger, tensorboard, model_checkpoint) land in the run
-    folder."""
+    """The config's callbacks; their file paths (csv_logger, tensorboard, model_checkpoint) are relative to the run
+    folder and stay inside it, unless the callback's entry says `outside_run_folder: true`."""
     out = []
     for spec, recipe in zip(cfg["callbacks"], cfg.recipes.callbacks):
         moved = {}
         if run_dir is not None:
+            # loading refused paths that leave the run folder unless the entry says `outside_run_folder: true`
             moved = {k: str(run_dir / spec[k]) for k in FILE_KEYS if k in spec and not Path(spec[k]).is_absolute()}
         out.append(recipe.make(**moved))
     return out

@@ -3,6 +3,8 @@ and the command line's `--set key.path=value` overrides applied on top."""
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
 from pathlib import Path
 
@@ -11,8 +13,95 @@ import yaml
 from nntrain.errors import ConfigError
 
 
+MAX_BYTES_VARIABLE = "NNTRAIN_MAX_CONFIG_BYTES"
+MAX_BYTES = 1 << 20  # a config is a page of settings; 1 MiB leaves room for long class lists
+MAX_DEPTH = 50  # nesting levels, aliases expanded (real configs need fewer than 10)
+MAX_VALUES = 100_000  # values after expanding aliases (a 1 KB "billion laughs" would expand to 10^9)
+_MERGE = "tag:yaml.org,2002:merge"
+
+
 class ConfigLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that also reads `1e-3` as a float (YAML 1.2), as users write learning rates."""
+    """yaml.SafeLoader that reads `1e-3` as a float (YAML 1.2), as users write learning rates, and refuses
+    duplicate keys: a ConfigError at the second one, naming the line of the first."""
+
+    def __init__(self, stream, file: str = "<config>"):
+        super().__init__(stream)
+        self.file = file
+        self._open = 0  # nodes being composed: check_limits ran first, this only bounds the composer's recursion
+
+    def compose_node(self, parent, index):
+        self._open += 1
+        if self._open > 2 * MAX_DEPTH:
+            raise _refuse(self.file, self.peek_event().start_mark, f"nested more than {MAX_DEPTH} levels deep")
+        node = super().compose_node(parent, index)
+        self._open -= 1
+        return node
+
+    def compose_mapping_node(self, anchor):
+        node = super().compose_mapping_node(anchor)
+        first: dict[tuple, object] = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE:
+                seen = first.setdefault((key.tag, key.value), key.start_mark)
+                if seen is not key.start_mark:
+                    raise _refuse(self.file, key.start_mark, f"duplicate key `{key.value}` (first at line "
+                                                             f"{seen.line + 1}, column {seen.column + 1}); a key "
+                                                             f"appears once in a mapping")
+        return node
+
+
+def _refuse(file: str, mark, message: str) -> ConfigError:
+    return ConfigError(f"{file}:{mark.line + 1}:{mark.column + 1}  {message}")
+
+
+def check_limits(text: str, file: str) -> None:
+    """Refuse, before anything is built, a YAML text nested deeper than MAX_DEPTH or holding more than MAX_VALUES
+    values once its aliases are expanded (a 1 KB "billion laughs" expands to 10^9), or an alias used inside its
+    own anchor. Reads only parser events (libyaml's when installed: 1 MB in well under a second), in constant
+    memory; a syntax error is left to the pure-Python parser, whose messages users see."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    try:
+        _scan(yaml.parse(text, Loader=fast or ConfigLoader), file)
+    except yaml.YAMLError:
+        if fast is None:
+            raise
+        _scan(yaml.parse(text, Loader=ConfigLoader), file)
+
+
+def _scan(events, file: str) -> None:
+    total = 0  # values so far, every alias expanded
+    open_: list[list] = []  # per open collection: [total before it, deepest child, anchor]
+    anchored: dict[str, tuple[int, int]] = {}  # anchor -> (values, depth) of its finished node
+    for event in events:
+        item, anchor = None, None  # (values, depth) of a node just finished, and its anchor
+        if isinstance(event, yaml.CollectionStartEvent):
+            open_.append([total, 0, event.anchor])
+            total += 1
+            if len(open_) > MAX_DEPTH:
+                raise _refuse(file, event.start_mark, f"nested more than {MAX_DEPTH} levels deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            before, deepest, anchor = open_.pop()
+            item = (total - before, deepest + 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            total += 1
+            item, anchor = (1, 1), event.anchor
+        elif isinstance(event, yaml.AliasEvent):
+            if any(o[2] == event.anchor for o in open_):
+                raise _refuse(file, event.start_mark, f"the alias *{event.anchor} is used inside its own anchor "
+                                                      f"&{event.anchor}; a config cannot contain itself")
+            item = anchored.get(event.anchor, (0, 0))  # an unknown alias: the composer reports it
+            total += item[0]
+            if len(open_) + item[1] > MAX_DEPTH:
+                raise _refuse(file, event.start_mark, f"nested more than {MAX_DEPTH} levels deep once the alias "
+                                                      f"*{event.anchor} is expanded")
+        if total > MAX_VALUES:
+            raise _refuse(file, event.start_mark, f"more than {MAX_VALUES:,} values (each use of an alias counts "
+                                                  f"in full); a config is far smaller")
+        if item is not None:
+            if anchor is not None:
+                anchored[anchor] = item
+            if open_:
+                open_[-1][1] = max(open_[-1][1], item[1])
 
 
 ConfigLoader.add_implicit_resolver(
@@ -68,27 +157,68 @@ def _walk(node, path: tuple, pos: Positions) -> None:
             _walk(v, path + (i,), pos)
 
 
+def max_config_bytes() -> int:
+    """The config size limit: MAX_BYTES, or the number of bytes in $NNTRAIN_MAX_CONFIG_BYTES."""
+    raw = os.environ.get(MAX_BYTES_VARIABLE, "").strip()
+    if not raw:
+        return MAX_BYTES
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ConfigError(f"${MAX_BYTES_VARIABLE} must be a positive number of bytes, got {raw!r}")
+    return int(raw)
+
+
 def load_yaml(path: Path) -> tuple[object, Positions]:
-    """Parse a YAML file with yaml.safe_load semantics and record where each value is.
+    """Parse a YAML config file with yaml.safe_load semantics and record where each value is.
 
     Raises:
-        ConfigError: missing file, or a syntax error with its line and column.
+        ConfigError: a missing or oversized file, bytes that are not text, a syntax error (with its line and
+            column), or what ConfigLoader refuses.
     """
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such config file")
     if path.is_dir():
         raise ConfigError(f"{path} is a folder; give a YAML config file")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    return parse_yaml(text, str(path))
+    limit = max_config_bytes()
+    try:
+        with open(path, "rb") as fp:
+            raw = fp.read(limit + 1)  # never more: the file may be huge, or endless (a FIFO, /dev/zero)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    if len(raw) > limit:
+        raise ConfigError(f"{path}: the config file is larger than {limit:,} bytes; a config is a page of settings "
+                          f"(set ${MAX_BYTES_VARIABLE} to a larger number of bytes to read it anyway)")
+    return parse_yaml(_text(raw, str(path)), str(path))
+
+
+def _text(raw: bytes, file: str) -> str:
+    """The characters of a config file: UTF-8 (undecodable bytes replaced), or UTF-16/32 with a byte-order mark."""
+    for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                       (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if raw.startswith(bom):
+            try:
+                return raw.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise ConfigError(f"{file}: starts like {codec.upper()} text but is not ({exc.reason} at byte "
+                                  f"{exc.start}); save the config as UTF-8") from None
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        col = nul - (raw.rfind(b"\n", 0, nul) + 1) + 1
+        raise ConfigError(f"{file}:{line}:{col}  a NUL byte: a config is text; is this a binary file, or UTF-16 "
+                          f"without a byte-order mark? Save it as UTF-8")
+    return raw.decode("utf-8-sig", errors="replace")
 
 
 def parse_yaml(text: str, file: str) -> tuple[object, Positions]:
+    """A YAML text -> (data, where each value is): `check_limits`, then one pass of ConfigLoader."""
     pos = Positions(file)
+    loader = ConfigLoader(text, file)
     try:
-        data = yaml.load(text, Loader=ConfigLoader)  # noqa: S506 - a SafeLoader subclass
-        node = yaml.compose(text, Loader=ConfigLoader)
-    except yaml.MarkedYAMLError as exc:
+        check_limits(text, file)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:  # also from check_limits, which calls the same pure-Python parser
         mark = exc.problem_mark or exc.context_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
         what = " ".join(p for p in (exc.problem, exc.context) if p)
@@ -97,6 +227,8 @@ def parse_yaml(text: str, file: str) -> tuple[object, Positions]:
         raise ConfigError(f"{where}  YAML syntax error: {what}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}  YAML error: {exc}") from None
+    finally:
+        loader.dispose()
     if node is not None:
         _walk(node, (), pos)
     return data, pos
@@ -121,6 +253,7 @@ def parse_override(text: str) -> tuple[list, object]:
     if not key.strip() or "" in parts:
         raise ConfigError(f"--set {text!r}: the key path is empty or has an empty part")
     try:
+        check_limits(raw, f"--set {key.strip()}")
         value = yaml.load(raw, Loader=ConfigLoader) if raw.strip() else ""  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError:
         value = raw

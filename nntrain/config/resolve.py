@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Callable
 
-from nntrain.config.schema import signature_schema
+from nntrain.config.schema import FILE_KEYS, OUTSIDE, signature_schema
 from nntrain.config.validator import Issue, type_name, validate
 from nntrain.errors import ConfigError, NNTrainError
 from nntrain.registry import Registry, did_you_mean
@@ -239,11 +240,52 @@ def resolve_callbacks(items, issues: list[Issue], base_dir: Path) -> tuple[list,
         props = signature_schema(CALLBACKS.get(name))["properties"] if name in CALLBACKS else {}
         defaults = {k: s["default"] for k, s in props.items() if "default" in s and k != "base_dir"}
         extra = {"base_dir": str(base_dir)} if "base_dir" in props else {}
+        args, outside = _file_paths(args, apath, issues)
         recipe = entry(CALLBACKS, name, args, apath, issues, extra=extra)
-        if recipe is not None:
-            resolved.append({"name": CALLBACKS.canonical(name), **defaults, **args})
+        if recipe is not None and outside is not None:
+            resolved.append({"name": CALLBACKS.canonical(name), **defaults, **args, **outside})
             recipes.append(recipe)
     return resolved, recipes
+
+
+def _file_paths(args, path: tuple, issues: list[Issue]) -> tuple[Any, dict | None]:
+    """(the arguments without OUTSIDE, {OUTSIDE: True} or {}) of a built-in callback; None, with an Issue, when a
+    file path leaves the run folder without the callback saying so. A path that is absolute or climbs out with `..`
+    is allowed only under `outside_run_folder: true`, written in the callback's own entry, where it shows."""
+    if not isinstance(args, dict):
+        return args, {}
+    args = dict(args)
+    outside = args.pop(OUTSIDE, False)
+    if not isinstance(outside, bool):
+        issues.append(Issue(path + (OUTSIDE,), f"expected true or false, got {type_name(outside)} {outside!r}"))
+        return args, None
+    if outside and not any(k in args for k in FILE_KEYS):
+        issues.append(Issue(path + (OUTSIDE,), f"`{OUTSIDE}` belongs to a callback given a file path "
+                                               f"({', '.join(FILE_KEYS)})", key=True))
+        return args, None
+    ok = True
+    for key in FILE_KEYS:
+        value = args.get(key)
+        if not isinstance(value, str):
+            continue  # the signature check reports a wrong type
+        if not value or "\0" in value:
+            issues.append(Issue(path + (key,), f"expected a file path, got {value!r}"))
+            ok = False
+        elif not outside and leaves_folder(value):
+            issues.append(Issue(path + (key,), f"{value!r} is outside the run folder: callback files go inside it, "
+                                               f"so give a relative path (e.g. {PurePath(value).name!r}), or write "
+                                               f"`{OUTSIDE}: true` in this callback to write there on purpose"))
+            ok = False
+    if not ok:
+        return args, None
+    return args, {OUTSIDE: True} if outside else {}
+
+
+def leaves_folder(value: str) -> bool:
+    """Whether a relative-to-the-run-folder path ends up outside it: absolute, or climbing out with `..`."""
+    normal = os.path.normpath(value)
+    return PurePath(value).is_absolute() or PurePath(value).drive != "" or normal == ".." or \
+        normal.startswith(".." + os.sep)
 
 
 def _custom_callback(name: str, args, path: tuple, issues: list[Issue], base_dir: Path) -> Recipe | None:

@@ -9,6 +9,9 @@ import json
 from nntrain.config.data_schema import DATA_SCHEMA
 from nntrain.registry import Registry
 
+FILE_KEYS = ("filename", "log_dir", "filepath")  # callback arguments naming a file, relative to the run folder
+OUTSIDE = "outside_run_folder"  # a callback's explicit consent to write a file outside the run folder
+
 _ANNOTATION_TYPES = {"int": "integer", "float": "number", "bool": "boolean", "str": "string", "None": "null",
                      "dict": "object", "list": "array", "tuple": "array"}
 
@@ -89,6 +92,16 @@ def _optional(forms: list[dict], key: str) -> list[dict]:
     return forms
 
 
+def _writing_outside(forms: list[dict]) -> list[dict]:
+    """Callback forms with a file path argument also take `outside_run_folder` (config/resolve.py's rule)."""
+    for form in forms:
+        for target in [form] + [s.get("anyOf", [{}])[0] for s in form.get("patternProperties", {}).values()]:
+            if any(k in target.get("properties", {}) for k in FILE_KEYS):
+                target["properties"][OUTSIDE] = {"type": "boolean", "default": False, "description":
+                                                 "allow a file path outside the run folder"}
+    return forms
+
+
 def _registries():
     from nntrain.engine.layers import LAYERS
     from nntrain.engine.losses import LOSSES
@@ -154,7 +167,7 @@ def config_schema() -> dict:
     schedule = {"anyOf": [{"enum": SCHEDULES.names(aliases=True)},
                           *_optional(named_forms(SCHEDULES), "initial_learning_rate")]}
     optimizer_forms = named_forms(OPTIMIZERS, extra={"schedule": schedule})
-    callback_forms = named_forms(CALLBACKS, skip=("base_dir",))
+    callback_forms = _writing_outside(named_forms(CALLBACKS, skip=("base_dir",)))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://nntrain.dev/schema/config.json",

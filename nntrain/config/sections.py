@@ -11,6 +11,7 @@ from nntrain.config.resolve import (Recipe, Recipes, entry, resolve_callbacks, r
 from nntrain.config.schema import TRAINING_SCHEMA
 from nntrain.config.validator import Issue, type_name, validate
 from nntrain.registry import did_you_mean
+from nntrain.runs.folder import name_problem
 
 SECTIONS = ["name", "seed", "data", "model", "loss", "loss_weights", "metrics", "optimizer", "training", "callbacks"]
 LAYER_KEYS = ("type", "name", "inputs", "trainable")
@@ -37,7 +38,8 @@ def check_sections(tree: dict, base_dir: Path) -> tuple[dict, Recipes, list[Issu
     out["training"], sub = validate(tree.get("training") or {}, TRAINING_SCHEMA, ("training",))
     issues += sub
     out["callbacks"], recipes.callbacks = resolve_callbacks(tree.get("callbacks") or [], issues, base_dir)
-    _cross_checks(out, issues)
+    if not any(issue.path[:2] == ("model", "outputs") for issue in issues):  # else outputs are not known
+        _cross_checks(out, issues)
     return out, recipes, issues
 
 
@@ -52,8 +54,9 @@ def _name_and_seed(tree: dict, issues: list[Issue]) -> dict:
         if key not in tree:
             issues.append(Issue((), f"missing section `{key}`"))
     if "name" in tree:
-        if not isinstance(tree["name"], str) or not tree["name"].strip() or "/" in tree["name"]:
-            issues.append(Issue(("name",), f"expected a run name without '/', got {tree['name']!r}"))
+        problem = name_problem(tree["name"])
+        if problem is not None:
+            issues.append(Issue(("name",), problem))
         else:
             out["name"] = tree["name"]
     if "seed" in tree:
@@ -126,7 +129,25 @@ def resolve_model(value, issues: list[Issue]) -> tuple[dict | None, list[Recipe]
             out["layers"].append(layer[0])
             recipes.append(layer[1])
     _wiring(value, out, issues)
+    if "outputs" in out and len(recipes) == len(layers):
+        inputs = out["inputs"] if isinstance(out.get("inputs"), dict) else {}
+        _outputs_are_layers(out["outputs"], value["outputs"], inputs, recipes, issues)
     return out, recipes
+
+
+def _outputs_are_layers(outputs: list, written, inputs, recipes: list[Recipe], issues: list[Issue]) -> None:
+    """Each output names a layer (its own name, or the one the model gives an unnamed layer): else an Issue at the
+    output, so a typo is not reported as losses and metrics without an output."""
+    from nntrain.engine.model import assign_names
+
+    layers = [recipe.checked for recipe in recipes]
+    assign_names(layers)  # the names build_model gives the same layers
+    names = [layer.name for layer in layers]
+    for i, name in enumerate(outputs):
+        if not isinstance(name, str) or name not in names + list(inputs):
+            where = ("model", "outputs", i) if isinstance(written, list) else ("model", "outputs")
+            issues.append(Issue(where, f"`{name}` is not a layer{did_you_mean(str(name), names)}; layers: "
+                                       f"{', '.join(names)}"))
 
 
 def _layer(item, path: tuple, functional: bool, names: list[str], issues: list[Issue]):

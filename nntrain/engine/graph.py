@@ -13,6 +13,7 @@ import numpy as np
 
 from nntrain.engine.layer import Layer
 from nntrain.engine.layers import LAYERS, Input
+from nntrain.engine.limits import weights_budget
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, ShapeError
 from nntrain.registry import did_you_mean
@@ -55,7 +56,8 @@ class Graph:
         self.input_names = [i.name for i in inputs]
         self.output_names = list(outputs)
         self.nodes = self._sort(self._index(nodes), nodes)
-        self._build()
+        with weights_budget():  # every weight is checked against what the ones before it already take
+            self._build()
 
     # --- wiring ---------------------------------------------------------------------------------------
     def _index(self, nodes: list[Node]) -> dict[str, Node]:
@@ -98,7 +100,7 @@ class Graph:
                 return
             if state.get(name) == 1:
                 cycle = path[path.index(name):] + [name]
-                raise ConfigError(f"the layers form a cycle: {' -> '.join(cycle)}")
+                raise ConfigError(f"the layers form a cycle: {' -> '.join(cycle)}", layer=name)
             state[name] = 1
             for ref in by_name[name].inbound:
                 visit(ref, path + [name])

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from nntrain.errors import ConfigError
+from nntrain.errors import ConfigError, ShapeError
+from nntrain.engine.limits import reserve
 from nntrain.registry import Registry
 
 INITIALIZERS = Registry("initializer")
@@ -23,7 +24,17 @@ def _fans(shape: tuple) -> tuple[float, float]:
 
 
 class Initializer:
+    """Draws a weight's first values; `__call__` first makes sure the weight can exist at all."""
+
     def __call__(self, shape: tuple, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
+        """A new array of `shape`. Raises ShapeError, before allocating, for a weight this machine cannot train
+        (its values, gradient and two optimizer slots at once; see nntrain.engine.limits)."""
+        problem = reserve(shape, dtype)
+        if problem is not None:
+            raise ShapeError(f"a weight of {problem}")
+        return self.draw(tuple(shape), rng, dtype)
+
+    def draw(self, shape: tuple, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -48,7 +59,7 @@ class _VarianceScaling(Initializer):
     def get_config(self):
         return {"seed": self.seed}
 
-    def __call__(self, shape, rng, dtype=np.float32):
+    def draw(self, shape, rng, dtype=np.float32):
         if self.seed is not None:
             rng = np.random.default_rng(self.seed)
         fan_in, fan_out = _fans(shape)
@@ -112,7 +123,7 @@ class RandomNormal(Initializer):
             raise ConfigError(f"random_normal(stddev=...) must be >= 0, got {stddev!r}")
         self.mean, self.stddev, self.seed = float(mean), float(stddev), seed
 
-    def __call__(self, shape, rng, dtype=np.float32):
+    def draw(self, shape, rng, dtype=np.float32):
         rng = np.random.default_rng(self.seed) if self.seed is not None else rng
         return rng.normal(self.mean, self.stddev, size=shape).astype(dtype)
 
@@ -129,7 +140,7 @@ class RandomUniform(Initializer):
             raise ConfigError(f"random_uniform needs minval <= maxval, got minval={minval!r}, maxval={maxval!r}")
         self.minval, self.maxval, self.seed = float(minval), float(maxval), seed
 
-    def __call__(self, shape, rng, dtype=np.float32):
+    def draw(self, shape, rng, dtype=np.float32):
         rng = np.random.default_rng(self.seed) if self.seed is not None else rng
         return rng.uniform(self.minval, self.maxval, size=shape).astype(dtype)
 
@@ -139,13 +150,13 @@ class RandomUniform(Initializer):
 
 @INITIALIZERS.register("zeros")
 class Zeros(Initializer):
-    def __call__(self, shape, rng, dtype=np.float32):
+    def draw(self, shape, rng, dtype=np.float32):
         return np.zeros(shape, dtype)
 
 
 @INITIALIZERS.register("ones")
 class Ones(Initializer):
-    def __call__(self, shape, rng, dtype=np.float32):
+    def draw(self, shape, rng, dtype=np.float32):
         return np.ones(shape, dtype)
 
 
@@ -154,7 +165,7 @@ class Constant(Initializer):
     def __init__(self, value: float = 0.0):
         self.value = float(value)
 
-    def __call__(self, shape, rng, dtype=np.float32):
+    def draw(self, shape, rng, dtype=np.float32):
         return np.full(shape, self.value, dtype)
 
     def get_config(self):

@@ -78,7 +78,12 @@ class Layer:
         self.input_shape = input_shape
         self.rng = rng
         self.dtype = np.dtype(dtype)
-        self.create_params(input_shape)
+        try:
+            self.create_params(input_shape)
+        except ShapeError as exc:  # an initializer refusing a weight too large names no layer: this one
+            if exc.layer is not None:
+                raise
+            raise ShapeError(f"layer `{self.name}` ({type(self).__name__}): {exc}", layer=self.name) from None
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.built = True
 

@@ -4,6 +4,7 @@
 from nntrain.runs.folder import (
     atomic_write_text,
     blas_info,
+    check_run_name,
     new_run_dir,
     process_alive,
     read_history_csv,
@@ -15,5 +16,5 @@ from nntrain.runs.folder import (
     write_json,
 )
 
-__all__ = ["atomic_write_text", "blas_info", "new_run_dir", "process_alive", "read_history_csv", "read_json",
-           "run_info", "temporary_path", "timestamp", "write_history_csv", "write_json"]
+__all__ = ["atomic_write_text", "blas_info", "check_run_name", "new_run_dir", "process_alive", "read_history_csv",
+           "read_json", "run_info", "temporary_path", "timestamp", "write_history_csv", "write_json"]

@@ -15,6 +15,7 @@ import numpy as np
 
 from nntrain import __version__
 from nntrain.errors import CheckpointError
+from nntrain.engine.limits import too_large, unbacked, weights_budget
 from nntrain.runs.folder import temporary_path, timestamp
 
 FORMAT = "nntrain-checkpoint"
@@ -67,12 +68,28 @@ def _read_tree(group):
     i = 0
     while str(i) in group:
         ds = group[str(i)]
-        a = ds[()]
+        a = read_dataset(ds)
         if ds.attrs.get("str", False):
             a = np.asarray(a).astype(str)
         arrays.append(np.asarray(a))
         i += 1
     return _unpack(json.loads(group.attrs["json"]), arrays)
+
+
+def read_dataset(ds) -> np.ndarray:
+    """A dataset's values, its declared shape checked first: against the bytes the file stores for it (a crafted
+    file declares gigabytes in kilobytes) and this machine's memory. CheckpointError (without the file's name,
+    which `load` adds) when it does not fit."""
+    import h5py
+
+    if not isinstance(ds, h5py.Dataset):
+        raise CheckpointError(f"`{ds.name}` is a group where an array belongs")
+    problem = None if h5py.check_vlen_dtype(ds.dtype) is not None else unbacked(ds.shape, ds.dtype,
+                                                                                  ds.id.get_storage_size())
+    problem = problem or too_large(ds.shape, ds.dtype)
+    if problem is not None:
+        raise CheckpointError(f"`{ds.name}` {problem}")
+    return np.asarray(ds[()])
 
 
 @dataclass
@@ -203,13 +220,14 @@ def load(path) -> Checkpoint:
             raise CheckpointError(f"{path}: checkpoint format version {version} is newer than this nntrain "
                                   f"({__version__}) reads (version {FORMAT_VERSION}); upgrade nntrain")
         try:
-            weights = {name: {k: np.asarray(ds[()]) for k, ds in g.items()} for name, g in f["weights"].items()}
+            weights = {name: {k: read_dataset(ds) for k, ds in _group(g).items()}
+                       for name, g in _group(f["weights"]).items()}
             opt_cfg, opt_state = None, {}
             if "optimizer" in f:
                 opt_cfg = json.loads(f["optimizer"].attrs["config"])
                 if "state" in f["optimizer"]:
                     f["optimizer/state"].visititems(
-                        lambda k, obj: opt_state.__setitem__(k, np.asarray(obj[()])) if hasattr(obj, "shape") else None
+                        lambda k, obj: opt_state.__setitem__(k, read_dataset(obj)) if hasattr(obj, "shape") else None
                     )
             meta = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()
                     if k in ("format", "format_version", "nntrain_version", "created", "dtype")}
@@ -225,17 +243,42 @@ def load(path) -> Checkpoint:
                 run_config=json.loads(f.attrs["run_config"]) if "run_config" in f.attrs else None,
                 meta=meta,
             )
+        except CheckpointError as exc:
+            raise CheckpointError(f"{path}: {exc}; the checkpoint is damaged or was not written by nntrain") from None
         except (KeyError, ValueError, json.JSONDecodeError) as exc:
             raise CheckpointError(f"{path}: damaged checkpoint ({exc})") from None
 
 
+def _group(obj):
+    import h5py
+
+    if not isinstance(obj, h5py.Group):
+        raise CheckpointError(f"`{obj.name}` is an array where a layer's group of weights belongs")
+    return obj
+
+
 def model_from_checkpoint(ckpt: Checkpoint, seed: int = 0):
-    """Rebuild the model of a checkpoint and load its weights."""
+    """Rebuild the model of a checkpoint and load its weights. The model may not take more memory for its weights
+    than the checkpoint holds, so a crafted model config cannot allocate more than the file itself."""
     from nntrain.engine.model import Model
 
-    model = Model.from_config(ckpt.model_config, seed=seed, dtype=ckpt.dtype)
+    held = sum(int(a.nbytes) for arrays in ckpt.weights.values() for a in arrays.values())
+    with weights_budget(cap=held):
+        model = Model.from_config(ckpt.model_config, seed=seed, dtype=ckpt.dtype)
     model.set_weights(ckpt.weights)
     return model
+
+
+def check_finite(ckpt: Checkpoint) -> None:
+    """CheckpointError when a weight holds NaN or infinite values (a run that diverged): its outputs mean nothing."""
+    bad = [f"{layer}/{key}" for layer, arrays in ckpt.weights.items() for key, a in arrays.items()
+           if a.dtype.kind in "fc" and not np.isfinite(a).all()]
+    if bad:
+        shown = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        raise CheckpointError(f"{ckpt.path}: weights {shown} hold NaN or infinite values: the run diverged before "
+                              f"this checkpoint was written, and its outputs would mean nothing. Use an earlier "
+                              f"checkpoint (--checkpoint best or last) or train again (a lower learning rate, "
+                              f"clipnorm)")
 
 
 def snapshot_trainer(trainer) -> Snapshot:

@@ -15,11 +15,46 @@ from pathlib import Path
 import numpy as np
 
 from nntrain import __version__
-from nntrain.errors import NNTrainError
+from nntrain.errors import ConfigError, NNTrainError
+
+MAX_NAME = 100  # characters, and twice that in UTF-8 bytes: with a -N suffix far below a file name's 255 bytes
+
+
+def name_problem(name) -> str | None:
+    """Why `name` cannot name a run folder, or None when it can.
+
+    The one rule for `--name`, `name:` and `--set name=`: the run folder is always a direct child of the runs
+    folder, so a name holds no path separator and no `..`, does not start with `.` (hidden, or `.`/`..`
+    themselves), has only printable characters (no NUL, tab, newline) and at most MAX_NAME of them.
+    """
+    if not isinstance(name, str) or not name.strip():
+        return f"a run name must be a non-empty string, got {name!r}"
+    if len(name) > MAX_NAME or len(name.encode("utf-8", "replace")) > 2 * MAX_NAME:
+        return f"a run name has at most {MAX_NAME} characters ({2 * MAX_NAME} bytes), got {name[:20]!r}..."
+    if not name.isprintable():
+        return f"a run name has only printable characters (no NUL, tab or newline), got {name!r}"
+    if "/" in name or "\\" in name:
+        return f"a run name cannot hold a path separator ('/' or '\\'), got {name!r}: the folder is RUNS_DIR/NAME"
+    if ".." in name or name.startswith("."):
+        return f"a run name cannot hold '..' or start with '.', got {name!r}"
+    return None
+
+
+def check_run_name(name, source: str = "--name") -> str:
+    """`name` when `name_problem` finds nothing; ConfigError naming `source` (where the name came from) otherwise."""
+    problem = name_problem(name)
+    if problem is not None:
+        raise ConfigError(f"{source}: {problem}")
+    return name
 
 
 def new_run_dir(runs_dir: Path, name: str) -> Path:
-    """runs/<name>, or runs/<name>-2, -3, ... when taken. Created atomically, so two runs never share one."""
+    """runs/<name>, or runs/<name>-2, -3, ... when taken. Created atomically, so two runs never share one.
+
+    Raises:
+        ConfigError: a name `name_problem` refuses (the folder would not be a direct child of `runs_dir`).
+    """
+    check_run_name(name, "run name")
     runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
     n = 1

@@ -143,10 +143,11 @@ def load_trained(target, which: str = "best") -> Trained:
         CheckpointError: no such folder/file, not a run folder, a checkpoint without config or preprocessing.
     """
     from nntrain.data import Preprocessor
-    from nntrain.runs.checkpoint import load, model_from_checkpoint
+    from nntrain.runs.checkpoint import check_finite, load, model_from_checkpoint
 
     path, run_dir, used, note = find_checkpoint(target, which)
     ckpt = load(path)
+    check_finite(ckpt)
     config = ckpt.run_config
     if config is None and run_dir is not None:
         import yaml

@@ -1,5 +1,6 @@
-"""NPY (one array) and NPZ (a zip of named .npy arrays). Object arrays (ragged id sequences) are rebuilt through an
-unpickler that admits numpy's array classes and nothing else.
+"""NPY (one array) and NPZ (a zip of named .npy arrays). Nothing is ever unpickled: arrays of Python objects are
+refused, and every header is checked against the bytes the file holds (and this machine's memory) before an array
+is allocated.
 
 For training a .npy holds a numeric 2-D table whose columns are numbered (data.target: an index); at predict time it
 holds the feature columns, or samples of the training shape, and is memory-mapped. An .npz holds arrays by name
@@ -8,8 +9,8 @@ holds the feature columns, or samples of the training shape, and is memory-mappe
 
 from __future__ import annotations
 
+import hashlib
 import io
-import pickle
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,91 +30,112 @@ from nntrain.data.formats.keyed import Keyed
 from nntrain.data.roles import as_list, table_roles
 from nntrain.data.tables import Table
 from nntrain.errors import DataError
+from nntrain.engine.limits import format_bytes, nbytes, too_large
 from nntrain.registry import did_you_mean
 
-# Rebuilding a pickled numpy object array (ragged imdb/reuters sequences) needs these globals and nothing else; a
-# tampered file that names any other callable (os.system, eval...) is refused instead of executed.
-_NUMPY_GLOBALS = {
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-}
+
+def _read_header(fp, where: str) -> tuple[tuple, bool, np.dtype]:
+    """(shape, fortran order, dtype) from an .npy header, leaving `fp` at the start of the data."""
+    try:
+        version = np.lib.format.read_magic(fp)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(fp)
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise DataError(f"{where}: not a valid .npy array ({exc})") from None
+    return tuple(shape), fortran, dtype
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):
-        if (module, name) in _NUMPY_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays may be stored")
+def check_header(shape: tuple, dtype: np.dtype, stored: int, where: str, whole: bool = True) -> None:
+    """Refuse an .npy header before anything is allocated: Python objects (they would need unpickling), or a shape
+    larger than the `stored` bytes of data behind it, or (`whole`: read into memory) than this machine's memory."""
+    if dtype.hasobject:
+        raise DataError(f"{where}: holds Python objects (dtype {dtype}), which nntrain never reads: reading them "
+                        "means unpickling, which can run any code. Save numbers as a numeric array, text as "
+                        "fixed-width strings (np.array(texts, dtype=str)), ragged sequences padded to one length")
+    need = nbytes(shape, dtype)
+    if need > stored:
+        raise DataError(f"{where}: its header declares shape {shape} ({dtype}, {format_bytes(need)}), but only "
+                        f"{format_bytes(stored)} of data follow it; the file is truncated or damaged")
+    problem = too_large(shape, dtype) if whole else None
+    if problem is not None:
+        raise DataError(f"{where}: cannot be read whole: {problem}")
 
 
-def _read_header(fp) -> tuple[tuple, np.dtype]:
-    """(shape, dtype) from an .npy header, leaving `fp` at the start of the data."""
-    version = np.lib.format.read_magic(fp)
-    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, _, dtype = read(fp)
-    return tuple(shape), dtype
-
-
-def _read_npy_stream(fp, where: str) -> np.ndarray:
-    """One .npy stream; object arrays go through the numpy-only unpickler."""
-    start = fp.tell()
+def _read_npy_stream(fp, stored: int, where: str) -> np.ndarray:
+    """One .npy stream of `stored` bytes (header included), its header checked first."""
+    shape, _, dtype = _read_header(fp, where)
+    check_header(shape, dtype, stored - fp.tell(), where)
+    fp.seek(0)
     try:
         return np.lib.format.read_array(fp, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" not in str(exc) and "Object arrays" not in str(exc):
-            raise DataError(f"{where}: not a valid .npy array ({exc})") from None
-    fp.seek(start)
-    _read_header(fp)
-    try:
-        return _NumpyOnlyUnpickler(fp).load()
-    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as exc:
-        raise DataError(f"{where}: cannot read its object array ({exc})") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{where}: not a valid .npy array ({exc})") from None
 
 
 def read_npy(path: Path, mmap: bool = False) -> np.ndarray:
     """A .npy array; `mmap` maps numeric arrays instead of reading them (for chunked prediction)."""
     path = check_file(path)
     try:
-        if mmap:
-            return np.load(path, mmap_mode="r", allow_pickle=False)
         with open(path, "rb") as fp:
-            return _read_npy_stream(fp, str(path))
+            if not mmap:
+                return _read_npy_stream(fp, path.stat().st_size, str(path))
+            shape, _, dtype = _read_header(fp, str(path))
+            check_header(shape, dtype, path.stat().st_size - fp.tell(), str(path), whole=False)
+        return np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as exc:
-        if mmap:  # object arrays cannot be mapped
-            return read_npy(path, mmap=False)
         raise DataError(f"{path}: not a valid .npy file ({exc})") from None
 
 
 def _npz_members(path: Path, read: Callable) -> dict:
-    """name -> read(stream, name) for each .npy member of an .npz archive."""
+    """name -> read(stream, uncompressed size, name) for each .npy member of an .npz archive."""
     path = check_file(path)
     out = {}
     try:
         with zipfile.ZipFile(path) as archive:
-            for member in archive.namelist():
-                if member.endswith(".npy"):
-                    with archive.open(member) as fp:
-                        out[member[:-4]] = read(fp, member[:-4])
+            for info in archive.infolist():
+                if info.filename.endswith(".npy"):
+                    with archive.open(info) as fp:
+                        out[info.filename[:-4]] = read(fp, info.file_size, info.filename[:-4])
     except zipfile.BadZipFile:
         raise DataError(f"{path}: not a valid .npz archive (zip)") from None
     return out
 
 
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of a .npz archive, name -> array."""
-    arrays = _npz_members(path, lambda fp, name: _read_npy_stream(io.BytesIO(fp.read()), f"{path}[{name}]"))
+def read_npz(path: Path, sha256: str | None = None) -> dict[str, np.ndarray]:
+    """Every array of a .npz archive, name -> array.
+
+    Args:
+        sha256: the archive's pinned hash (a Keras catalogue file): only bytes with exactly this hash may hold
+            object arrays (Keras stores imdb's and reuters' ragged sequences pickled); they are read from the same
+            bytes that were hashed. No other archive is ever unpickled.
+    """
+    if sha256 is not None:
+        return _read_pinned(check_file(path), sha256)
+    arrays = _npz_members(path, lambda fp, size, name: _read_npy_stream(fp, size, f"{path}[{name}]"))
     if not arrays:
         raise DataError(f"{path}: the archive holds no arrays")
     return arrays
 
 
+def _read_pinned(path: Path, sha256: str) -> dict[str, np.ndarray]:
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256.lower():
+        raise DataError(f"{path}: its SHA-256 is not the one pinned for it; delete the file to download it again")
+    with np.load(io.BytesIO(data), allow_pickle=True) as archive:  # noqa: S301 - bytes of a pinned hash only
+        return {name: archive[name] for name in archive.files}
+
+
 def npz_shapes(path: Path) -> dict[str, tuple[tuple, np.dtype]]:
-    """name -> (shape, dtype) of each array in a .npz, reading only the headers."""
-    return _npz_members(path, lambda fp, name: _read_header(fp))
+    """name -> (shape, dtype) of each array in a .npz, reading only the headers (checked as `check_header` does,
+    except against memory: a shape alone allocates nothing)."""
+
+    def header(fp, size, name):
+        where = f"{path}[{name}]"
+        shape, _, dtype = _read_header(fp, where)
+        check_header(shape, dtype, size - fp.tell(), where, whole=False)
+        return shape, dtype
+
+    return _npz_members(path, header)
 
 
 class Npy(Format):

@@ -189,7 +189,7 @@ def _select(flat: np.ndarray, lengths: np.ndarray, keep: np.ndarray) -> tuple[np
 def _read_imdb(entry, options, progress) -> RawData:
     o = _options(entry, options)
     (path,) = _fetch(entry, progress)
-    arrays = read_npz(path)
+    arrays = read_npz(path, sha256=SHA256["imdb.npz"])  # ragged sequences, pickled by Keras: pinned bytes only
     rng = np.random.RandomState(o["seed"])
     parts = []
     for part in ("train", "test"):
@@ -213,7 +213,7 @@ def _read_imdb(entry, options, progress) -> RawData:
 def _read_reuters(entry, options, progress) -> RawData:
     o = _options(entry, options)
     (path,) = _fetch(entry, progress)
-    arrays = read_npz(path)
+    arrays = read_npz(path, sha256=SHA256["reuters.npz"])
     order = keras_shuffle(len(arrays["x"]), np.random.RandomState(o["seed"]))
     flat, lengths = _recode(arrays["x"][order], o)
     keep = _keep_short(lengths, o["maxlen"])
