@@ -31,7 +31,7 @@ def fail(exc: Exception, code: int = 2) -> None:
     """Print a user error as one red paragraph and exit."""
     from rich.markup import escape
 
-    render.console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    render.console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, emoji=False)
     raise typer.Exit(code)
 
 

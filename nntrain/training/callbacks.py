@@ -205,8 +205,13 @@ def import_object(spec: str, base_dir: Path | None = None):
         added = True
     try:
         module = importlib.import_module(module_name)
+    except SyntaxError as exc:
+        raise ConfigError(f"cannot import module `{module_name}` for {spec!r}: {exc.filename}:{exc.lineno}: "
+                          f"{exc.msg}") from None
     except ImportError as exc:
         raise ConfigError(f"cannot import module `{module_name}` for {spec!r}: {exc}") from None
+    except Exception as exc:  # the module's own code failed while it was imported (or the name is not a module's)
+        raise ConfigError(f"cannot import module `{module_name}` for {spec!r}: {type(exc).__name__}: {exc}") from None
     finally:
         if added:
             sys.path.remove(str(base_dir))
@@ -288,6 +293,28 @@ class CSVLogger(Callback):
             w.writerow([epoch + 1, *(f"{v:.8g}" for v in logs.values())])
 
 
+class _Logged(dict):
+    """Stands for the epoch's logs when a filepath is checked before training: every logged value is a float."""
+
+    def __missing__(self, key):
+        return 0.5
+
+
+def _check_filepath(filepath: str) -> None:
+    """A model_checkpoint filepath is formatted with named fields only ({epoch}, {val_loss:.4f}), as in Keras."""
+    import string
+
+    hint = "use names such as {epoch:03d} or {val_loss:.4f}, and {{ }} for literal braces"
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(filepath) if name is not None]
+        bad = next((name for name in names if not name.isidentifier()), None)
+        if bad is not None:
+            raise ValueError(f"`{{{bad}}}` is not a name")
+        filepath.format_map(_Logged(epoch=1))
+    except (ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise ConfigError(f"model_checkpoint filepath {filepath!r}: {exc}; {hint}") from None
+
+
 @CALLBACKS.register("model_checkpoint", "ModelCheckpoint")
 class ModelCheckpoint(MonitorCallback):
     """Save a full checkpoint to `filepath` every `save_freq` epochs; with save_best_only, only when `monitor`
@@ -302,6 +329,7 @@ class ModelCheckpoint(MonitorCallback):
             raise ConfigError(f"model_checkpoint save_freq expects a positive number of epochs, got {save_freq!r}")
         super().__init__(monitor, mode)
         self.filepath, self.save_best_only, self.save_freq = str(filepath), save_best_only, save_freq
+        _check_filepath(self.filepath)
         self.best = None
 
     def on_epoch_end(self, epoch, logs):
@@ -317,7 +345,11 @@ class ModelCheckpoint(MonitorCallback):
             self.best_epoch = epoch
         from nntrain.runs.checkpoint import save_trainer
 
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except KeyError as exc:
+            raise ConfigError(f"model_checkpoint filepath {self.filepath!r} names {{{exc.args[0]}}}, which is not "
+                              f"logged; available: epoch, {', '.join(sorted(logs))}") from None
         save_trainer(path, self.trainer)
 
     def get_state(self):
