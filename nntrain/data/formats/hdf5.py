@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nntrain.data.formats.base import check_file
+from nntrain.data.formats.base import check_file, check_rows
 from nntrain.data.formats.keyed import Keyed
 from nntrain.data.raw import object_array
 from nntrain.errors import DataError
@@ -17,12 +17,13 @@ from nntrain.registry import did_you_mean
 
 
 def _dataset(f, key: str, path: Path):
-    if key not in f:
-        import h5py
+    import h5py
 
+    if key not in f or not isinstance(f[key], h5py.Dataset):
         names = []
         f.visit(lambda n: names.append(n) if isinstance(f[n], h5py.Dataset) else None)
-        raise DataError(f"{path}: no dataset {key!r}{did_you_mean(key, names)}; datasets: {', '.join(names)}")
+        what = f"{key!r} is a group, not a dataset" if key in f else f"no dataset {key!r}{did_you_mean(key, names)}"
+        raise DataError(f"{path}: {what}; datasets: {', '.join(names)}")
     return f[key]
 
 
@@ -72,7 +73,7 @@ class Hdf5(Keyed):
     def _chunks(self, path, keys, batch_size, expected):
         import h5py
 
-        rows = h5_shapes(path, keys)[keys[0]][0][0]
+        rows = check_rows(h5_shapes(path, keys)[keys[0]][0], f"{path}[{keys[0]}]")
         with h5py.File(path, "r") as f:
             for start in range(0, rows, batch_size):
                 yield {k: f[k][start : start + batch_size] for k in keys}
