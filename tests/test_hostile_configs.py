@@ -92,12 +92,13 @@ def test_hundreds_of_nesting_levels_are_an_error_not_a_recursion_crash(tmp_path)
     assert "config.yaml" in refused(tmp_path / "config.yaml")
 
 
-@pytest.mark.parametrize("source,where", [
-    ("from nntrain.training.callbacks import Callback\nclass Fire(Callback)\n    pass\n", "mycb.py:2"),
-    ("from nntrain.training.callbacks import Callback\n1 / 0\n", "ZeroDivisionError"),
+@pytest.mark.parametrize("module,source,where", [  # module names of their own: imports are cached per process
+    ("syntax_error_cb", "from nntrain.training.callbacks import Callback\nclass Fire(Callback)\n    pass\n",
+     "syntax_error_cb.py:2"),
+    ("raising_cb", "from nntrain.training.callbacks import Callback\n1 / 0\n", "ZeroDivisionError"),
 ])
-def test_a_custom_callback_module_that_cannot_be_imported_is_located(tmp_path, source, where):
-    (tmp_path / "mycb.py").write_text(source)
-    (tmp_path / "config.yaml").write_text(SEQUENTIAL + "callbacks:\n  - mycb:Fire: {}\n")
+def test_a_custom_callback_module_that_cannot_be_imported_is_located(tmp_path, module, source, where):
+    (tmp_path / f"{module}.py").write_text(source)
+    (tmp_path / "config.yaml").write_text(SEQUENTIAL + f"callbacks:\n  - {module}:Fire: {{}}\n")
     message = refused(tmp_path / "config.yaml")
-    assert "config.yaml:13:" in message and "callbacks.0.mycb:Fire" in message and where in message, message
+    assert "config.yaml:13:" in message and f"callbacks.0.{module}:Fire" in message and where in message, message

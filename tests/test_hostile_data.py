@@ -130,3 +130,16 @@ def test_predict_refuses_an_input_that_is_not_rows_of_numbers(trained, tmp_path,
     assert name.split(".")[0] in message, message
     for fragment in fragments:
         assert fragment in message, message
+
+
+def test_an_overflowing_value_is_one_error_not_a_numpy_warning(tmp_path):
+    """A value too large for float32 becomes inf: nntrain says so once; NumPy's RuntimeWarning and its source line
+    never reach the terminal (a real process: the filter is the console script's)."""
+    from tests.helpers import run_cli
+
+    (tmp_path / "big.csv").write_text(HEADER + ROWS + "1e300,1.0,2.0,1\n")
+    (tmp_path / "config.yaml").write_text(config("big.csv"))
+    result = run_cli("fit", "config.yaml", "--runs-dir", "runs", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "RuntimeWarning" not in result.stderr and "encountered" not in result.stderr, result.stderr
+    assert "infinite" in result.stderr or "finite" in result.stderr, result.stderr

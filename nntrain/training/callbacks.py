@@ -12,6 +12,7 @@ import importlib
 import inspect
 import math
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 from nntrain.engine import monitor as monitor_rule
@@ -205,13 +206,10 @@ def import_object(spec: str, base_dir: Path | None = None):
         added = True
     try:
         module = importlib.import_module(module_name)
-    except SyntaxError as exc:
-        raise ConfigError(f"cannot import module `{module_name}` for {spec!r}: {exc.filename}:{exc.lineno}: "
-                          f"{exc.msg}") from None
-    except ImportError as exc:
-        raise ConfigError(f"cannot import module `{module_name}` for {spec!r}: {exc}") from None
-    except Exception as exc:  # the module's own code failed while it was imported (or the name is not a module's)
-        raise ConfigError(f"cannot import module `{module_name}` for {spec!r}: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # not found, a SyntaxError (its file and line), or the module's own code failing
+        detail = (f"{exc.filename}:{exc.lineno}: {exc.msg}" if isinstance(exc, SyntaxError) else
+                  str(exc) if isinstance(exc, ImportError) else f"{type(exc).__name__}: {exc}")
+        raise ConfigError(f"cannot import module `{module_name}` for {spec!r}: {detail}") from None
     finally:
         if added:
             sys.path.remove(str(base_dir))
@@ -293,26 +291,13 @@ class CSVLogger(Callback):
             w.writerow([epoch + 1, *(f"{v:.8g}" for v in logs.values())])
 
 
-class _Logged(dict):
-    """Stands for the epoch's logs when a filepath is checked before training: every logged value is a float."""
-
-    def __missing__(self, key):
-        return 0.5
-
-
 def _check_filepath(filepath: str) -> None:
     """A model_checkpoint filepath is formatted with named fields only ({epoch}, {val_loss:.4f}), as in Keras."""
-    import string
-
-    hint = "use names such as {epoch:03d} or {val_loss:.4f}, and {{ }} for literal braces"
-    try:
-        names = [name for _, name, _, _ in string.Formatter().parse(filepath) if name is not None]
-        bad = next((name for name in names if not name.isidentifier()), None)
-        if bad is not None:
-            raise ValueError(f"`{{{bad}}}` is not a name")
-        filepath.format_map(_Logged(epoch=1))
+    try:  # positional fields, attributes and indexes fail here, as does a format code a number cannot take
+        filepath.format_map(defaultdict(lambda: 0.5, epoch=1))  # every logged value is a float
     except (ValueError, TypeError, IndexError, AttributeError) as exc:
-        raise ConfigError(f"model_checkpoint filepath {filepath!r}: {exc}; {hint}") from None
+        raise ConfigError(f"model_checkpoint filepath {filepath!r}: {exc}; use names such as {{epoch:03d}} or "
+                          f"{{val_loss:.4f}}, and {{{{ }}}} for literal braces") from None
 
 
 @CALLBACKS.register("model_checkpoint", "ModelCheckpoint")
