@@ -3,6 +3,7 @@ schedules, callbacks) and the data section's schema, so validation and `nntrain 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 
@@ -36,10 +37,16 @@ def _jsonable(v) -> bool:
         return False
 
 
+@functools.cache
+def _parameters(cls) -> tuple:
+    # inspect.signature is slow and asked for every entry of every config checked; a signature never changes
+    return tuple(inspect.signature(cls.__init__).parameters.values())[1:]
+
+
 def signature_schema(cls, skip: tuple = ()) -> dict:
     """Schema of a class's constructor arguments: types from annotations, defaults, required ones."""
     props, required = {}, []
-    for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+    for p in _parameters(cls):
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in skip:
             continue
         s = annotation_schema(p.annotation)
