@@ -12,28 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from nntrain.cli.app import app
-
-IRIS = """\
-name: iris
-seed: 1
-data: {dataset: iris, preprocessing: [standardize]}
-model:
-  layers:
-    - Dense: {units: 4, activation: relu}
-    - Dense: {units: 3, activation: softmax}
-loss: sparse_categorical_crossentropy
-optimizer: adam
-training: {epochs: 2, validation_split: 0.2}
-callbacks:
-  - early_stopping: {patience: 3}
-"""
-
+from tests.helpers import ROOT, refused
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("trained")
-    (root / "iris.yaml").write_text(IRIS)
-    result = CliRunner().invoke(app, ["fit", str(root / "iris.yaml"), "--runs-dir", str(root / "runs"), "-q"])
+    result = CliRunner().invoke(app, ["fit", str(ROOT / "configs" / "iris.yaml"), "--set", "training.epochs=2",
+                                      "--runs-dir", str(root / "runs"), "-q"])
     assert result.exit_code == 0, result.output
     return root / "runs" / "iris"
 
@@ -82,14 +67,6 @@ def crafted_copy(trained, tmp_path, craft) -> tuple:
         craft(f)
     shutil.copy(run / "checkpoints" / "last.h5", run / "checkpoints" / "best.h5")
     return run, {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
-
-
-def refused(*args) -> str:
-    result = CliRunner().invoke(app, [*map(str, args)])
-    assert result.exit_code == 2, (result.output, result.exception)
-    err = result.stderr.strip()
-    assert err.startswith("error:") and "Traceback" not in result.output and "\n\n" not in err, err
-    return " ".join(err.split())
 
 
 @pytest.mark.parametrize("case", sorted({**CRAFTED, **RESUME_ONLY}))

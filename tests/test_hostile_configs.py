@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from typer.testing import CliRunner
 
-from nntrain.cli.app import app
+from tests.helpers import refused
+from tests.test_config_errors import FUNCTIONAL
 
 SEQUENTIAL = """\
 name: hostile
@@ -24,35 +24,9 @@ optimizer: {name: adam, learning_rate: 0.01}
 training: {epochs: 1}
 """
 
-FUNCTIONAL = """\
-seed: 1
-data:
-  dataset: iris
-model:
-  inputs: {x: [4]}
-  layers:
-    - {name: a, type: Dense, units: 8, inputs: x}
-    - {name: b, type: Dense, units: 8, inputs: a}
-    - {name: join, type: Concatenate, inputs: [a, b]}
-    - {name: out, type: Dense, units: 3, activation: softmax, inputs: join}
-  outputs: [out]
-loss: sparse_categorical_crossentropy
-"""
-
-
 def changed(text: str, old: str, new: str) -> str:
     assert old in text, old
     return text.replace(old, new)
-
-
-def refused(config, *args) -> str:
-    """`nntrain check CONFIG`: exit 2, one `error:` paragraph and no traceback; returns the message on one line."""
-    result = CliRunner().invoke(app, ["check", str(config), *map(str, args)])
-    assert result.exit_code == 2, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    err = result.stderr.strip()
-    assert err.startswith("error:") and "Traceback" not in result.output and "\n\n" not in err, err
-    return " ".join(err.split())
 
 
 CASES = [
@@ -62,8 +36,8 @@ CASES = [
     ("optimizer-without-name", changed(SEQUENTIAL, "{name: adam, learning_rate: 0.01}", "{learning_rate: 0.01}"),
      [":10:", "optimizer", "name:"]),
     ("optimizer-name-null", changed(SEQUENTIAL, "name: adam", "name: null"), [":10:", "optimizer.name"]),
-    ("layer-inputs-null", changed(FUNCTIONAL, "inputs: a}", "inputs: null}"), [":8:", "model.layers.1.inputs"]),
-    ("layer-inputs-bool", changed(FUNCTIONAL, "inputs: a}", "inputs: true}"), [":8:", "model.layers.1.inputs"]),
+    ("layer-inputs-null", changed(FUNCTIONAL, "units: 8, inputs: x}\n    - {name: join", "units: 8, inputs: null}\n    - {name: join"), [":8:", "model.layers.1.inputs"]),
+    ("layer-inputs-bool", changed(FUNCTIONAL, "units: 8, inputs: x}\n    - {name: join", "units: 8, inputs: true}\n    - {name: join"), [":8:", "model.layers.1.inputs"]),
     ("layer-inputs-nested", changed(FUNCTIONAL, "inputs: [a, b]", "inputs: [a, [b]]"),
      [":9:", "model.layers.2.inputs.1"]),
     ("model-input-float", changed(FUNCTIONAL, "{x: [4]}", "{x: 5.0}"), [":5:", "model.inputs.x"]),
@@ -81,7 +55,7 @@ CASES = [
 @pytest.mark.parametrize("case_id,text,fragments", CASES, ids=[c[0] for c in CASES])
 def test_a_value_of_the_wrong_type_is_a_located_error(tmp_path, case_id, text, fragments):
     (tmp_path / "config.yaml").write_text(text)
-    message = refused(tmp_path / "config.yaml")
+    message = refused("check", tmp_path / "config.yaml")
     assert re.search(r"config\.yaml:\d+:\d+", message), message
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in: {message}"
@@ -89,7 +63,7 @@ def test_a_value_of_the_wrong_type_is_a_located_error(tmp_path, case_id, text, f
 
 def test_hundreds_of_nesting_levels_are_an_error_not_a_recursion_crash(tmp_path):
     (tmp_path / "config.yaml").write_text(SEQUENTIAL + "callbacks: " + "[" * 500 + "]" * 500 + "\n")
-    assert "config.yaml" in refused(tmp_path / "config.yaml")
+    assert "config.yaml" in refused("check", tmp_path / "config.yaml")
 
 
 @pytest.mark.parametrize("module,source,where", [  # module names of their own: imports are cached per process
@@ -100,5 +74,5 @@ def test_hundreds_of_nesting_levels_are_an_error_not_a_recursion_crash(tmp_path)
 def test_a_custom_callback_module_that_cannot_be_imported_is_located(tmp_path, module, source, where):
     (tmp_path / f"{module}.py").write_text(source)
     (tmp_path / "config.yaml").write_text(SEQUENTIAL + f"callbacks:\n  - {module}:Fire: {{}}\n")
-    message = refused(tmp_path / "config.yaml")
+    message = refused("check", tmp_path / "config.yaml")
     assert "config.yaml:13:" in message and f"callbacks.0.{module}:Fire" in message and where in message, message

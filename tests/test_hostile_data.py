@@ -10,9 +10,8 @@ import zipfile
 import h5py
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from nntrain.cli.app import app
+from tests.helpers import refused
 
 ROWS = "".join(f"{a:.2f},{b:.2f},{c:.2f},{int(a > 0)}\n" for a, b, c in np.random.default_rng(0).normal(size=(40, 3)))
 HEADER = "a,b,c,label\n"
@@ -37,15 +36,6 @@ def config(train: str, target: bool = True) -> str:
     return (f"name: hostile\nseed: 1\ndata:\n  train: {train}\n" + ("  target: label\n" if target else "")
             + "model:\n  layers:\n    - Dense: {units: 4, activation: relu}\n    - Dense: {units: 1, "
             "activation: sigmoid}\nloss: binary_crossentropy\ntraining: {epochs: 1}\n")
-
-
-def refused(*args) -> str:
-    """Run nntrain ARGS in-process: exit 2, one `error:` paragraph, no traceback; the message on one line."""
-    result = CliRunner().invoke(app, [*map(str, args)])
-    assert result.exit_code == 2, (result.output, result.exception)
-    err = result.stderr.strip()
-    assert err.startswith("error:") and "Traceback" not in result.output and "\n\n" not in err, err
-    return " ".join(err.split())
 
 
 def h5(path, **datasets):

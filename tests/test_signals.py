@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nntrain.cli.app import app
+from nntrain.runs import process_alive
 from nntrain.runs.checkpoint import load
 
 REPO = Path(__file__).resolve().parents[1]
@@ -157,13 +158,6 @@ def test_sigterm_while_a_resume_restores_leaves_the_run_as_it_was(tmp_path):
     assert (run / "run.json").read_text() == before
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-
-
 def test_sigterm_to_a_kfold_parent_stops_every_worker_and_writes_kfold_json(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "nntrain.cli", "kfold", str(REPO / "configs" / "boston_housing_kfold.yaml"),
@@ -183,4 +177,4 @@ def test_sigterm_to_a_kfold_parent_stops_every_worker_and_writes_kfold_json(tmp_
     assert json.loads((folder / "run.json").read_text())["status"] == "interrupted"
     for i in (1, 2):
         info = json.loads((folder / f"fold-{i}" / "run.json").read_text())
-        assert info["status"] == "interrupted" and not _alive(info["pid"])
+        assert info["status"] == "interrupted" and not process_alive(info["pid"])  # reaped by init
