@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from nntrain.cli.app import app
 from nntrain.runs import checkpoint
-from tests.helpers import ROOT, run_cli
+from tests.helpers import ROOT, refused, run_cli
 
 IRIS = """\
 name: iris
@@ -199,3 +199,29 @@ def test_stale_temporary_files_are_removed_at_start_resume_and_by_runs_clean(tmp
     for path in (stale[0], killed, stopped):
         assert f"removed {path}" in listed.stdout and not path.exists()
     assert busy.exists() and kfold.exists() and live.exists() and (runs / "iris" / "checkpoints" / "last.h5").exists()
+
+
+def test_predict_and_plot_on_a_full_disk_leave_no_partial_file(tmp_path, small_disk):
+    (tmp_path / "iris.yaml").write_text(IRIS.replace("epochs: 5", "epochs: 1"))
+    assert CliRunner().invoke(app, ["fit", str(tmp_path / "iris.yaml"), "--runs-dir", str(tmp_path / "runs"),
+                                    "-q"]).exit_code == 0
+    rows = "sepal_length,sepal_width,petal_length,petal_width\n" + "5.1,3.5,1.4,0.2\n" * 5000
+    (tmp_path / "new.csv").write_text(rows)
+    disk = small_disk("256k")
+    shutil.copytree(tmp_path / "runs" / "iris", disk / "iris")
+    fd = os.open(disk / "fill", os.O_WRONLY | os.O_CREAT)  # fill the disk to the last block
+    try:
+        while os.write(fd, bytes(4096)):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    for args in (["predict", tmp_path / "runs" / "iris", tmp_path / "new.csv", "-o", disk / "out.csv"],
+                 ["predict", tmp_path / "runs" / "iris", tmp_path / "new.csv", "-o", disk / "out.npy"],
+                 ["predict", tmp_path / "runs" / "iris", tmp_path / "new.csv", "-o", disk / "no" / "out.npy"],
+                 ["plot", disk / "iris"]):
+        message = refused(*args)
+        assert message.startswith("error: cannot write"), message
+    left = {p.name for p in disk.rglob("*") if p.suffix in (".csv", ".npy", ".png") or p.name.startswith(".")}
+    assert left == {"history.csv"}  # the run's own; no output, no temporary file

@@ -22,7 +22,7 @@ from nntrain import __version__
 from nntrain.errors import NNTrainError, StorageError
 
 
-_HINTS = {errno.ENOSPC: "the disk is full; free some space or give --runs-dir on another disk",
+_HINTS = {errno.ENOSPC: "the disk is full; free some space or write to another disk",
           errno.EDQUOT: "the disk quota is used up", errno.EACCES: "no permission to write there",
           errno.EPERM: "no permission to write there", errno.EROFS: "the file system is read-only",
           errno.ENAMETOOLONG: "the file name is too long"}
