@@ -24,6 +24,9 @@ optimizer: {name: adam, learning_rate: 0.01}
 training: {epochs: 1}
 """
 
+SECOND_LAYER_INPUTS = "units: 8, inputs: x}\n    - {name: join"  # layer b reads x (line 8 of FUNCTIONAL)
+
+
 def changed(text: str, old: str, new: str) -> str:
     assert old in text, old
     return text.replace(old, new)
@@ -36,8 +39,10 @@ CASES = [
     ("optimizer-without-name", changed(SEQUENTIAL, "{name: adam, learning_rate: 0.01}", "{learning_rate: 0.01}"),
      [":10:", "optimizer", "name:"]),
     ("optimizer-name-null", changed(SEQUENTIAL, "name: adam", "name: null"), [":10:", "optimizer.name"]),
-    ("layer-inputs-null", changed(FUNCTIONAL, "units: 8, inputs: x}\n    - {name: join", "units: 8, inputs: null}\n    - {name: join"), [":8:", "model.layers.1.inputs"]),
-    ("layer-inputs-bool", changed(FUNCTIONAL, "units: 8, inputs: x}\n    - {name: join", "units: 8, inputs: true}\n    - {name: join"), [":8:", "model.layers.1.inputs"]),
+    ("layer-inputs-null", changed(FUNCTIONAL, SECOND_LAYER_INPUTS, SECOND_LAYER_INPUTS.replace("x}", "null}")),
+     [":8:", "model.layers.1.inputs"]),
+    ("layer-inputs-bool", changed(FUNCTIONAL, SECOND_LAYER_INPUTS, SECOND_LAYER_INPUTS.replace("x}", "true}")),
+     [":8:", "model.layers.1.inputs"]),
     ("layer-inputs-nested", changed(FUNCTIONAL, "inputs: [a, b]", "inputs: [a, [b]]"),
      [":9:", "model.layers.2.inputs.1"]),
     ("model-input-float", changed(FUNCTIONAL, "{x: [4]}", "{x: 5.0}"), [":5:", "model.inputs.x"]),
