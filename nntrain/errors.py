@@ -1,4 +1,4 @@
-"""The few exception types nntrain raises for problems a user can fix.
+"""The few exception types nntrain raises for problems a user can fix (their input, or where runs are written).
 
 Library code raises these with a message that names the thing, the value received and what was expected.
 Only the CLI turns them into a red message and exit code 2.
@@ -41,3 +41,8 @@ class DataError(NNTrainError):
 
 class CheckpointError(NNTrainError):
     """A checkpoint that is missing, corrupt, of an unknown layout, or from another model."""
+
+
+class StorageError(NNTrainError, OSError):
+    """A file nntrain must write cannot be written: the disk is full, no permission, a name too long. Still an
+    OSError, so code that handles failed writes handles it."""

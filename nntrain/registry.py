@@ -82,13 +82,18 @@ class Registry:
         return list(self._names) + [n for n in self._canonical if n not in map(_key, self._names)]
 
     def build(self, spec: Any, **kwargs: Any) -> Any:
-        """An instance from a name, a {"name": ..., **kwargs} dict, or an instance (returned as is)."""
+        """An instance from a name, a {"name": ..., **kwargs} dict, or an instance (returned as is); ConfigError
+        for anything else."""
         if isinstance(spec, dict):
             spec = dict(spec)
             if "name" not in spec:
                 raise ConfigError(f"a {self.kind} given as a mapping needs a `name` key, got {sorted(spec)}")
             name = spec.pop("name")
             return self.build(name, **spec, **kwargs)
+        if isinstance(spec, (bool, int, float, list, tuple, bytes)) or spec is None:
+            # a YAML value of the wrong type (activation: [relu], 1.5, true), never an instance
+            raise ConfigError(f"{self.kind}: expected a name such as {self._names[0]!r} or {{name: ..., "
+                              f"arguments}}, got {spec!r}")
         if not isinstance(spec, str):
             return spec
         cls = self.get(spec)

@@ -131,3 +131,14 @@ def _shared_state() -> dict:
 def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Python's default warning display (pytest records warnings instead, which would hide them from stderr)."""
     sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+def refused(*args) -> str:
+    """`nntrain ARGS` in-process: exit 2 and one `error:` paragraph, no traceback. Returns the message on one line."""
+    from typer.testing import CliRunner
+
+    from nntrain.cli.app import app
+
+    result = CliRunner().invoke(app, [*map(str, args)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    err = result.stderr.strip()
+    assert err.startswith("error:") and "Traceback" not in result.output and "\n\n" not in err, err
+    return " ".join(err.split())

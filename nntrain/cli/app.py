@@ -31,8 +31,16 @@ def fail(exc: Exception, code: int = 2) -> None:
     """Print a user error as one red paragraph and exit."""
     from rich.markup import escape
 
-    render.console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    render.console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, emoji=False)
     raise typer.Exit(code)
+
+
+def _stopped(exc: KeyboardInterrupt) -> int:
+    """One line for a Ctrl-C or SIGTERM that stopped a command before it had anything to report; its exit code."""
+    from nntrain.interrupts import Terminated, exit_code
+
+    render.console(stderr=True).print("terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted")
+    return exit_code(exc)
 
 
 def _guard(fn, *args, **kwargs):
@@ -42,9 +50,8 @@ def _guard(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except NNTrainError as exc:
         fail(exc)
-    except KeyboardInterrupt:  # before training started (loading, downloading): nothing to keep
-        render.console(stderr=True).print("interrupted")
-        raise typer.Exit(130)
+    except KeyboardInterrupt as exc:  # before training started (loading, downloading): nothing to keep
+        raise typer.Exit(_stopped(exc))
 
 
 def _progress_mode(progress: str, quiet: bool) -> str:
@@ -200,14 +207,44 @@ def runs_cmd(
     runs_dir: Path = typer.Argument(Path("runs"), help="The folder holding run folders."),
     sort: Optional[str] = typer.Option(None, "--sort", help="date (default), name, params, epochs, status, or a "
                                                             "metric such as val_accuracy, val_loss, test_mae."),
+    clean: bool = typer.Option(False, "--clean", help="First remove temporary files left by killed processes and "
+                                                      "run folders that never got a checkpoint."),
 ):
     """A table of the runs: name, date, dataset, parameters, epochs, best validation metric, test metric (after
     `nntrain evaluate`) and status."""
     from nntrain.runs.table import list_runs
 
+    if clean:
+        from nntrain.runs import clean as clean_runs
+
+        for path in _guard(clean_runs, runs_dir):
+            print(f"removed {path}")
     render.runs_table(_guard(list_runs, runs_dir, sort=sort), runs_dir)
 
 
 def main() -> None:
-    """The console script (click ends a command whose reader closed the pipe with exit code 1, no traceback)."""
-    app()
+    """The console script (click ends a command whose reader closed the pipe with exit code 1, no traceback).
+
+    Ctrl-C and SIGTERM follow nntrain.interrupts from here on; one that lands outside a command's own handling
+    (while modules import, while a result prints) still ends with one line and 130 or 143, where typer would exit
+    130 silently. Once the command has ended both are ignored, so one arriving while Python shuts down cannot kill
+    the process with the signal's default action."""
+    import warnings
+
+    from nntrain import interrupts
+
+    interrupts.install()
+    # NumPy's floating-point RuntimeWarnings print a source line; nntrain reports what they mean itself (a diverging
+    # loss, a NaN in the data, an overflowing value) as one message
+    warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero|underflow) encountered", RuntimeWarning)
+    try:
+        app()
+    except KeyboardInterrupt as exc:  # while typer builds the command, before click's own handling
+        raise SystemExit(_stopped(exc)) from None
+    except SystemExit as exc:
+        cause = getattr(exc.__context__, "__cause__", None)  # typer: raise Exit(130) from the KeyboardInterrupt
+        if isinstance(cause, KeyboardInterrupt):
+            raise SystemExit(_stopped(cause)) from None
+        raise
+    finally:
+        interrupts.ignore()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from nntrain import runs
@@ -26,9 +27,11 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
 
     with RunLock() as lock:  # one writer per run folder, released however the run ends
         if resume is not None:
+            runs.remove_stale_temporaries(Path(resume))  # left by a process killed while writing
             cfg, checkpoint, info = _resumed(Path(resume), overrides, command, lock)
             folder, weights = (lambda cfg: Path(resume)), None
         else:
+            runs.remove_stale_temporaries(Path(runs_dir))
             if config_path is None:
                 raise ConfigError("give a config file, or --resume RUN_DIR")
             cfg, checkpoint = load_config(config_path, overrides), None
@@ -55,11 +58,25 @@ def _resumed(run_dir: Path, overrides, command, lock):
                               f"created, e.g. runs/NAME")
     lock.hold(run_dir)
     info = runs.read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
+    if not (run_dir / "checkpoints" / "last.h5").exists():
+        raise CheckpointError(_nothing_to_resume(run_dir, info))
     cfg = load_config(run_dir / "config.yaml", overrides, base_dir=Path(info.get("config_dir", run_dir)))
     checkpoint = load(run_dir / "checkpoints" / "last.h5")
     info["resumes"] = info.get("resumes", []) + [{"time": runs.timestamp(), "from_epoch": checkpoint.epoch,
                                                   "overrides": list(overrides), "command": command}]
     if lock.stale:  # a process that died while writing the run left its lock: say whose it was
         info["resumes"][-1]["stale_lock"] = lock.stale
-    info["status"] = "running"
+    info.update(status="running", pid=os.getpid())  # the process training it now
     return cfg, checkpoint, info
+
+
+def _nothing_to_resume(run_dir: Path, info: dict) -> str:
+    """Why a run folder without checkpoints/last.h5 cannot be resumed, and how to start the run again."""
+    status = info.get("status", "unknown")
+    if status == "running" and not runs.process_alive(info.get("pid")):
+        status = "killed"
+    config = info.get("config") or "CONFIG"
+    return (f"{run_dir}: nothing to resume: the run ({status}) stopped before its first checkpoint was written, "
+            f"so no epoch was saved. To start it again under the same name, remove the folder (`nntrain runs "
+            f"--clean {run_dir.parent}` removes every such folder) and run: nntrain fit {config} --name "
+            f"{run_dir.name} --runs-dir {run_dir.parent}")

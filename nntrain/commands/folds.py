@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nntrain import runs
+from nntrain import interrupts, runs
 from nntrain.commands.prepare import Rows
 from nntrain.commands.recorder import NOT_METRICS
 from nntrain.commands.session import train_run
@@ -61,7 +61,10 @@ def train_fold(cfg, raw, train_pos, val_pos, run_dir: Path, fold, emit=None, inf
     """
     start = time.perf_counter()
     emit = emit or (lambda event: None)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise runs.storage_error(exc, run_dir) from None
     info = {**runs.run_info(), **(info_extra or {}), "config_dir": str(cfg.base_dir.resolve()), "pid": os.getpid()}
     try:
         run = train_run(cfg, lambda cfg: run_dir, info, rows=Rows(raw, train_pos, val_pos),
@@ -128,9 +131,10 @@ def _worker(job: FoldJob, events, parent: int) -> None:
     signal.signal(signal.SIGTERM, handle)
     emit = events.put
     try:
-        cfg, raw = _load(job)
-        result = train_fold(cfg, raw, job.train_pos, job.val_pos, Path(job.run_dir), job.fold, emit, job.info,
-                            callbacks=[_ParentWatch(parent)])
+        with np.errstate(all="ignore"):  # what a warning would say, the fold's result says (no source lines)
+            cfg, raw = _load(job)
+            result = train_fold(cfg, raw, job.train_pos, job.val_pos, Path(job.run_dir), job.fold, emit, job.info,
+                                callbacks=[_ParentWatch(parent)])
     except KeyboardInterrupt:
         result = failed_result(job.fold, job.run_dir, "interrupted", "interrupted")
     except Exception as exc:  # reported as this fold's failure; the parent goes on with the others
@@ -160,17 +164,19 @@ def _single_threaded_blas():
 
 
 @contextmanager
-def _ignoring_sigint():
-    """A second Ctrl-C while the workers are being stopped would leave them running: ignore it meanwhile."""
-    try:
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread: nothing to protect
-        old = None
+def _ignoring_signals():
+    """A Ctrl-C or SIGTERM while the workers are being stopped would leave them running: ignore both meanwhile."""
+    old = {}
+    for sig in interrupts.SIGNALS:
+        try:
+            old[sig] = signal.signal(sig, signal.SIG_IGN)
+        except ValueError:  # not the main thread: nothing to protect
+            pass
     try:
         yield
     finally:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 class _Pool:
@@ -224,7 +230,7 @@ class _Pool:
     def stop_all(self) -> None:
         """SIGTERM every worker (each records its fold as interrupted), read their last messages for a grace
         period, then kill what is left. Nothing is shown: the display may be what failed."""
-        with _ignoring_sigint():
+        with _ignoring_signals():
             for proc, _ in self.running.values():
                 if proc.is_alive():
                     proc.terminate()
@@ -245,11 +251,12 @@ class _Pool:
             self.running.clear()
 
 
-def run_parallel(jobs_list: list[FoldJob], jobs: int, epochs: int, on_event) -> tuple[dict, bool]:
-    """Run folds in up to `jobs` spawned processes. Returns ({fold: result}, interrupted).
+def run_parallel(jobs_list: list[FoldJob], jobs: int, epochs: int, on_event) -> tuple[dict, int]:
+    """Run folds in up to `jobs` spawned processes. Returns ({fold: result}, 0 or the exit code of the signal that
+    interrupted them).
 
-    Ctrl-C returns what finished with interrupted=True; any other exception (a closed stdout in the display, a
-    bug) is raised again once every worker has ended.
+    Ctrl-C or SIGTERM (nntrain.interrupts) returns what finished, with 130 or 143; any other exception (a closed
+    stdout in the display, a bug) is raised again once every worker has ended.
     """
     pool = _Pool(jobs, on_event)
     pending = list(jobs_list)
@@ -259,10 +266,10 @@ def run_parallel(jobs_list: list[FoldJob], jobs: int, epochs: int, on_event) -> 
                 pool.start(pending.pop(0), epochs)
             pool.drain(0.1)
             pool.reap()
-        return pool.results, False
-    except KeyboardInterrupt:
+        return pool.results, 0
+    except KeyboardInterrupt as exc:
         pool.stop_all()
-        return pool.results, True
+        return pool.results, interrupts.exit_code(exc)
     except BaseException:
         pool.stop_all()
         raise

@@ -15,19 +15,20 @@ from __future__ import annotations
 import csv
 import io
 import math
-import signal
+import shutil
 import sys
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from nntrain import runs
+from nntrain import interrupts, runs
 from nntrain.commands.folds import STOP, FoldJob, failed_result, run_parallel, train_fold
 from nntrain.commands.recorder import NOT_METRICS, best_monitor
 from nntrain.engine import monitor as monitor_rule
-from nntrain.errors import ConfigError
+from nntrain.errors import ConfigError, NNTrainError, StorageError
 
 
 @dataclass
@@ -130,11 +131,12 @@ def _split(cfg, raw, folds: int, stratify: bool) -> list:
     return kfold_indices(n, folds, seed=cfg["seed"], stratify_labels=labels)
 
 
-def _train_here(cfg, raw, fold_jobs: list[FoldJob], epochs: int, on_event) -> tuple[dict, bool]:
-    """The folds one after another in this process. Returns ({fold: result}, interrupted)."""
+def _train_here(cfg, raw, fold_jobs: list[FoldJob], epochs: int, on_event) -> tuple[dict, int]:
+    """The folds one after another in this process. Returns ({fold: result}, 0 or the exit code of the signal that
+    interrupted them: 130 Ctrl-C, 143 SIGTERM)."""
     results: dict[int, dict] = {}
     try:
-        with STOP.on_signals((signal.SIGINT,), raise_on_exit=True):
+        with STOP.on_signals(raise_on_exit=True):
             for job in fold_jobs:
                 on_event({"type": "start", "fold": job.fold, "epochs": epochs})
                 results[job.fold] = train_fold(cfg, raw, job.train_pos, job.val_pos, Path(job.run_dir), job.fold,
@@ -143,7 +145,8 @@ def _train_here(cfg, raw, fold_jobs: list[FoldJob], epochs: int, on_event) -> tu
                     break
     except KeyboardInterrupt:
         pass
-    return results, len(results) < len(fold_jobs) or any(r["status"] == "interrupted" for r in results.values())
+    stopped = len(results) < len(fold_jobs) or any(r["status"] == "interrupted" for r in results.values())
+    return results, interrupts.exit_code(STOP.interrupt()) if stopped else 0
 
 
 def kfold(config_path, folds: int, stratify: bool = False, jobs: int = 1, refit: bool = False, overrides=(),
@@ -167,6 +170,7 @@ def kfold(config_path, folds: int, stratify: bool = False, jobs: int = 1, refit:
 
     on_event, command = on_event or (lambda event: None), command if command is not None else sys.argv
     _check_counts(folds, jobs)
+    runs.remove_stale_temporaries(Path(runs_dir))  # left by processes killed while writing
     cfg = load_config(config_path, list(overrides))
     if name is not None:  # the rule `name:` passes, for the folder is made from it
         cfg.resolved["name"] = runs.check_run_name(name, "--name")
@@ -181,16 +185,15 @@ def kfold(config_path, folds: int, stratify: bool = False, jobs: int = 1, refit:
     split = _split(cfg, raw, folds, stratify)
     run_dir = _start_folder(cfg, raw, split, runs_dir, config_path, command,
                             {"folds": folds, "stratify": stratify, "jobs": jobs, "refit": refit})
-    if on_start is not None:
-        on_start(run_dir, cfg)
-
     fold_jobs = _jobs(cfg, config_path, overrides, split, run_dir, command)
     started, epochs = time.perf_counter(), cfg["training"]["epochs"]
     try:
+        if on_start is not None:
+            on_start(run_dir, cfg)
         results, interrupted = (_train_here(cfg, raw, fold_jobs, epochs, on_event) if jobs == 1 else
                                 run_parallel(fold_jobs, min(jobs, folds), epochs, on_event))
-    except BaseException:  # a closed stdout, a bug: the folder must not look alive
-        _set_status(run_dir, "interrupted")
+    except BaseException as exc:  # a closed stdout, a full disk, a bug: the folder must not look alive
+        _set_status(run_dir, "failed" if isinstance(exc, StorageError) else "interrupted", str(exc))
         raise
     ordered = [results.get(j.fold) or failed_result(j.fold, j.run_dir, "not run (interrupted)", "interrupted")
                for j in fold_jobs]
@@ -201,10 +204,19 @@ def kfold(config_path, folds: int, stratify: bool = False, jobs: int = 1, refit:
     if refit and not interrupted:
         report["refit"] = _refit(cfg, raw, run_dir, report, on_event, command)
         code, message = _refit_outcome(report["refit"], code, message)
-    runs.write_json(run_dir / "kfold.json", report)
-    runs.atomic_write_text(run_dir / "kfold.csv", _csv(ordered, report))
-    _set_status(run_dir, report["status"])
+    _write_report(run_dir, ordered, report)
     return KFoldResult(run_dir, report, code, message, ordered)
+
+
+def _write_report(run_dir: Path, ordered: list[dict], report: dict) -> None:
+    """kfold.json, kfold.csv and the folder's status; a write that fails (a full disk) marks the folder failed."""
+    try:
+        runs.write_json(run_dir / "kfold.json", report)
+        runs.atomic_write_text(run_dir / "kfold.csv", _csv(ordered, report))
+    except StorageError as exc:
+        _set_status(run_dir, "failed", str(exc))
+        raise
+    _set_status(run_dir, report["status"])
 
 
 def _jobs(cfg, config_path, overrides, split, run_dir: Path, command) -> list[FoldJob]:
@@ -221,20 +233,29 @@ def _start_folder(cfg, raw, split, runs_dir, config_path, command, options: dict
     from nntrain.commands.session import write_config
 
     run_dir = runs.new_run_dir(Path(runs_dir), cfg["name"])
-    write_config(run_dir, cfg)
-    np.savez(run_dir / "folds.npz", **{f"fold_{i + 1}_{part}": raw.train.rows[idx]
-                                       for i, (tr, va) in enumerate(split) for part, idx in (("train", tr), ("val", va))})
-    info = runs.run_info(command)
-    info.update(kind="kfold", config=str(Path(config_path).resolve()), config_dir=str(cfg.base_dir.resolve()),
-                **options)
-    runs.write_json(run_dir / "run.json", info)
+    try:
+        write_config(run_dir, cfg)
+        runs.write_npz(run_dir / "folds.npz", {f"fold_{i + 1}_{part}": raw.train.rows[idx] for i, (tr, va)
+                                               in enumerate(split) for part, idx in (("train", tr), ("val", va))})
+        info = runs.run_info(command)
+        info.update(kind="kfold", config=str(Path(config_path).resolve()), config_dir=str(cfg.base_dir.resolve()),
+                    **options)
+        runs.write_json(run_dir / "run.json", info)
+    except BaseException:  # a full disk, a signal: no half-made k-fold folder is left behind
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     return run_dir
 
 
-def _set_status(run_dir: Path, status: str) -> None:
-    info = runs.read_json(run_dir / "run.json")
-    info.update(status=status, finished=runs.timestamp())
-    runs.write_json(run_dir / "run.json", info)
+def _set_status(run_dir: Path, status: str, reason: str | None = None) -> None:
+    """run.json's status, best effort: it runs while something else has gone wrong (a full disk)."""
+    with suppress(NNTrainError):
+        info = runs.read_json(run_dir / "run.json")
+        info.update(status=status, finished=runs.timestamp(), **({"stop_reason": reason} if reason else {}))
+        try:
+            runs.write_json(run_dir / "run.json", info)
+        except StorageError:
+            runs.write_json(run_dir / "run.json", info, atomic=False)
 
 
 def _report(cfg, config_path, folds, stratify, rows, ordered, interrupted, notes, timing) -> dict:
@@ -253,9 +274,9 @@ def _report(cfg, config_path, folds, stratify, rows, ordered, interrupted, notes
     }
 
 
-def _outcome(ordered: list[dict], interrupted: bool) -> tuple[int, str]:
+def _outcome(ordered: list[dict], interrupted: int) -> tuple[int, str]:
     if interrupted:
-        return 130, "interrupted: finished folds are summarised; the others are marked interrupted"
+        return interrupted, "interrupted: finished folds are summarised; the others are marked interrupted"
     failed = [r for r in ordered if r["status"] == "failed"]
     if failed:
         return 1, "; ".join(f"fold {r['fold']} failed: {r['message']}" for r in failed)
@@ -264,7 +285,7 @@ def _outcome(ordered: list[dict], interrupted: bool) -> tuple[int, str]:
 
 def _refit_outcome(refit: dict, code: int, message: str) -> tuple[int, str]:
     if refit["status"] == "interrupted":
-        return 130, "interrupted while refitting on all training rows"
+        return interrupts.exit_code(STOP.interrupt()), "interrupted while refitting on all training rows"
     if refit["status"] == "failed" and not code:
         return 1, f"the refit failed: {refit['message']}"
     return code, message
@@ -282,7 +303,7 @@ def _refit(cfg, raw, run_dir: Path, summary: dict, on_event, command) -> dict:
     on_event({"type": "start", "fold": "refit", "epochs": epochs})
     everything = np.arange(len(raw.train), dtype=np.int64)
     try:
-        with STOP.on_signals((signal.SIGINT,), raise_on_exit=True):
+        with STOP.on_signals(raise_on_exit=True):
             result = train_fold(refit_cfg, raw, everything, None, run_dir / "refit", "refit", on_event,
                                 {"kind": "kfold-refit", "kfold_dir": str(run_dir.resolve()), "command": command})
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from nntrain.errors import DataError, NNTrainError
-from nntrain.runs.folder import read_history_csv, read_json
+from nntrain.runs.folder import atomic_file, read_history_csv, read_json
 
 SIZE = (6.4, 4.2)  # inches; at DPI that is 640 x 420 pixels
 DPI = 100
@@ -43,11 +43,14 @@ def _finite(values: list[float]) -> bool:
 
 
 def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
     import matplotlib.pyplot as plt
 
-    plt.close(fig)
+    fig.tight_layout()
+    try:
+        with atomic_file(path) as tmp:  # a full disk leaves no half-written PNG
+            fig.savefig(tmp, dpi=DPI, format="png")
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -12,12 +12,14 @@ import csv
 import os
 import shutil
 import tempfile
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from nntrain.errors import DataError
+from nntrain.runs.folder import storage_error
 from nntrain.runs.trained import CLASS_TASKS, Decoded, Output, Trained, decode, load_trained
 
 CHUNK_ROWS = 1024
@@ -223,6 +225,12 @@ class _Sink:
         self.defaulted = False
 
     def add(self, start: int, outs: list[np.ndarray]) -> None:
+        try:
+            self._add(start, outs)
+        except OSError as exc:  # the output cannot be written: no such folder, a full disk, no permission
+            raise self._failed(exc) from None
+
+    def _add(self, start: int, outs: list[np.ndarray]) -> None:
         if self.npy:
             if self.writer is None:
                 self.writer = _NpyWriter(self.output)
@@ -247,6 +255,20 @@ class _Sink:
         self.table = []
 
     def close(self) -> None:
+        try:
+            self._close()
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: OSError) -> Exception:
+        """The error of a write that failed; the part of the output written is removed (it would look whole)."""
+        with suppress(OSError):
+            self.abort()
+            if self.writer is not None and self.output is not None:
+                self.output.unlink(missing_ok=True)
+        return storage_error(exc, self.output)
+
+    def _close(self) -> None:
         if self.output is not None and self.writer is None:  # an empty input still gets its (empty) output file
             if self.npy:
                 np.save(self.output, np.zeros((0,), np.float32))

@@ -95,9 +95,13 @@ class CheckpointSaver(Callback):
     def flush(self):
         from nntrain.runs.checkpoint import write
 
-        for name, snap in list(self.pending.items()):
-            write(self.folder / name, snap)
-            del self.pending[name]
+        try:
+            for name, snap in list(self.pending.items()):
+                write(self.folder / name, snap)
+                del self.pending[name]
+        except OSError:  # a full disk: the files already there stay; the end of training does not try again
+            self.pending.clear()
+            raise
         self.last_write = time.monotonic()
 
     def on_train_end(self):

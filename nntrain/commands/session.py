@@ -11,19 +11,22 @@ differs between them; nothing else writes the prepare -> load -> build -> write 
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from nntrain import runs
+from nntrain import interrupts, runs
 from nntrain.commands.prepare import Rows, check_bundle, class_weight, load_bundle, load_weights_by_name, prepare
 from nntrain.commands.recorder import CheckpointSaver, RunRecorder, best_monitor, summarize_history
 from nntrain.config import RunConfig
 from nntrain.engine import monitor as monitor_rule
-from nntrain.errors import CheckpointError, NNTrainError
+from nntrain.errors import CheckpointError, NNTrainError, StorageError
 
 
 @dataclass
@@ -65,7 +68,7 @@ def write_run_files(run_dir: Path, cfg: RunConfig, model, bundle, info: dict) ->
     """config.yaml, summary.txt, splits.npz and run.json of a run folder. Returns the resolved config written."""
     resolved = write_config(run_dir, cfg)
     runs.atomic_write_text(run_dir / "summary.txt", model.summary() + "\n")
-    np.savez(run_dir / "splits.npz", **{k: np.asarray(v) for k, v in bundle.indices.items() if v is not None})
+    runs.write_npz(run_dir / "splits.npz", {k: np.asarray(v) for k, v in bundle.indices.items() if v is not None})
     runs.write_json(run_dir / "run.json", info)
     return resolved
 
@@ -104,6 +107,9 @@ def restore(model, checkpoint) -> None:
         model.optimizer.set_state(checkpoint.optimizer_state)
     except NNTrainError as exc:
         raise CheckpointError(f"{checkpoint.path} does not fit the config given with --resume: {exc}") from None
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:  # values no save writes
+        raise CheckpointError(f"{checkpoint.path}: damaged checkpoint: its optimizer state cannot be restored "
+                              f"({type(exc).__name__}: {exc})") from None
 
 
 def train_run(cfg: RunConfig, folder: Callable[[RunConfig], Path], info: dict, *, rows: Rows | None = None,
@@ -134,50 +140,106 @@ def train_run(cfg: RunConfig, folder: Callable[[RunConfig], Path], info: dict, *
     check_bundle(model, bundle, cfg)
 
     run_dir = folder(cfg)  # everything is valid: from here on the run folder exists
-    resolved = write_run_files(run_dir, cfg, model, bundle, info)
-    if on_start is not None:
-        on_start(run_dir, cfg, model)
-    own, recorder = run_callbacks(cfg, run_dir, bundle, drop_val_callbacks=rows is not None and rows.val is None)
-    trainer = make_trainer(model, cfg, bundle, own + list(callbacks), stop)
-    trainer.extras = {"config": resolved, "preprocessing": bundle.preprocessor.get_state()}
-    if resume is not None:
-        from nntrain.runs.checkpoint import restore_trainer
+    with _setting_up(run_dir, remove=resume is None and rows is None):  # only `nntrain fit` makes its folder
+        own, recorder = run_callbacks(cfg, run_dir, bundle, drop_val_callbacks=rows is not None and rows.val is None)
+        trainer = make_trainer(model, cfg, bundle, own + list(callbacks), stop)
+        if resume is not None:  # a damaged training state is refused before the folder is touched
+            from nntrain.runs.checkpoint import restore_trainer
 
-        restore_trainer(trainer, resume)
-    result = _run(trainer, run_dir, own_signals=stop is None, resumable=rows is None)
-    recorder.trainer = trainer
-    recorder.write()
-    info.update(finished=runs.timestamp(), status=result.status, epochs=result.epochs,
-                stop_reason=trainer.stop_reason or (result.message if result.status != "finished" else None))
-    runs.write_json(run_dir / "run.json", info)
+            restore_trainer(trainer, resume)
+        resolved = write_run_files(run_dir, cfg, model, bundle, info)
+        trainer.extras = {"config": resolved, "preprocessing": bundle.preprocessor.get_state()}
+        if on_start is not None:
+            on_start(run_dir, cfg, model)
+    # signals stay routed to the run until run.json says how it ended
+    with trainer.stop_request.on_signals() if stop is None else nullcontext():
+        result = _run(trainer, run_dir, resumable=rows is None)
+        _record(result, trainer, recorder, info)
     result.seconds = time.perf_counter() - start
     return result
 
 
-def _run(trainer, run_dir: Path, own_signals: bool, resumable: bool) -> RunResult:
-    """trainer.run(), with how it ended as a RunResult; a NaN loss is reported as a failure, not as warnings."""
-    from contextlib import nullcontext
+@contextmanager
+def _setting_up(run_dir: Path, remove: bool):
+    """The run folder until training starts. Any failure or signal here leaves no half-made run: a new run's folder
+    (no checkpoint yet) is removed (`remove`), so its name is free again; another (a resumed run, a k-fold fold) is
+    marked with why training did not start, if its run.json was already rewritten for this process."""
+    try:
+        yield
+    except BaseException as exc:
+        if remove:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            with suppress(NNTrainError):
+                info = runs.read_json(run_dir / "run.json")
+                if info.get("status") == "running" and info.get("pid") == os.getpid():
+                    info.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+                                finished=runs.timestamp(), stop_reason=f"training did not start: {_reason(exc)}")
+                    runs.write_json(run_dir / "run.json", info)
+        raise
 
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "stopped by SIGTERM" if isinstance(exc, interrupts.Terminated) else "interrupted"
+    return str(exc) if isinstance(exc, NNTrainError) else f"{type(exc).__name__}: {exc}"
+
+
+def _record(result: RunResult, trainer, recorder: RunRecorder, info: dict) -> None:
+    """history.csv, metrics.json, then run.json with how the run ended. A write failing here (a full disk) makes a
+    finished run a failed one; run.json, written last, is rewritten in place when no new file fits on the disk."""
+    run_dir = result.run_dir
+    try:
+        recorder.trainer = trainer
+        recorder.write()
+    except StorageError as exc:
+        if result.error is None:
+            result.status, result.exit_code, result.message, result.error = "failed", 1, str(exc), exc
+    info.update(finished=runs.timestamp(), status=result.status, epochs=result.epochs,
+                stop_reason=trainer.stop_reason or (result.message if result.status != "finished" else None))
+    try:
+        runs.write_json(run_dir / "run.json", info)
+    except StorageError:
+        with suppress(StorageError):
+            runs.write_json(run_dir / "run.json", info, atomic=False)
+
+
+def _run(trainer, run_dir: Path, resumable: bool) -> RunResult:
+    """trainer.run(), with how it ended as a RunResult; a NaN loss is reported as a failure, not as warnings."""
     status, code, message, error = "finished", 0, "", None
     try:
-        with trainer.stop_request.on_signals() if own_signals else nullcontext():
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                trainer.run()
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            trainer.run()
         if trainer.nan_detected:
             status, code = "failed", 1
             message = (f"stopped: {trainer.stop_reason}. The last good checkpoint is "
                        f"{run_dir / 'checkpoints' / 'last.h5'} (epoch {len(trainer.history.epoch) - 1}).")
         elif trainer.stop_reason:
             message = trainer.stop_reason
-    except KeyboardInterrupt:
-        status, code = "interrupted", 130
-        message = f"interrupted during epoch {trainer.epoch + 1}"
+    except KeyboardInterrupt as exc:
+        status, code = "interrupted", interrupts.exit_code(exc)
+        message = f"{_reason(exc)} during epoch {trainer.epoch + 1}"
         if resumable:
             message += (f"; checkpoints/last.h5 holds epoch {trainer.epoch}. Resume with: "
                         f"nntrain fit --resume {run_dir}")
+    except StorageError as exc:  # a full disk: the checkpoints already written stay, the run is marked failed
+        status, code, error = "failed", 1, _storage_failure(exc, run_dir, resumable)
+        message = str(error)
     except Exception as exc:  # a custom callback raising, or a bug: the run is marked failed, the caller decides
         status, code, message, error = "failed", 1, (str(exc) if isinstance(exc, NNTrainError)
                                                     else f"{type(exc).__name__}: {exc}"), exc
     history = trainer.history.history
     final, best = summarize_history(history)
     return RunResult(run_dir, status, code, history, final, best, message, len(trainer.history.epoch), error=error)
+
+
+def _storage_failure(exc: StorageError, run_dir: Path, resumable: bool) -> StorageError:
+    """The error of a write that failed while training, saying what was kept and how to go on."""
+    if (run_dir / "checkpoints" / "last.h5").exists():
+        then = f"; once that is fixed, resume with: nntrain fit --resume {run_dir}" if resumable else ""
+        more = f"the run is marked failed and keeps its earlier checkpoints{then}"
+    else:
+        more = "the run is marked failed; it had written no checkpoint yet"
+    error = StorageError(f"{exc} ({more})", exc.path)
+    error.errno = exc.errno
+    return error

@@ -77,7 +77,10 @@ def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None =
     """
     path = Path(path)
     base = Path(base_dir) if base_dir is not None else None
-    tree, pos = load_yaml(path)
+    try:
+        tree, pos = load_yaml(path)
+    except RecursionError:  # hundreds of nested lists or mappings: more than the parser can follow
+        raise ConfigError(f"{path}: the YAML is nested too deeply to read; a config needs only a few levels") from None
     if tree is None:
         raise ConfigError(f"{path}:1:1  the config file is empty; it needs at least `data`, `model` and `loss`")
     if not isinstance(tree, dict):

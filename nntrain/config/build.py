@@ -32,6 +32,8 @@ def build_model(cfg: RunConfig, data_inputs: dict | None = None):
         return _graph(cfg, layers, data_inputs)
     except NNTrainError as exc:
         raise cfg.locate(exc, _where(cfg, exc, ("model",))) from None
+    except (MemoryError, ValueError) as exc:  # weights NumPy cannot allocate (too large, too many dimensions)
+        raise cfg.locate(ConfigError(f"the model's weights cannot be allocated: {exc}"), ("model",)) from None
 
 
 def _graph(cfg: RunConfig, layers: list, data_inputs: dict | None):

@@ -124,16 +124,26 @@ def _judge_the_rest(recipe: Recipe, bad: set, issues: list[Issue]) -> None:
 
 def split_named(value, path: tuple, issues: list[Issue], what: str):
     """`name`, {"name": name, **args} or {name: {args}} -> (name, args, args_path)."""
+    a = "an" if what[0] in "aeiou" else "a"
     if isinstance(value, str):
         return value, {}, path
     if isinstance(value, dict):
         if "name" in value:
+            if not isinstance(value["name"], str):
+                got = "null" if value["name"] is None else f"{type_name(value['name'])} {value['name']!r}"
+                issues.append(Issue(path + ("name",), f"expected {a} {what} name, got {got}"))
+                return None, None, path
             args = {k: v for k, v in value.items() if k != "name"}
             return value["name"], args, path
         if len(value) == 1:
             (name, args), = value.items()
-            return name, (args if args is not None else {}), path + (name,)
-    issues.append(Issue(path, f"expected a {what} name or {{name: ..., arguments}}, got {type_name(value)} {value!r}"))
+            if isinstance(args, dict) or args is None:
+                return name, (args if args is not None else {}), path + (name,)
+            issues.append(Issue(path, f"`{name}: {args!r}` is not {a} {what} (is `name:` missing?); write "
+                                      f"{{name: NAME, {name}: ...}} or {{NAME: {{arguments}}}}"))
+            return None, None, path
+    issues.append(Issue(path, f"expected {a} {what} name or {{name: ..., arguments}}, got {type_name(value)} "
+                              f"{value!r}"))
     return None, None, path
 
 

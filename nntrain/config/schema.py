@@ -3,6 +3,7 @@ schedules, callbacks) and the data section's schema, so validation and `nntrain 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 
@@ -39,10 +40,16 @@ def _jsonable(v) -> bool:
         return False
 
 
+@functools.cache
+def _parameters(cls) -> tuple:
+    # inspect.signature is slow and asked for every entry of every config checked; a signature never changes
+    return tuple(inspect.signature(cls.__init__).parameters.values())[1:]
+
+
 def signature_schema(cls, skip: tuple = ()) -> dict:
     """Schema of a class's constructor arguments: types from annotations, defaults, required ones."""
     props, required = {}, []
-    for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+    for p in _parameters(cls):
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in skip:
             continue
         s = annotation_schema(p.annotation)
@@ -139,11 +146,19 @@ TRAINING_SCHEMA = {
 }
 
 
+SHAPE = {"type": "array", "items": {"type": ["integer", "null"]}}
+NAMES = {"anyOf": [{"type": "string"}, {"type": "array", "minItems": 1, "items": {"type": "string"}}]}
+MODEL_INPUTS = {"type": "object", "additionalProperties": {"anyOf": [SHAPE, {"type": "null"}, {
+    "type": "object", "additionalProperties": False,
+    "properties": {"shape": SHAPE, "sparse": {"type": "boolean"},
+                   "dtype": {"enum": ["float32", "float64", "int32", "int64"]}}}]},
+                "description": "Functional model inputs: name -> shape (null: from the data)."}
+
+
 def _layer_forms(LAYERS: Registry) -> list[dict]:
     """Each layer written as {type: Dense, ...args} or {Dense: {...args}}."""
-    layer_extra = {"type": {"enum": LAYERS.names()}, "inputs": {"anyOf": [{"type": "string"},
-                                                                          {"type": "array", "items": {"type": "string"}}]},
-                   "name": {"type": "string"}, "trainable": {"type": "boolean", "default": True}}
+    layer_extra = {"type": {"enum": LAYERS.names()}, "inputs": NAMES, "name": {"type": "string"},
+                   "trainable": {"type": "boolean", "default": True}}
     layer_forms = []
     for name in LAYERS.names():
         args = signature_schema(LAYERS.get(name), skip=("name", "trainable"))
@@ -161,7 +176,6 @@ def config_schema() -> dict:
     """The whole config format as JSON Schema (draft 2020-12), for editors and `nntrain schema`."""
     LAYERS, LOSSES, METRICS, OPTIMIZERS, SCHEDULES, CALLBACKS = _registries()
     layer_forms = _layer_forms(LAYERS)
-    shape = {"type": "array", "items": {"type": ["integer", "null"]}}
     loss_one = {"anyOf": [{"enum": LOSSES.names(aliases=True)}, *named_forms(LOSSES)]}
     metric_one = {"anyOf": [{"enum": METRICS.names(aliases=True)}, *named_forms(METRICS)]}
     schedule = {"anyOf": [{"enum": SCHEDULES.names(aliases=True)},
@@ -184,14 +198,10 @@ def config_schema() -> dict:
                 "type": "object", "additionalProperties": False, "required": ["layers"],
                 "properties": {
                     "name": {"type": "string"},
-                    "input_shape": {**shape, "description": "Sequential input shape (default: from the data)."},
-                    "inputs": {"type": "object", "additionalProperties": {"anyOf": [shape, {"type": "null"}, {
-                        "type": "object", "additionalProperties": False,
-                        "properties": {"shape": shape, "sparse": {"type": "boolean"},
-                                       "dtype": {"enum": ["float32", "float64", "int32", "int64"]}}}]},
-                               "description": "Functional model inputs: name -> shape (null: from the data)."},
+                    "input_shape": {**SHAPE, "description": "Sequential input shape (default: from the data)."},
+                    "inputs": MODEL_INPUTS,
                     "layers": {"type": "array", "minItems": 1, "items": {"anyOf": layer_forms}},
-                    "outputs": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                    "outputs": NAMES,
                 },
             },
             "loss": {"anyOf": [loss_one, {"type": "object", "additionalProperties": loss_one}]},

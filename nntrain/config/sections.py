@@ -8,7 +8,7 @@ from pathlib import Path
 from nntrain.config.data_schema import DATA_SCHEMA
 from nntrain.config.resolve import (Recipe, Recipes, entry, resolve_callbacks, resolve_loss, resolve_metrics,
                                     resolve_optimizer)
-from nntrain.config.schema import TRAINING_SCHEMA
+from nntrain.config.schema import MODEL_INPUTS, NAMES, TRAINING_SCHEMA
 from nntrain.config.validator import Issue, type_name, validate
 from nntrain.registry import did_you_mean
 from nntrain.runs.folder import name_problem
@@ -158,6 +158,11 @@ def _layer(item, path: tuple, functional: bool, names: list[str], issues: list[I
     if parsed is None:
         return None
     ltype, args, meta, apath = parsed
+    if "inputs" in meta:
+        _, sub = validate(meta["inputs"], NAMES, apath + ("inputs",))
+        if sub:
+            issues += sub
+            return None
     if "trainable" in meta and not isinstance(meta["trainable"], bool):
         issues.append(Issue(apath + ("trainable",), f"expected true or false, got {meta['trainable']!r}"))
         return None
@@ -210,13 +215,17 @@ def canonical_layer(item, path: tuple, issues: list[Issue]):
 def _wiring(value: dict, out: dict, issues: list[Issue]) -> None:
     """A functional model's inputs and outputs, or a Sequential one's input shape."""
     if "inputs" in value:
-        out["inputs"], sub = validate(value["inputs"], {"type": "object"}, ("model", "inputs"))
-        issues += sub
+        out["inputs"], sub = validate(value["inputs"], MODEL_INPUTS, ("model", "inputs"))
+        issues += sub + [Issue(("model", "inputs", k), f"an input name must be a string, got {type_name(k)} {k!r}",
+                               key=True) for k in (out["inputs"] if not sub else {}) if not isinstance(k, str)]
         outputs = value.get("outputs")
         if outputs is None:
             issues.append(Issue(("model",), "a functional model needs `outputs:` naming its output layer(s)"))
         else:
-            out["outputs"] = [outputs] if isinstance(outputs, str) else list(outputs)
+            _, sub = validate(outputs, NAMES, ("model", "outputs"))
+            issues += sub
+            if not sub:
+                out["outputs"] = [outputs] if isinstance(outputs, str) else list(outputs)
     elif "outputs" in value:
         issues.append(Issue(("model", "outputs"), "`outputs` belongs to a functional model (with `model.inputs`)",
                             key=True))

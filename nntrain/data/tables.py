@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,19 +65,53 @@ def check_columns(wanted: list[str], available: list[str], source: str, role: st
             )
 
 
+def _binary(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
 def open_text(path: Path) -> io.TextIOBase:
-    """A text stream over a (possibly gzipped) file; a missing file raises DataError."""
+    """A text stream over a (possibly gzipped) file; a missing or unreadable file raises DataError."""
     path = Path(path)
     if not path.is_file():
         what = "is a folder, not a file" if path.is_dir() else "not found"
         raise DataError(f"{path}: {what}")
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
+    try:
+        return io.TextIOWrapper(_binary(path), encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot open ({exc.strerror or exc})") from None
 
 
-def _reader(stream, delimiter: str) -> csv._reader:
-    return csv.reader(stream, delimiter=delimiter, skipinitialspace=True)
+def _not_utf8(path: Path) -> str:
+    """Where a file stops being UTF-8 text, found by decoding it line by line (only once reading has failed)."""
+    with _binary(path) as f:
+        for number, line in enumerate(f, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if number == 1 and line[:2] in (b"\xff\xfe", b"\xfe\xff"):
+                    return "line 1 starts with a UTF-16 byte-order mark; save the file as UTF-8"
+                return (f"line {number}, byte {exc.start + 1} ({line[exc.start]:#04x}) is not UTF-8 text: save the "
+                        f"file as UTF-8 (from Latin-1: iconv -f latin1 -t utf-8), or check that it is a text table")
+    return "it is not UTF-8 text"
+
+
+def _reader(stream, delimiter: str, path: Path) -> Iterator[list[str]]:
+    """The rows of a delimited text stream. What is not UTF-8 text, a damaged or truncated gzip file and a field
+    longer than the csv module allows (mostly an unbalanced quote) raise DataError naming the line."""
+    reader = csv.reader(stream, delimiter=delimiter, skipinitialspace=True)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: {_not_utf8(path)}") from None
+        except csv.Error as exc:
+            raise DataError(f"{path}: line {reader.line_num}: {exc} (an unbalanced quote?)") from None
+        except (EOFError, OSError, zlib.error) as exc:
+            after = f" after line {reader.line_num}" if reader.line_num else ""
+            raise DataError(f"{path}: the compressed file is damaged or cut short{after} ({exc})") from None
+        yield row
 
 
 def _header(reader, path: Path) -> list[str]:
@@ -99,8 +134,9 @@ def _header(reader, path: Path) -> list[str]:
 
 def read_header(path: Path, delimiter: str = ",") -> list[str]:
     """The column names on the first line."""
+    path = Path(path)
     with open_text(path) as stream:
-        return _header(_reader(stream, delimiter), Path(path))
+        return _header(_reader(stream, delimiter, path), path)
 
 
 def _where(path: Path, row: int, column: str) -> str:
@@ -205,7 +241,7 @@ def read_table(
     """
     path = Path(path)
     with open_text(path) as stream:
-        reader = _reader(stream, delimiter)
+        reader = _reader(stream, delimiter, path)
         header = _header(reader, path)
         wanted = header if columns is None else list(columns)
         check_columns(wanted, header, str(path), "")
@@ -229,7 +265,7 @@ def stream_table(
     """
     path = Path(path)
     with open_text(path) as stream:
-        reader = _reader(stream, delimiter)
+        reader = _reader(stream, delimiter, path)
         header = _header(reader, path)
         check_columns(columns, header, str(path), "feature")
         first_row = 0
@@ -250,7 +286,7 @@ def describe_table(path: Path, columns: list[str], limit: int, delimiter: str = 
     path = Path(path)
     info: dict[str, dict] = {c: {"kind": None, "values": set()} for c in columns}
     with open_text(path) as stream:
-        reader = _reader(stream, delimiter)
+        reader = _reader(stream, delimiter, path)
         header = _header(reader, path)
         check_columns(columns, header, str(path), "")
         position = [header.index(c) for c in columns]

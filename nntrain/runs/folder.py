@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
 import os
 import platform
+import re
+import shutil
 import sys
 import time
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
 
 from nntrain import __version__
-from nntrain.errors import ConfigError, NNTrainError
+from nntrain.errors import ConfigError, NNTrainError, StorageError
 
 MAX_NAME = 100  # characters, and twice that in UTF-8 bytes: with a -N suffix far below a file name's 255 bytes
 
@@ -48,6 +52,52 @@ def check_run_name(name, source: str = "--name") -> str:
     return name
 
 
+_HINTS = {errno.ENOSPC: "the disk is full; free some space or write to another disk",
+          errno.EDQUOT: "the disk quota is used up", errno.EACCES: "no permission to write there",
+          errno.EPERM: "no permission to write there", errno.EROFS: "the file system is read-only",
+          errno.ENAMETOOLONG: "the file name is too long"}
+
+
+def storage_error(exc: BaseException, path: Path) -> StorageError:
+    """A failed write (an OSError, or h5py's RuntimeError naming the errno) as one readable StorageError."""
+    if isinstance(exc, StorageError):
+        return exc
+    code = getattr(exc, "errno", None)
+    if code is None:  # h5py reports HDF5's failed writes as "..., errno = 28, error message = ..."
+        found = re.search(r"errno = (\d+)", str(exc))
+        code = int(found.group(1)) if found else None
+    reason = _HINTS.get(code) or getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+    error = StorageError(f"cannot write {path}: {reason}")
+    error.errno = code
+    return error
+
+
+def free_space(folder: Path) -> int | None:
+    """Bytes free on the disk of `folder` (for this user), or None when the system cannot tell."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def check_free_space(folder: Path, needed: int, what: str) -> None:
+    """StorageError when the disk of `folder` is known to have less than `needed` bytes free for `what`."""
+    free = free_space(folder)
+    if free is not None and free < needed:
+        error = StorageError(f"cannot write {what}: it needs about {_size(needed)} and the disk of {folder} has "
+                             f"{_size(free)} free; free some space or give --runs-dir on another disk")
+        error.errno = errno.ENOSPC
+        raise error
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} bytes"
+
+
 def new_run_dir(runs_dir: Path, name: str) -> Path:
     """runs/<name>, or runs/<name>-2, -3, ... when taken. Created atomically, so two runs never share one.
 
@@ -56,15 +106,18 @@ def new_run_dir(runs_dir: Path, name: str) -> Path:
     """
     check_run_name(name, "run name")
     runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
     n = 1
-    while True:
-        path = runs_dir / (name if n == 1 else f"{name}-{n}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            n += 1
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        while True:
+            path = runs_dir / (name if n == 1 else f"{name}-{n}")
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                n += 1
+    except OSError as exc:
+        raise storage_error(exc, runs_dir / name) from None
 
 
 def temporary_path(path: Path) -> Path:
@@ -73,11 +126,31 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
+@contextmanager
+def atomic_file(path: Path):
+    """Yields the temporary path to write `path` through; renamed over `path` when the block ends. A failure
+    removes the temporary file, leaves `path` as it was and raises StorageError (or what the block raised)."""
+    tmp = temporary_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+    finally:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` (UTF-8) to `path` atomically (see `temporary_path`)."""
-    tmp = temporary_path(path)
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_npz(path: Path, arrays: dict) -> None:
+    """np.savez of `arrays` to `path`, atomically."""
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def _json_default(o):
@@ -101,9 +174,20 @@ def _clean(o):
     return o
 
 
-def write_json(path: Path, obj) -> None:
-    """`obj` as indented JSON, atomically; NumPy values become plain ones, NaN and infinities null."""
-    atomic_write_text(path, json.dumps(_clean(obj), indent=2, default=_json_default) + "\n")
+def write_json(path: Path, obj, atomic: bool = True) -> None:
+    """`obj` as indented JSON, atomically; NumPy values become plain ones, NaN and infinities null.
+
+    atomic=False rewrites the file in place: the last resort on a disk with no room for a new file (a small file
+    reuses its own blocks), where a stale run.json would say "running" forever.
+    """
+    text = json.dumps(_clean(obj), indent=2, default=_json_default) + "\n"
+    if atomic:
+        atomic_write_text(path, text)
+        return
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise storage_error(exc, path) from None
 
 
 def read_json(path: Path) -> dict:
@@ -173,6 +257,78 @@ def process_alive(pid) -> bool:
     except PermissionError:
         return True
     return True
+
+
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")  # temporary_path's names: .last.h5.12345.tmp
+# what a run folder holds before its first checkpoint (hidden files aside)
+_BEFORE_FIRST_CHECKPOINT = {"config.yaml", "summary.txt", "splits.npz", "run.json", "checkpoints"}
+
+
+def _run_folders(root: Path) -> list[Path]:
+    """`root` and the folders under it that are runs (they hold run.json), with a k-fold folder's folds and refit."""
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
+        if (folder / "run.json").is_file():
+            found.append(folder)
+            found += sorted(p for p in folder.iterdir() if p.is_dir() and (p / "run.json").is_file())
+    return list(dict.fromkeys(found))
+
+
+def stale_temporaries(root: Path) -> list[Path]:
+    """Temporary files (see `temporary_path`) of the run folders at and under `root` whose writing process is gone:
+    a writer killed mid-write never renames or removes its file. Called where no write of this process is under
+    way; nothing outside run folders is looked at."""
+    found = []
+    for folder in _run_folders(Path(root)):
+        for p in [*folder.glob(".*.tmp"), *(folder / "checkpoints").glob(".*.tmp")]:
+            m = _TEMPORARY.match(p.name)
+            if m and p.is_file() and (int(m.group(1)) == os.getpid() or not process_alive(int(m.group(1)))):
+                found.append(p)
+    return found
+
+
+def remove_stale_temporaries(root: Path) -> list[Path]:
+    """Delete `stale_temporaries(root)`; returns those removed."""
+    removed = []
+    for p in stale_temporaries(root):
+        with suppress(OSError):
+            p.unlink()
+            removed.append(p)
+    return removed
+
+
+def never_trained(folder: Path) -> bool:
+    """A run folder whose run never wrote a checkpoint and whose process is gone (killed, or stopped while being
+    set up): nothing in it can be resumed or evaluated. A folder holding anything else is never one."""
+    try:
+        names = {p.name for p in folder.iterdir() if not p.name.startswith(".")}
+        checkpoints = folder / "checkpoints"
+        if checkpoints.is_dir() and any(p.suffix == ".h5" for p in checkpoints.iterdir()):
+            return False
+        if not names:  # a folder left between its creation and its first file
+            return time.time() - folder.stat().st_mtime > 60
+        info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(info, dict) or info.get("kind") == "kfold" or not names <= _BEFORE_FIRST_CHECKPOINT:
+        return False
+    return not (info.get("status") == "running" and process_alive(info.get("pid")))
+
+
+def clean(runs_dir: Path) -> list[Path]:
+    """`nntrain runs --clean`: remove stale temporary files and the run folders that never got a checkpoint (see
+    `never_trained`). Returns what was removed."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        raise NNTrainError(f"{root}: no such runs folder")
+    removed = remove_stale_temporaries(root)
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if never_trained(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def timestamp() -> str:

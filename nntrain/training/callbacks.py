@@ -12,6 +12,7 @@ import importlib
 import inspect
 import math
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 from nntrain.engine import monitor as monitor_rule
@@ -205,8 +206,10 @@ def import_object(spec: str, base_dir: Path | None = None):
         added = True
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"cannot import module `{module_name}` for {spec!r}: {exc}") from None
+    except Exception as exc:  # not found, a SyntaxError (its file and line), or the module's own code failing
+        detail = (f"{exc.filename}:{exc.lineno}: {exc.msg}" if isinstance(exc, SyntaxError) else
+                  str(exc) if isinstance(exc, ImportError) else f"{type(exc).__name__}: {exc}")
+        raise ConfigError(f"cannot import module `{module_name}` for {spec!r}: {detail}") from None
     finally:
         if added:
             sys.path.remove(str(base_dir))
@@ -288,6 +291,15 @@ class CSVLogger(Callback):
             w.writerow([epoch + 1, *(f"{v:.8g}" for v in logs.values())])
 
 
+def _check_filepath(filepath: str) -> None:
+    """A model_checkpoint filepath is formatted with named fields only ({epoch}, {val_loss:.4f}), as in Keras."""
+    try:  # positional fields, attributes and indexes fail here, as does a format code a number cannot take
+        filepath.format_map(defaultdict(lambda: 0.5, epoch=1))  # every logged value is a float
+    except (ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise ConfigError(f"model_checkpoint filepath {filepath!r}: {exc}; use names such as {{epoch:03d}} or "
+                          f"{{val_loss:.4f}}, and {{{{ }}}} for literal braces") from None
+
+
 @CALLBACKS.register("model_checkpoint", "ModelCheckpoint")
 class ModelCheckpoint(MonitorCallback):
     """Save a full checkpoint to `filepath` every `save_freq` epochs; with save_best_only, only when `monitor`
@@ -302,6 +314,7 @@ class ModelCheckpoint(MonitorCallback):
             raise ConfigError(f"model_checkpoint save_freq expects a positive number of epochs, got {save_freq!r}")
         super().__init__(monitor, mode)
         self.filepath, self.save_best_only, self.save_freq = str(filepath), save_best_only, save_freq
+        _check_filepath(self.filepath)
         self.best = None
 
     def on_epoch_end(self, epoch, logs):
@@ -317,7 +330,11 @@ class ModelCheckpoint(MonitorCallback):
             self.best_epoch = epoch
         from nntrain.runs.checkpoint import save_trainer
 
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except KeyError as exc:
+            raise ConfigError(f"model_checkpoint filepath {self.filepath!r} names {{{exc.args[0]}}}, which is not "
+                              f"logged; available: epoch, {', '.join(sorted(logs))}") from None
         save_trainer(path, self.trainer)
 
     def get_state(self):

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from nntrain import interrupts
 from nntrain.engine.model import Model
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError, ShapeError
@@ -95,24 +96,38 @@ def class_sample_weights(y: np.ndarray, class_weight: dict) -> np.ndarray:
 
 class StopRequest:
     """Ctrl-C / SIGTERM turned into a request that the Trainer honours after the current step, so a signal never
-    lands inside a checkpoint write. With `insist`, a second signal raises KeyboardInterrupt at once."""
+    lands inside a checkpoint write. With `insist`, a second signal while the Trainer still runs its steps raises at
+    once; once it is stopping (writing the last checkpoint and files) later signals are ignored (nntrain.interrupts).
+
+    Attributes:
+        signum: the signal that asked to stop (its exception: `interrupt()`), None while none has.
+    """
 
     def __init__(self):
         self.requested = False
+        self.signum: int | None = None
+        self.stopping = False
+
+    def interrupt(self) -> KeyboardInterrupt:
+        """What stopping raises: KeyboardInterrupt, or its subclass Terminated after SIGTERM."""
+        return interrupts.interrupt(self.signum)
 
     def handler(self, insist: bool = True):
         def handle(signum, frame):
-            if self.requested and insist:
-                raise KeyboardInterrupt
-            self.requested = True
+            interrupts.note(signum)
+            if not self.requested:
+                self.requested, self.signum = True, signum
+            elif insist and not self.stopping:
+                self.stopping = True
+                raise self.interrupt()
 
         return handle
 
     @contextmanager
-    def on_signals(self, signals=(signal.SIGINT, signal.SIGTERM), insist: bool = True, raise_on_exit: bool = False):
+    def on_signals(self, signals=interrupts.SIGNALS, insist: bool = True, raise_on_exit: bool = False):
         """Route `signals` to this request while the block runs. raise_on_exit: a request still pending when the
-        block ends (it came between two trainings) raises KeyboardInterrupt then."""
-        self.requested = False
+        block ends (it came between two trainings) raises KeyboardInterrupt (Terminated) then."""
+        self.requested, self.signum, self.stopping = False, None, False
         old = {}
         for sig in signals:
             try:
@@ -126,7 +141,7 @@ class StopRequest:
                 signal.signal(sig, previous)
             if raise_on_exit and self.requested:
                 self.requested = False
-                raise KeyboardInterrupt
+                raise self.interrupt()
 
 
 class Trainer:
@@ -205,9 +220,10 @@ class Trainer:
         try:
             while self.epoch < self.epochs and not self.stop_training:
                 if self.stop_request.requested:
-                    raise KeyboardInterrupt
+                    raise self.stop_request.interrupt()
                 self._run_epoch()
         except KeyboardInterrupt:
+            self.stop_request.stopping = True  # from here a further signal is ignored
             self.interrupted = True
             cbs.on_interrupt()
             raise
@@ -254,7 +270,7 @@ class Trainer:
                 sw = None if sw_all is None else sw_all[idx]
             train_on_batch(xb, yb, sw, tracker)
             if self.stop_request.requested:
-                raise KeyboardInterrupt  # the step is complete; the epoch is abandoned
+                raise self.stop_request.interrupt()  # the step is complete; the epoch is abandoned
             for hook in hooks:
                 hook(step)
             if self.stop_training:

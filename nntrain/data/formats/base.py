@@ -92,6 +92,13 @@ def check_file(path: Path) -> Path:
     return path
 
 
+def check_rows(shape: tuple, where: str) -> int:
+    """The number of rows of an array of `shape`; DataError for a 0-d array (one value, no rows)."""
+    if not shape:
+        raise DataError(f"{where}: holds a single value (shape ()), not rows of data; expected shape (rows, ...)")
+    return int(shape[0])
+
+
 def table_data(table: Table, roles: Roles, source: str) -> FileData:
     """FileData of a table: each input a Table of its columns, each output one column or a (rows, k) stack."""
     x = {n: table.select(cols, "feature") for n, cols in roles.inputs.items()}
@@ -132,6 +139,9 @@ def expected_inputs(pre: Preprocessor) -> str:
 def array_input(pre: Preprocessor, name: str, a: np.ndarray, path: Path) -> Any:
     """A chunk (rows, ...) of a numeric array as the raw input `name` expects (a Table for column-trained inputs)."""
     p = pre.inputs[name]
+    check_rows(a.shape, str(path))
+    if p.kind in ("table", "array") and a.dtype.kind not in "biuf":
+        raise DataError(f"{path}: input {name!r} expects numbers, got an array of dtype {a.dtype}")
     if p.source.get("type") == "x_columns":  # trained on columns of a catalogue x: take them from the full array
         cols = list(p.source["indices"])
         if a.ndim != 2 or a.shape[1] <= max(cols):

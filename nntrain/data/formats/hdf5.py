@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nntrain.data.formats.base import check_file
+from nntrain.data.formats.base import check_file, check_rows
 from nntrain.data.formats.keyed import Keyed
 from nntrain.data.raw import object_array
 from nntrain.errors import DataError
@@ -82,7 +82,7 @@ class Hdf5(Keyed):
     def _chunks(self, path, keys, batch_size, expected):
         import h5py
 
-        rows = h5_shapes(path, keys)[keys[0]][0][0]
+        rows = check_rows(h5_shapes(path, keys)[keys[0]][0], f"{path}[{keys[0]}]")
         with h5py.File(path, "r") as f:
             sets = {k: _dataset(f, k, path) for k in keys}
             for start in range(0, rows, batch_size):

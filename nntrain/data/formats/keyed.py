@@ -17,6 +17,7 @@ from nntrain.data.formats.base import (
     FileData,
     Format,
     array_input,
+    check_rows,
     expected_inputs,
 )
 from nntrain.data.raw import RawSplit
@@ -56,9 +57,9 @@ class Keyed(Format):
         roles = key_roles(spec, source)
         keys = roles.columns()
         arrays = self._arrays(path, keys)
+        lengths = {k: check_rows(np.shape(arrays[k]), f"{path}[{k}]") for k in keys}
         x = {n: arrays[k] for n, k in roles.inputs.items()}
         y = {n: np.asarray(arrays[k]) for n, k in roles.outputs.items()}
-        lengths = {f"{k}": len(arrays[k]) for k in keys}
         if len(set(lengths.values())) > 1:
             raise DataError(f"{path}: arrays have different numbers of rows: {lengths}")
         kinds = {n: array_kind(np.asarray(a)) for n, a in x.items()}
@@ -75,6 +76,7 @@ class Keyed(Format):
         inputs = {}
         for n, k in roles.inputs.items():
             shape, dtype = shapes[k]
+            check_rows(shape, f"{path}[{k}]")
             inputs[n] = tuple(shape[1:]) if np.dtype(dtype).kind in "biuf" else (None,)  # ragged sequences: unknown
         return Described(inputs, {n: target_facts(targets[k]) for n, k in roles.outputs.items()})
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from nntrain.data.formats.base import (
     Format,
     array_input,
     check_file,
+    check_rows,
     table_data,
 )
 from nntrain.data.formats.keyed import Keyed
@@ -95,9 +97,13 @@ def _npz_members(path: Path, read: Callable) -> dict:
             for info in archive.infolist():
                 if info.filename.endswith(".npy"):
                     with archive.open(info) as fp:
-                        out[info.filename[:-4]] = read(fp, info.file_size, info.filename[:-4])
-    except zipfile.BadZipFile:
-        raise DataError(f"{path}: not a valid .npz archive (zip)") from None
+                        try:
+                            out[info.filename[:-4]] = read(fp, info.file_size, info.filename[:-4])
+                        except (ValueError, EOFError) as exc:  # not an .npy stream (bad magic, cut short)
+                            raise DataError(f"{path}: member {info.filename} is not a valid .npy array ({exc})") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
+        # a damaged or truncated zip, an encrypted member or an unsupported compression
+        raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
     return out
 
 
@@ -173,7 +179,7 @@ class Npy(Format):
         if len(names) != 1 and any(pre.inputs[n].source.get("type") != "x_columns" for n in names):
             raise DataError(f"{path}: one .{self.name} array cannot feed {len(names)} inputs; use .npz with {names}")
         a = self._array(path, mmap=True)
-        for start in range(0, len(a), batch_size):
+        for start in range(0, check_rows(a.shape, str(path)), batch_size):
             chunk = a[start : start + batch_size]
             yield {n: array_input(pre, n, chunk, path) for n in names}
 
@@ -211,7 +217,7 @@ class Npz(Keyed):
                 f"{path}: no array {missing[0]!r}; expected {expected}; the archive holds {', '.join(shapes)}"
             )
         arrays = read_npz(path)
-        for start in range(0, len(arrays[keys[0]]), batch_size):
+        for start in range(0, check_rows(arrays[keys[0]].shape, f"{path}[{keys[0]}]"), batch_size):
             yield {k: arrays[k][start : start + batch_size] for k in keys}
 
 
