@@ -96,9 +96,11 @@ def _exit_status(main) -> int:
 
 @contextmanager
 def _process_like(argv: list[str], cwd):
-    """sys.argv, working folder and warning display of a fresh `nntrain` process, restored afterwards. Fails the
-    test if the command left a signal handler, an environment variable or a sys.path entry changed."""
+    """sys.argv, working folder, warning display and signal handlers of a fresh `nntrain` process, restored
+    afterwards (the console script sets the process's Ctrl-C/SIGTERM policy, which ends with a real process).
+    Fails the test if the command left an environment variable or a sys.path entry changed."""
     before, argv_before, cwd_before, modules_before = _shared_state(), sys.argv, os.getcwd(), set(sys.modules)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     sys.argv = ["nntrain", *argv]
     try:
         if cwd is not None:
@@ -112,6 +114,8 @@ def _process_like(argv: list[str], cwd):
     finally:
         os.chdir(cwd_before)
         sys.argv = argv_before
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
         for name in set(sys.modules) - modules_before:
             file = getattr(sys.modules[name], "__file__", None)
             path = Path(file).resolve() if file else ROOT
@@ -124,8 +128,7 @@ def _process_like(argv: list[str], cwd):
 
 def _shared_state() -> dict:
     """What a command must leave as it found it in a long-lived process."""
-    return {"environment": dict(os.environ), "sys.path": list(sys.path),
-            "signal handlers": {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}}
+    return {"environment": dict(os.environ), "sys.path": list(sys.path)}
 
 
 def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:

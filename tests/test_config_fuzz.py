@@ -143,10 +143,11 @@ class LibYAMLLoader(CParser, ConfigLoader):
     """nntrain's ConfigLoader (its resolvers and constructors) on libyaml's parser and composer: the same YAML at C
     speed, with the same positions."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, file: str = "<config>"):
         CParser.__init__(self, stream)
         yaml.constructor.SafeConstructor.__init__(self)
         yaml.resolver.Resolver.__init__(self)
+        self.file, self._open = file, 0
 
 
 def memoized(describe):

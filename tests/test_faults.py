@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from nntrain.cli.app import app
 from nntrain.runs import checkpoint
-from tests.helpers import ROOT, refused, run_cli
+from tests.helpers import ROOT, refused, run_process
 
 IRIS = """\
 name: iris
@@ -60,7 +60,7 @@ def small_disk(tmp_path):
 def test_a_full_disk_ends_the_run_cleanly(tmp_path, small_disk, size):
     (tmp_path / "iris.yaml").write_text(IRIS)
     disk = small_disk(size)
-    result = run_cli("fit", "iris.yaml", "--runs-dir", disk / "runs", "--progress", "none", cwd=tmp_path)
+    result = run_process("fit", "iris.yaml", "--runs-dir", disk / "runs", "--progress", "none", cwd=tmp_path)
     assert result.returncode in (0, 2), result.stderr  # a segfault in libhdf5 was 139
     assert "Traceback" not in result.stderr
     run = disk / "runs" / "iris"
@@ -80,7 +80,7 @@ def test_a_full_disk_ends_the_run_cleanly(tmp_path, small_disk, size):
     if (run / "checkpoints" / "last.h5").exists():
         assert f"resume with: nntrain fit --resume {run}" in message
     else:
-        resumed = run_cli("fit", "--resume", run, cwd=tmp_path)
+        resumed = run_process("fit", "--resume", run, cwd=tmp_path)
         assert resumed.returncode == 2 and "nothing to resume" in resumed.stderr
         assert f"--name iris --runs-dir {run.parent}" in " ".join(resumed.stderr.split())
 
@@ -89,12 +89,12 @@ def test_a_read_only_runs_folder_and_a_name_too_long_are_one_message_each(tmp_pa
     (tmp_path / "iris.yaml").write_text(IRIS)
     disk = small_disk("1m")
     subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
-    result = run_cli("fit", "iris.yaml", "--runs-dir", disk / "runs", "--progress", "none", cwd=tmp_path)
+    result = run_process("fit", "iris.yaml", "--runs-dir", disk / "runs", "--progress", "none", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == f"error: cannot write {disk}/runs/iris: the file system is read-only"
 
     (tmp_path / "long.yaml").write_text(IRIS + f"callbacks:\n  - model_checkpoint: {{filepath: '{'x' * 300}.h5'}}\n")
-    result = run_cli("fit", "long.yaml", "--progress", "none", cwd=tmp_path)
+    result = run_process("fit", "long.yaml", "--progress", "none", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "the file name is too long" in result.stderr
     assert "resume with: nntrain fit --resume runs/iris" in result.stderr

@@ -78,13 +78,14 @@ def test_a_command_leaves_nothing_behind(tmp_path):
     assert "my_callbacks" not in sys.modules  # the next config's my_callbacks.py is imported afresh
 
 
-@pytest.mark.parametrize("leak", ["environment", "signal handlers"])
+@pytest.mark.parametrize("leak", ["environment", "sys.path"])
 def test_a_command_that_leaks_state_fails_the_test(monkeypatch, leak):
     def main():  # stands in for the console script's entry point
         if leak == "environment":
             os.environ["NNTRAIN_LEAKED"] = "1"
         else:
-            signal.signal(signal.SIGTERM, lambda *a: None)
+            sys.path.append("/nntrain-leaked")
+            signal.signal(signal.SIGTERM, lambda *a: None)  # restored as a process's would end: never a leak
         raise SystemExit(0)
 
     monkeypatch.setattr(nntrain.cli, "main", main)
@@ -95,3 +96,5 @@ def test_a_command_that_leaks_state_fails_the_test(monkeypatch, leak):
             invoke("fit", "x.yaml")
     finally:
         signal.signal(signal.SIGTERM, old)
+        if "/nntrain-leaked" in sys.path:
+            sys.path.remove("/nntrain-leaked")

@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "nntrain"
 
 # lower number = lower layer; a module may import its own layer or below
-LAYERS = {"errors": 0, "registry": 0, "engine": 1, "data": 2, "runs": 3, "training": 4, "config": 5,
+LAYERS = {"errors": 0, "registry": 0, "interrupts": 0, "engine": 1, "data": 2, "runs": 3, "training": 4, "config": 5,
           "commands": 6, "cli": 7, "__main__": 8}
 
 

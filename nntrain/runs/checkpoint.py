@@ -286,8 +286,8 @@ def load(path) -> Checkpoint:
             raise CheckpointError(f"{path}: not an nntrain checkpoint (no `format={FORMAT}` attribute)")
         _check_layout(f, path)
         try:
-            weights = {name: {k: read_dataset(ds) for k, ds in _group(g).items()}
-                       for name, g in _group(f["weights"]).items()}
+            weights = {name: {k: read_dataset(ds) for k, ds in g.items()}  # groups: _check_layout saw to it
+                       for name, g in f["weights"].items()}
             opt_cfg, opt_state = None, {}
             if "optimizer" in f:
                 opt_cfg = json.loads(f["optimizer"].attrs["config"])
@@ -317,14 +317,6 @@ def load(path) -> Checkpoint:
         except (KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError, OSError,
                 json.JSONDecodeError) as exc:  # a tampered or damaged file: whatever the layout check could not see
             raise CheckpointError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc})") from None
-
-
-def _group(obj):
-    import h5py
-
-    if not isinstance(obj, h5py.Group):
-        raise CheckpointError(f"`{obj.name}` is an array where a layer's group of weights belongs")
-    return obj
 
 
 def model_from_checkpoint(ckpt: Checkpoint, seed: int = 0):
