@@ -29,9 +29,7 @@ CHECKPOINT_HELP = "best (default; last when the run had no validation set) or la
 
 def fail(exc: Exception, code: int = 2) -> None:
     """Print a user error as one red paragraph and exit."""
-    from rich.markup import escape
-
-    render.console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    render.console(stderr=True).print(render.styled(("error:", "bold red"), f" {exc}"), soft_wrap=True)
     raise typer.Exit(code)
 
 

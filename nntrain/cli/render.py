@@ -7,20 +7,35 @@ from __future__ import annotations
 
 import sys
 
-def console(stderr: bool = False):
-    """A rich console; off a terminal (logs, pipes) tables get 120 columns instead of rich's 80."""
+def console(stderr: bool = False, stream=None):
+    """A rich console on stdout (stderr, or `stream`); off a terminal (logs, pipes) tables get 120 columns instead
+    of rich's 80. Emoji codes are off: `:fire:` in a name or a path prints as typed."""
     from rich.console import Console
 
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 120)
+    stream = stream or (sys.stderr if stderr else sys.stdout)
+    return Console(file=stream, highlight=False, emoji=False, width=None if stream.isatty() else 120)
 
 
-def wide_console():
+def wide_console(stream=None):
     """A console for wide tables: piped output is not cut to 80 columns (terminals keep their width)."""
-    out = console()
+    out = console(stream=stream)
     if not out.is_terminal:
         out.width = 160
     return out
+
+
+def lit(value, style: str = ""):
+    """`value` as rich Text: printed literally, never read as markup (`[bold]`) or emoji (`:fire:`)."""
+    from rich.text import Text
+
+    return Text(str(value), style=style)
+
+
+def styled(*parts):
+    """Text from pieces, each a plain string or (string, style); no piece is ever read as markup."""
+    from rich.text import Text
+
+    return Text.assemble(*parts)
 
 
 def fmt(v) -> str:
@@ -45,7 +60,7 @@ def download_progress(mode: str):
                                        TransferSpeedColumn)
 
             if "bar" not in state:
-                state["bar"] = Progress(TextColumn(description), BarColumn(), DownloadColumn(),
+                state["bar"] = Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
                                         TransferSpeedColumn(), TimeRemainingColumn(), transient=False)
                 state["bar"].start()
                 state["task"] = state["bar"].add_task(description, total=total or None)
@@ -66,7 +81,7 @@ def fit_report(result, mode: str, quiet: bool) -> None:
         style = "red" if result.exit_code else "yellow"
         stream = sys.stderr if result.exit_code else sys.stdout
         if mode == "bar":
-            console(stderr=bool(result.exit_code)).print(f"[{style}]{result.message}[/]")
+            console(stderr=bool(result.exit_code)).print(lit(result.message, style))
         else:
             print(result.message, file=stream, flush=True)
     if quiet:
@@ -78,7 +93,7 @@ def fit_report(result, mode: str, quiet: bool) -> None:
     if mode == "bar":
         from rich.table import Table
 
-        table = Table(title=f"{result.status}: {result.run_dir}")
+        table = Table(title=lit(f"{result.status}: {result.run_dir}"))
         table.add_column("metric")
         table.add_column("final", justify="right")
         table.add_column("best", justify="right")
@@ -103,10 +118,15 @@ class FoldDisplay:
     def start(self):
         if self.mode != "bar":
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TextColumn("{task.fields[logs]}"), console=console())
+        class LogsColumn(ProgressColumn):  # the logs as Text: a fold's message is shown as written
+            def render(self, task):
+                logs = task.fields["logs"]
+                return lit(logs) if isinstance(logs, str) else logs
+
+        self.progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), LogsColumn(), console=console())
         self.progress.start()
 
     def stop(self):
@@ -132,8 +152,8 @@ class FoldDisplay:
                                      logs=self._logs(event["logs"]))
             elif kind == "end" and fold in self.tasks:
                 style = {"finished": "green", "failed": "red"}.get(event["status"], "yellow")
-                self.progress.update(self.tasks[fold], logs=f"[{style}]{event['status']}[/] "
-                                                            f"{self._logs(event['final'])} {event['message']}")
+                self.progress.update(self.tasks[fold], logs=styled((event["status"], style),
+                                                                   f" {self._logs(event['final'])} {event['message']}"))
         elif self.mode == "line" and kind == "end":
             extra = f" ({event['message']})" if event["message"] else ""
             print(f"{label}: {event['status']} after {event['epochs']} epochs - {self._logs(event['final'])}{extra}",
@@ -156,24 +176,25 @@ def kfold_report(result, mode: str, quiet: bool) -> None:
     from rich.table import Table
 
     out = wide_console()
-    out.print(f"[bold]{s['folds']}-fold {s['status']}[/]: {result.run_dir}")
+    out.print(styled((f"{s['folds']}-fold {s['status']}", "bold"), f": {result.run_dir}"))
     table = Table()
     table.add_column("metric")
     table.add_column("final mean ± std", justify="right")
     table.add_column("best mean ± std", justify="right")
     for k, m in s["metrics"].items():
-        table.add_row(k, f"{fmt(m['final_mean'])} ± {fmt(m['final_std'])}",
+        table.add_row(lit(k), f"{fmt(m['final_mean'])} ± {fmt(m['final_std'])}",
                       f"{fmt(m['best_mean'])} ± {fmt(m['best_std'])}")
     out.print(table)
     best = s.get("best_epoch")
     if best:
-        out.print(f"averaged {best['monitor']} is best at epoch {best['epoch']} ({fmt(best['value'])})")
+        out.print(lit(f"averaged {best['monitor']} is best at epoch {best['epoch']} ({fmt(best['value'])})"))
     refit = s.get("refit")
     if refit:
         test = ", ".join(f"{k}={fmt(v)}" for k, v in (refit.get("test") or {}).items())
-        out.print(f"refit on all training rows for {refit['epochs']} epochs: {refit['status']}"
-                      + (f"; test: {test}" if test else ""))
-    out.print(f"written: [cyan]{result.run_dir / 'kfold.json'}[/], [cyan]{result.run_dir / 'kfold.csv'}[/]")
+        out.print(lit(f"refit on all training rows for {refit['epochs']} epochs: {refit['status']}"
+                      + (f"; test: {test}" if test else "")))
+    out.print(styled("written: ", (str(result.run_dir / "kfold.json"), "cyan"), ", ",
+                     (str(result.run_dir / "kfold.csv"), "cyan")))
 
 
 def fit_started(mode: str, run_dir, cfg, model) -> None:
@@ -181,7 +202,7 @@ def fit_started(mode: str, run_dir, cfg, model) -> None:
     if mode == "none":
         return
     if mode == "bar":
-        console().print(f"[bold]{cfg['name']}[/]: run folder [cyan]{run_dir}[/]")
+        console().print(styled((cfg["name"], "bold"), ": run folder ", (str(run_dir), "cyan")))
         console().print(model.summary(), markup=False)
     else:
         print(f"{cfg['name']}: run folder {run_dir}", flush=True)
@@ -189,7 +210,7 @@ def fit_started(mode: str, run_dir, cfg, model) -> None:
 
 def kfold_started(mode: str, run_dir, cfg, folds: int) -> None:
     if mode == "bar":
-        console().print(f"[bold]{cfg['name']}[/]: {folds}-fold cross-validation in [cyan]{run_dir}[/]")
+        console().print(styled((cfg["name"], "bold"), f": {folds}-fold cross-validation in ", (str(run_dir), "cyan")))
     elif mode == "line":
         print(f"{cfg['name']}: {folds}-fold cross-validation in {run_dir}", flush=True)
 
@@ -212,10 +233,9 @@ def datasets_table(rows: list[dict]) -> None:
         table.add_column(col, no_wrap=col == "name", justify="right" if col in ("rows", "classes") else "left")
     for r in rows:
         n = r.get("rows", "")
-        table.add_row(str(r.get("name")), str(r.get("source")), str(r.get("task")),
-                      f"{n:,}" if isinstance(n, int) else str(n), str(r.get("shape", "")),
-                      str(r.get("classes", "") or ""),
-                      "yes" if r.get("cached", r.get("source") == "bundled") else "download")
+        table.add_row(*map(lit, (r.get("name"), r.get("source"), r.get("task"), f"{n:,}" if isinstance(n, int) else n,
+                                 r.get("shape", ""), r.get("classes", "") or "",
+                                 "yes" if r.get("cached", r.get("source") == "bundled") else "download")))
     console().print(table)
 
 
@@ -224,20 +244,20 @@ def _class_tables(out_console, label: str, out: dict) -> None:
     from rich.table import Table
 
     names = out["class_names"]
-    out_console.print(f"\n[bold]{label}confusion matrix[/] (rows: true class, columns: predicted)")
+    out_console.print(styled("\n", (f"{label}confusion matrix", "bold"), " (rows: true class, columns: predicted)"))
     cm = Table()
     cm.add_column("true \\ predicted")
     for c in names:
-        cm.add_column(str(c), justify="right")
+        cm.add_column(lit(c), justify="right")
     for c, row in zip(names, out["confusion_matrix"]):
-        cm.add_row(str(c), *map(str, row))
+        cm.add_row(lit(c), *map(str, row))
     out_console.print(cm)
-    out_console.print(f"\n[bold]{label}per class[/] (accuracy {fmt(out['accuracy'])})")
+    out_console.print(styled("\n", (f"{label}per class", "bold"), f" (accuracy {fmt(out['accuracy'])})"))
     pc = Table()
     for col in ("class", "precision", "recall", "f1", "support"):
         pc.add_column(col, justify="left" if col == "class" else "right")
     for c in out["per_class"]:
-        pc.add_row(str(c["class"]), fmt(c["precision"]), fmt(c["recall"]), fmt(c["f1"]), str(c["support"]))
+        pc.add_row(lit(c["class"]), fmt(c["precision"]), fmt(c["recall"]), fmt(c["f1"]), str(c["support"]))
     for avg in ("macro_avg", "weighted_avg"):
         a = out[avg]
         pc.add_row(avg.replace("_", " "), fmt(a["precision"]), fmt(a["recall"]), fmt(a["f1"]), "")
@@ -250,15 +270,15 @@ def _output_tables(out_console, label: str, out: dict) -> None:
     if "confusion_matrix" in out:
         _class_tables(out_console, label, out)
     elif "per_label" in out:
-        out_console.print(f"\n[bold]{label}per label[/]")
+        out_console.print(styled("\n", (f"{label}per label", "bold")))
         pl = Table()
         for col in ("label", "precision", "recall", "f1", "support"):
             pl.add_column(col, justify="left" if col == "label" else "right")
         for c, m in out["per_label"].items():
-            pl.add_row(str(c), fmt(m["precision"]), fmt(m["recall"]), fmt(m["f1"]), str(m["support"]))
+            pl.add_row(lit(c), fmt(m["precision"]), fmt(m["recall"]), fmt(m["f1"]), str(m["support"]))
         out_console.print(pl)
     elif "mae" in out:
-        out_console.print(f"\n[bold]{label}regression[/] ({out['units']} units)")
+        out_console.print(styled("\n", (f"{label}regression", "bold"), f" ({out['units']} units)"))
         rg = Table()
         for col in ("MAE", "MSE", "RMSE", "R^2"):
             rg.add_column(col, justify="right")
@@ -273,18 +293,18 @@ def evaluation(result) -> None:
     r = result.report
     out_console = console()
     if r.get("note"):
-        out_console.print(f"[yellow]{r['note']}[/]")
-    out_console.print(f"[bold]{r['data']}[/]: {r['rows']} rows, {r['checkpoint']} checkpoint (epoch {r['epoch']}), "
-                      f"batch size {r['batch_size']}")
+        out_console.print(lit(r["note"], "yellow"))
+    out_console.print(styled((r["data"], "bold"), f": {r['rows']} rows, {r['checkpoint']} checkpoint "
+                                                 f"(epoch {r['epoch']}), batch size {r['batch_size']}"))
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, v in r["metrics"].items():
-        table.add_row(k, fmt(v))
+        table.add_row(lit(k), fmt(v))
     out_console.print(table)
     for name, out in r["outputs"].items():
         _output_tables(out_console, "" if len(r["outputs"]) == 1 else f"{name}: ", out)
-    out_console.print(f"written: [cyan]{result.path}[/]")
+    out_console.print(styled("written: ", (str(result.path), "cyan")))
 
 
 def predictions(result) -> None:
@@ -293,34 +313,33 @@ def predictions(result) -> None:
 
     notes = console(stderr=result.table is None)
     if result.note:
-        notes.print(f"[yellow]{result.note}[/]")
+        notes.print(lit(result.note, "yellow"))
     if result.table is not None:
-        console().print(f"[bold]{result.rows} predictions[/] ({result.checkpoint})")
+        console().print(styled((f"{result.rows} predictions", "bold"), f" ({result.checkpoint})"))
         table = Table()
         first = result.table[0] if result.table else [0] * len(result.columns)
         for col, value in zip(result.columns, first):
-            table.add_column(col, justify="right" if isinstance(value, (int, float)) else "left")
+            table.add_column(lit(col), justify="right" if isinstance(value, (int, float)) else "left")
         for row in result.table:
-            table.add_row(*[fmt(v) for v in row])
+            table.add_row(*[lit(fmt(v)) for v in row])
         console().print(table)
     else:
         why = " (more rows than fit a table; give --output to choose the file)" if result.defaulted_output else ""
-        notes.print(f"{result.rows} predictions written to [cyan]{result.output}[/]{why}")
+        notes.print(styled(f"{result.rows} predictions written to ", (str(result.output), "cyan"), why))
 
 
 def runs_table(rows: list, runs_dir) -> None:
     """`nntrain runs`: one row per run folder."""
     from rich.table import Table
 
-    table = Table(title=f"{len(rows)} runs in {runs_dir}")
+    table = Table(title=lit(f"{len(rows)} runs in {runs_dir}"))
     for col in ("name", "date", "dataset", "params", "epochs", "metric", "best val", "test", "status"):
         table.add_column(col, justify="right" if col in ("params", "epochs", "best val", "test") else "left",
                          no_wrap=col in ("date", "status"))
     colors = {"finished": "green", "failed": "red", "interrupted": "yellow", "partial": "yellow"}
     for r in rows:
         name = r.name if r.kind == "run" else f"{r.name} ({r.kind})"
-        status = f"[{colors[r.status]}]{r.status}[/]" if r.status in colors else r.status
-        table.add_row(name, r.date, r.dataset, f"{r.params:,}" if r.params is not None else "-",
-                      str(r.epochs) if r.epochs is not None else "-", r.metric or "-", fmt(r.best_val),
-                      fmt(r.test), status)
+        table.add_row(*map(lit, (name, r.date, r.dataset, f"{r.params:,}" if r.params is not None else "-",
+                                 r.epochs if r.epochs is not None else "-", r.metric or "-", fmt(r.best_val),
+                                 fmt(r.test))), lit(r.status, colors.get(r.status, "")))
     wide_console().print(table)

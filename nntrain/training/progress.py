@@ -111,14 +111,16 @@ class ProgressDisplay(Callback):
         if self.console is None:
             from rich.console import Console
 
-            self.console = Console(file=self.stream)
+            self.console = Console(file=self.stream, highlight=False, emoji=False)  # names print as typed
         return self.console
 
     def warn(self, message: str) -> None:
         if self.mode == "none":
             return
         if self.mode == "bar":
-            self._console().print(f"[yellow]warning:[/] {message}", highlight=False)
+            from rich.text import Text
+
+            self._console().print(Text.assemble(("warning:", "yellow"), f" {message}"))
         else:
             print(f"warning: {message}", file=self.stream, flush=True)
 
@@ -126,12 +128,12 @@ class ProgressDisplay(Callback):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self._progress = Progress(
-            TextColumn("{task.fields[epoch]}"),
+            TextColumn("{task.fields[epoch]}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TextColumn("{task.fields[eta]}"),
-            TextColumn("{task.fields[logs]}"),
+            TextColumn("{task.fields[rate]}", markup=False),
+            TextColumn("{task.fields[eta]}", markup=False),
+            TextColumn("{task.fields[logs]}", markup=False),
             console=self._console(),
             transient=True,
             auto_refresh=False,
