@@ -15,9 +15,8 @@ import typer
 from nntrain.cli import render
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
     no_args_is_help=True,
-    help="Train Keras-style neural networks from one YAML file, on nntrain's own NumPy engine.",
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
@@ -25,6 +24,27 @@ app = typer.Typer(
 SET_HELP = "Override a config value: --set training.epochs=50 (repeatable)."
 PROGRESS_HELP = "auto (bar on a terminal, one line per epoch otherwise), bar, line or none."
 CHECKPOINT_HELP = "best (default; last when the run had no validation set) or last."
+
+
+def _version(value: bool) -> None:
+    if value:
+        from nntrain import __version__
+
+        print(f"nntrain {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print nntrain's version and exit.")):
+    """Train Keras-style neural networks from one YAML file, on nntrain's own NumPy engine.
+
+    \b
+    Examples:
+      nntrain fit configs/iris.yaml
+      nntrain evaluate runs/iris
+      nntrain runs --json
+    """
 
 
 def fail(exc: Exception, code: int = 2) -> None:
@@ -60,18 +80,25 @@ def _progress_mode(progress: str, quiet: bool) -> str:
 
 @app.command()
 def fit(
-    config: Optional[Path] = typer.Argument(None, help="The YAML config file."),
-    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
-    name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the config's `name`)."),
-    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder from its "
-                                                                 "last checkpoint (exactly)."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Start from another run's checkpoint, "
-                                                                   "matching layers by name."),
-    progress: str = typer.Option("auto", "--progress", help=PROGRESS_HELP),
+    config: Optional[Path] = typer.Argument(None, metavar="CONFIG", help="The YAML config file."),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP),
+    name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Run name (default: the config's "
+                                                                            "`name`)."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", metavar="DIR", help="Where run folders go."),
+    resume: Optional[Path] = typer.Option(None, "--resume", metavar="RUN_DIR",
+                                          help="Continue the run in this folder from its last checkpoint (exactly)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", metavar="CHECKPOINT",
+                                           help="Start from another run's checkpoint, matching layers by name."),
+    progress: str = typer.Option("auto", "--progress", metavar="MODE", help=PROGRESS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and the run folder."),
 ):
-    """Train the model a config describes; write config, history, metrics and checkpoints to runs/NAME/."""
+    """Train the model a config describes; write config, history, metrics and checkpoints to runs/NAME/.
+
+    \b
+    Examples:
+      nntrain fit configs/iris.yaml --set training.epochs=100
+      nntrain fit --resume runs/iris
+    """
     from nntrain.commands.fit import fit as fit_run
     from nntrain.training.progress import ProgressDisplay
 
@@ -85,11 +112,16 @@ def fit(
 
 @app.command()
 def check(
-    config: Path = typer.Argument(..., help="The YAML config file."),
-    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    config: Path = typer.Argument(..., metavar="CONFIG", help="The YAML config file."),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP),
 ):
     """Validate a config and print it resolved (all defaults filled in) with the model summary.
-    Loads and downloads no data."""
+    Loads and downloads no data.
+
+    \b
+    Example:
+      nntrain check configs/iris.yaml --set optimizer.learning_rate=3e-4
+    """
     from nntrain.commands.prepare import check as check_config
 
     cfg, model = _guard(check_config, config, set_)
@@ -98,7 +130,12 @@ def check(
 
 @app.command()
 def schema():
-    """Print the JSON Schema of the config format (for VS Code YAML, JetBrains and other editors)."""
+    """Print the JSON Schema of the config format (for VS Code YAML, JetBrains and other editors).
+
+    \b
+    Example:
+      nntrain schema > nntrain.schema.json
+    """
     import json
 
     from nntrain.config.schema import config_schema
@@ -108,7 +145,12 @@ def schema():
 
 @app.command()
 def datasets():
-    """List the bundled datasets and the Keras catalogue ones, with shapes and tasks."""
+    """List the bundled datasets and the Keras catalogue ones, with shapes and tasks.
+
+    \b
+    Example:
+      nntrain datasets
+    """
     from nntrain.data import list_datasets
 
     render.datasets_table(_guard(list_datasets))
@@ -116,15 +158,22 @@ def datasets():
 
 @app.command()
 def evaluate(
-    run: Path = typer.Argument(..., help="A run folder (runs/NAME) or a checkpoint file."),
-    checkpoint: str = typer.Option("best", "--checkpoint", help=CHECKPOINT_HELP),
-    data: Optional[Path] = typer.Option(None, "--data", help="Evaluate on another config's data (.yaml) or a "
-                                                             "data file laid out like the training data."),
-    split: str = typer.Option("test", "--split", help="test, val or train (of the run's data, or --data's config)."),
+    run: Path = typer.Argument(..., metavar="RUN", help="A run folder (runs/NAME) or a checkpoint file."),
+    checkpoint: str = typer.Option("best", "--checkpoint", metavar="best|last", help=CHECKPOINT_HELP),
+    data: Optional[Path] = typer.Option(None, "--data", metavar="FILE", help="Evaluate on another config's data "
+                                        "(.yaml) or a data file laid out like the training data."),
+    split: str = typer.Option("test", "--split", metavar="test|val|train",
+                              help="Which split of the run's data (or of --data's config)."),
 ):
     """Loss and metrics of a trained run on its test split (or val/train, or other data), with a confusion matrix
     and per-class precision/recall/F1 (classification) or MAE/MSE/RMSE/R^2 (regression).
-    Writes evaluation-SPLIT-CHECKPOINT.json into the run folder."""
+    Writes evaluation-SPLIT-CHECKPOINT.json into the run folder.
+
+    \b
+    Examples:
+      nntrain evaluate runs/iris
+      nntrain evaluate runs/iris --split val --checkpoint last
+    """
     from nntrain.commands.evaluate import evaluate as evaluate_run
 
     render.evaluation(_guard(evaluate_run, run, checkpoint=checkpoint, data=data, split=split))
@@ -132,16 +181,24 @@ def evaluate(
 
 @app.command()
 def predict(
-    run: Path = typer.Argument(..., help="A run folder (runs/NAME) or a checkpoint file."),
-    input: Path = typer.Argument(..., help="New data: .csv (the training feature columns, raw), .npy, .npz, .h5, "
-                                           "or .txt (one document per line)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write predictions to FILE.csv or FILE.npy."),
+    run: Path = typer.Argument(..., metavar="RUN", help="A run folder (runs/NAME) or a checkpoint file."),
+    input: Path = typer.Argument(..., metavar="INPUT", help="New data: .csv (the training feature columns, raw), "
+                                                            ".npy, .npz, .h5, or .txt (one document per line)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE",
+                                          help="Write predictions to FILE.csv or FILE.npy."),
     proba: bool = typer.Option(False, "--proba", help="Add one probability column per class."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", help="Add the K most likely classes and probabilities."),
-    checkpoint: str = typer.Option("best", "--checkpoint", help=CHECKPOINT_HELP),
+    top_k: Optional[int] = typer.Option(None, "--top-k", metavar="K",
+                                        help="Add the K most likely classes and probabilities."),
+    checkpoint: str = typer.Option("best", "--checkpoint", metavar="best|last", help=CHECKPOINT_HELP),
 ):
     """Predict new data with a trained run, applying its stored preprocessing. Without --output, a few rows print as
-    a table and more go to INPUT-predictions.csv beside the input."""
+    a table and more go to INPUT-predictions.csv beside the input.
+
+    \b
+    Examples:
+      nntrain predict runs/iris new_flowers.csv --proba
+      nntrain predict runs/iris new_flowers.csv -o predictions.csv
+    """
     from nntrain.commands.predict import predict as predict_rows
 
     render.predictions(_guard(predict_rows, run, input, output=output, proba=proba, top_k=top_k,
@@ -150,21 +207,29 @@ def predict(
 
 @app.command()
 def kfold(
-    config: Path = typer.Argument(..., help="The YAML config file."),
-    folds: int = typer.Option(..., "--folds", "-k", help="Number of folds K (2 .. training rows)."),
+    config: Path = typer.Argument(..., metavar="CONFIG", help="The YAML config file."),
+    folds: int = typer.Option(..., "--folds", "-k", metavar="K", help="Number of folds K (2 .. training rows)."),
     stratify: bool = typer.Option(False, "--stratify", help="Keep class proportions in every fold."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Train folds in N parallel processes (same results)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", metavar="N", help="Train folds in N parallel processes (same "
+                                                                  "results)."),
     refit: bool = typer.Option(False, "--refit", help="Then train on all training rows for the best averaged epoch "
                                                       "count and evaluate on the test split."),
-    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
-    name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the config's `name`)."),
-    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
-    progress: str = typer.Option("auto", "--progress", help=PROGRESS_HELP),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP),
+    name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Run name (default: the config's "
+                                                                            "`name`)."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", metavar="DIR", help="Where run folders go."),
+    progress: str = typer.Option("auto", "--progress", metavar="MODE", help=PROGRESS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and the run folder."),
 ):
     """K-fold cross-validation: a fresh model per fold, trained on K-1 parts and validated on the held-out one.
     Writes runs/NAME/fold-1..K (normal run folders) and kfold.json / kfold.csv with mean +- std per metric, the
-    averaged validation curve and its best epoch."""
+    averaged validation curve and its best epoch.
+
+    \b
+    Examples:
+      nntrain kfold configs/boston_housing_kfold.yaml --folds 4
+      nntrain kfold configs/iris.yaml -k 5 --stratify --jobs 2 --refit
+    """
     from nntrain.commands.kfold import kfold as kfold_run
 
     mode = _progress_mode(progress, quiet)
@@ -184,9 +249,14 @@ def kfold(
 
 
 @app.command()
-def plot(run: Path = typer.Argument(..., help="A run folder or a k-fold folder.")):
+def plot(run: Path = typer.Argument(..., metavar="RUN", help="A run folder or a k-fold folder.")):
     """PNG charts into the run folder: learning curves (training vs validation), the learning rate when it
-    changed, k-fold averaged curves with per-fold spread, and confusion matrices of `nntrain evaluate`."""
+    changed, k-fold averaged curves with per-fold spread, and confusion matrices of `nntrain evaluate`.
+
+    \b
+    Example:
+      nntrain plot runs/iris
+    """
     from nntrain.commands.plot import plot_run
 
     for path in _guard(plot_run, run):
@@ -195,12 +265,18 @@ def plot(run: Path = typer.Argument(..., help="A run folder or a k-fold folder."
 
 @app.command("runs")
 def runs_cmd(
-    runs_dir: Path = typer.Argument(Path("runs"), help="The folder holding run folders."),
-    sort: Optional[str] = typer.Option(None, "--sort", help="date (default), name, params, epochs, status, or a "
-                                                            "metric such as val_accuracy, val_loss, test_mae."),
+    runs_dir: Path = typer.Argument(Path("runs"), metavar="RUNS_DIR", help="The folder holding run folders."),
+    sort: Optional[str] = typer.Option(None, "--sort", metavar="COLUMN", help="date (default), name, params, "
+                                       "epochs, status, or a metric such as val_accuracy, val_loss, test_mae."),
 ):
     """A table of the runs: name, date, dataset, parameters, epochs, best validation metric, test metric (after
-    `nntrain evaluate`) and status."""
+    `nntrain evaluate`) and status.
+
+    \b
+    Examples:
+      nntrain runs
+      nntrain runs runs/ --sort val_accuracy
+    """
     from nntrain.runs.table import list_runs
 
     render.runs_table(_guard(list_runs, runs_dir, sort=sort), runs_dir)
