@@ -76,6 +76,43 @@ def download_progress(mode: str):
     return report
 
 
+def end_of_run(result) -> str:
+    """The end-of-run line: how many epochs ran and the metrics of the weights the model kept (restore_best_weights
+    may have put an earlier epoch back; the last epoch's values are in history.csv)."""
+    kept = result.metrics.get("kept")
+    head = f"{result.status} after {result.epochs} epochs"
+    if not kept:
+        return head
+    values = ", ".join(f"{k}={fmt(v)}" for k, v in kept["metrics"].items())
+    if kept["restored_best_weights"]:
+        return f"{head}; the model keeps the weights of epoch {kept['epoch']} (restore_best_weights): {values}"
+    return f"{head}: {values}"
+
+
+def _fit_table(result):
+    """The end-of-run table (bar mode): per metric the kept epoch's value (when not the last), the last epoch's, the
+    best and its epoch."""
+    from rich.table import Table
+
+    m = result.metrics
+    kept = m.get("kept") or {}
+    restored = kept.get("restored_best_weights")
+    table = Table(title=lit(f"{end_of_run(result).split(':')[0]}: {result.run_dir}"))
+    table.add_column("metric")
+    if restored:
+        table.add_column(f"kept (epoch {kept['epoch']})", justify="right")
+    table.add_column(f"last (epoch {m.get('epochs')})", justify="right")
+    table.add_column("best", justify="right")
+    table.add_column("best epoch", justify="right")
+    for k, last in m.get("final", {}).items():
+        if k in ("seconds", "learning_rate"):
+            continue
+        b = m["best"].get(k, {})
+        cells = [fmt(kept["metrics"].get(k))] if restored else []
+        table.add_row(lit(k), *cells, fmt(last), fmt(b.get("value")), str(b.get("epoch", "")))
+    return table
+
+
 def fit_report(result, mode: str, quiet: bool) -> None:
     if result.message:
         style = "red" if result.exit_code else "yellow"
@@ -89,21 +126,10 @@ def fit_report(result, mode: str, quiet: bool) -> None:
         return
     if mode == "none":
         return
-    keys = [k for k in result.final if k not in ("seconds", "learning_rate")]
     if mode == "bar":
-        from rich.table import Table
-
-        table = Table(title=lit(f"{result.status}: {result.run_dir}"))
-        table.add_column("metric")
-        table.add_column("final", justify="right")
-        table.add_column("best", justify="right")
-        table.add_column("best epoch", justify="right")
-        for k in keys:
-            b = result.best.get(k, {})
-            table.add_row(k, f"{result.final[k]:.4f}", f"{b.get('value', float('nan')):.4f}", str(b.get("epoch", "")))
-        console().print(table)
+        console().print(_fit_table(result))
     else:
-        print(f"{result.status}: " + ", ".join(f"{k}={result.final[k]:.4f}" for k in keys), flush=True)
+        print(end_of_run(result), flush=True)
         print(f"run folder: {result.run_dir}", flush=True)
 
 

@@ -39,9 +39,32 @@ def _duration(seconds: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
+def overfitting_remedies(trainer) -> str:
+    """What to try against overfitting, leaving out what the run does already (early stopping, its
+    restore_best_weights, dropout, weight regularization)."""
+    from nntrain.engine.layers import Dropout
+    from nntrain.training.callbacks import EarlyStopping
+
+    stopping = [cb for cb in trainer.callbacks.callbacks if isinstance(cb, EarlyStopping)]
+    layers = trainer.model.layers
+    options = []
+    if not stopping:
+        options.append("early_stopping with restore_best_weights: true")
+    elif not any(cb.restore_best_weights for cb in stopping):
+        options.append("restore_best_weights: true in early_stopping")
+    if not any(isinstance(layer, Dropout) for layer in layers):
+        options.append("dropout")
+    if not any(layer.regularized for layer in layers):
+        options.append("a kernel_regularizer")
+    if not options:
+        return "early stopping, dropout and regularization are on already: try a smaller model or more data"
+    return "consider " + (options[0] if len(options) == 1 else f"{', '.join(options[:-1])} or {options[-1]}")
+
+
 class TrainingWatch(Callback):
     """Spots what a user should know, once each: validation loss rising while training loss falls
-    (overfitting), a NaN loss, a loss that explodes (learning rate too high)."""
+    (overfitting), a NaN loss, a loss that explodes (learning rate too high). Its advice never suggests what
+    the run already does."""
 
     def __init__(self, emit):
         self.emit = emit
@@ -49,6 +72,7 @@ class TrainingWatch(Callback):
         self.first_loss = None
         self.losses: list[float] = []
         self.val_losses: list[float] = []
+        self.val_epochs: list[int] = []  # 1-based epochs of val_losses (a resumed run starts past epoch 1)
 
     def _once(self, key, message):
         if key not in self.shown:
@@ -73,14 +97,15 @@ class TrainingWatch(Callback):
             return
         self.losses.append(loss)
         self.val_losses.append(logs["val_loss"])
+        self.val_epochs.append(epoch + 1)
         if len(self.val_losses) >= 4:
             v, t = self.val_losses[-4:], self.losses[-4:]
             if all(b > a for a, b in zip(v, v[1:])) and all(b < a for a, b in zip(t, t[1:])):
                 best = min(self.val_losses)
-                best_epoch = self.val_losses.index(best) + 1
+                best_epoch = self.val_epochs[self.val_losses.index(best)]
                 self._once("overfit", f"validation loss has risen for 3 epochs while training loss falls "
-                                      f"(overfitting); the best val_loss was {best:.4g} at epoch {best_epoch}. "
-                                      f"Consider early_stopping, dropout or regularization")
+                                      f"(overfitting); the best val_loss was {best:.4g} at epoch {best_epoch}: "
+                                      f"{overfitting_remedies(self.trainer)}")
 
 
 class ProgressDisplay(Callback):
