@@ -1,11 +1,19 @@
-"""`nntrain fit`: train from a config file, or resume a run folder exactly, through the one run function."""
+"""`nntrain fit`: train from a config file, or resume a run folder exactly, through the one run function.
+
+Resuming never damages a finished run. A run that was interrupted (or killed, or failed) continues from
+checkpoints/last.h5 exactly. A run that finished (all its epochs, or stopped by early stopping) is refused unless
+`--set training.epochs=N` asks for more epochs than ran: then epochs ran+1 .. N are trained, early stopping keeping
+its best value, epoch and weights while its patience counts again from the resume. A config file given with
+--resume is only a check: it must be the run's own config (name and a missing seed aside), else the error names
+the keys that differ.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from nntrain import runs
-from nntrain.commands.session import RunResult, train_run
+from nntrain.commands.session import RunResult, absolute_data_paths, train_run
 from nntrain.config import load_config
 from nntrain.errors import CheckpointError, ConfigError
 
@@ -24,8 +32,11 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
     from nntrain.training.progress import TrainingWatch
 
     if resume is not None:
-        cfg, checkpoint, info = _resumed(Path(resume), overrides, command)
-        folder, weights = (lambda cfg: Path(resume)), None
+        for given, option in ((name, "--name"), (weights, "--weights")):
+            if given is not None:
+                raise ConfigError(f"{option} applies to a new run; --resume continues {resume} as it is")
+        cfg, checkpoint, info = _resumed(Path(resume), overrides, command, config_path)
+        folder = lambda cfg: Path(resume)  # noqa: E731
     else:
         if config_path is None:
             raise ConfigError("give a config file, or --resume RUN_DIR")
@@ -43,7 +54,7 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
     return result
 
 
-def _resumed(run_dir: Path, overrides, command):
+def _resumed(run_dir: Path, overrides, command, config_path=None):
     """(config, last checkpoint, run.json with this resume appended) of a run folder to continue."""
     from nntrain.runs.checkpoint import load
 
@@ -51,9 +62,89 @@ def _resumed(run_dir: Path, overrides, command):
         raise CheckpointError(f"{run_dir}: not a run folder (no config.yaml); give the folder `nntrain fit` "
                               f"created, e.g. runs/NAME")
     info = runs.read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
-    cfg = load_config(run_dir / "config.yaml", overrides, base_dir=Path(info.get("config_dir", run_dir)))
+    base_dir = Path(info.get("config_dir", run_dir))
+    cfg = load_config(run_dir / "config.yaml", overrides, base_dir=base_dir)
+    if config_path is not None:
+        check_same_config(Path(config_path), overrides, cfg, run_dir)
     checkpoint = load(run_dir / "checkpoints" / "last.h5")
+    extended = _check_epochs(run_dir, info, cfg, checkpoint.epoch, overrides)
+    if extended and checkpoint.training_state is not None:
+        _restart_patience(checkpoint.training_state)
     info["resumes"] = info.get("resumes", []) + [{"time": runs.timestamp(), "from_epoch": checkpoint.epoch,
-                                                  "overrides": list(overrides), "command": command}]
+                                                  "overrides": list(overrides), "command": command,
+                                                  **({"extends": info.get("status")} if extended else {})}]
     info["status"] = "running"
     return cfg, checkpoint, info
+
+
+def _check_epochs(run_dir: Path, info: dict, cfg, ran: int, overrides) -> bool:
+    """Whether resuming continues a finished run on purpose (True) or an unfinished one (False); a finished run
+    without `--set training.epochs=N` (N more than ran), or no epoch left to train, is an error."""
+    epochs = cfg["training"]["epochs"]
+    finished = info.get("status") == "finished"
+    asked = any(o.split("=", 1)[0].strip() in ("training.epochs", "training") for o in overrides)
+    if finished and asked and epochs > ran:
+        return True
+    if finished:
+        how = info.get("stop_reason") or f"all {ran} of its epochs ran"
+        raise ConfigError(f"{run_dir} has finished ({how}); resuming it would change a finished run. To train it "
+                          f"on, ask for more epochs than the {ran} that ran: nntrain fit --resume {run_dir} --set "
+                          f"training.epochs={max(ran * 2, ran + 10)}. To train again, start a new run: nntrain fit "
+                          f"CONFIG")
+    if epochs <= ran:
+        raise ConfigError(f"{run_dir} has trained {ran} epochs already and training.epochs is {epochs}: nothing "
+                          f"left to train; give --set training.epochs=N with N above {ran}")
+    return False
+
+
+def _restart_patience(training_state: dict) -> None:
+    """Early stopping that ended a run would stop its extension after one epoch: its patience counts again from
+    the resume (best value, epoch and weights carry over, so restore_best_weights still weighs every epoch)."""
+    for key, state in training_state.get("callbacks", {}).items():
+        if key.split("_")[0] == "EarlyStopping" and isinstance(state, dict) and "wait" in state:
+            state["wait"], state["stopped_epoch"] = 0, 0
+
+
+def check_same_config(config_path: Path, overrides, run_cfg, run_dir: Path) -> None:
+    """A config file given with --resume must be the run's own config, both with the same --set applied (the name
+    and a seed the file leaves out aside); otherwise ConfigError naming the keys that differ."""
+    import yaml
+
+    from nntrain.config import dump_yaml
+    from nntrain.config.loader import load_yaml
+
+    given = load_config(config_path, overrides)
+    theirs = yaml.safe_load(dump_yaml(run_cfg.resolved))
+    mine = yaml.safe_load(dump_yaml(absolute_data_paths(given.resolved, given.base_dir)))
+    mine["name"] = theirs.get("name")
+    if "seed" not in (load_yaml(config_path)[0] or {}):
+        mine["seed"] = theirs.get("seed")  # a config without a seed gets a new random one: not a difference
+    their_layers = (theirs.get("model") or {}).get("layers") or []
+    for entry, their in zip(mine["model"]["layers"], their_layers):
+        if isinstance(their, dict) and "name" not in entry:
+            entry["name"] = their.get("name")  # layer names are given when the model is built
+    found = differences(mine, theirs)
+    if found:
+        shown = "; ".join(f"{key} ({_short(a)} in {config_path}, {_short(b)} in the run)" for key, a, b in found[:8])
+        more = f" and {len(found) - 8} more" if len(found) > 8 else ""
+        raise ConfigError(f"{config_path} is not the config of {run_dir}: {shown}{more}. A resumed run trains with "
+                          f"its own config.yaml: drop {config_path} (change values with --set), or leave out "
+                          f"--resume to start a new run")
+
+
+_MISSING = "(not set)"
+
+
+def _short(value) -> str:
+    text = value if value is _MISSING else repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def differences(a, b, path: tuple = ()) -> list[tuple[str, object, object]]:
+    """(dotted key, value in a, value in b) for each leaf where two config trees differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in dict.fromkeys([*a, *b]) for d in differences(a.get(k, _MISSING), b.get(k, _MISSING),
+                                                                          (*path, k))]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, (*path, i))]
+    return [] if a == b else [(".".join(map(str, path)), a, b)]
