@@ -37,7 +37,8 @@ def test_early_stopped_run_reports_the_epoch_it_kept(tmp_path):
     assert kept["restored_best_weights"] and kept["epoch"] == int(best["epoch"]) < len(rows)
     assert kept["metrics"] == {k: best[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
     assert metrics["final"]["val_loss"] == rows[-1]["val_loss"]  # "final" is still the last epoch
-    assert metrics["best_epoch"] == {"monitor": "val_loss", "epoch": kept["epoch"], "value": best["val_loss"]}
+    assert metrics["best_epoch"] == {"monitor": "val_loss", "epoch": kept["epoch"], "value": best["val_loss"],
+                                     "metrics": kept["metrics"]}
     line = next(line for line in result.stdout.splitlines() if line.startswith("finished after"))
     assert f"keeps the weights of epoch {kept['epoch']}" in line
     assert f"val_loss={best['val_loss']:.4f}" in line and f"val_loss={rows[-1]['val_loss']:.4f}" not in line

@@ -24,6 +24,7 @@ app = typer.Typer(
 SET_HELP = "Override a config value: --set training.epochs=50 (repeatable)."
 PROGRESS_HELP = "auto (bar on a terminal, one line per epoch otherwise), bar, line or none."
 CHECKPOINT_HELP = "best (default; last when the run had no validation set) or last."
+JSON_HELP = "Print one JSON document on stdout and nothing else there (progress and warnings go to stderr)."
 
 
 def _version(value: bool) -> None:
@@ -267,19 +268,23 @@ def plot(run: Path = typer.Argument(..., metavar="RUN", help="A run folder or a 
 def runs_cmd(
     runs_dir: Path = typer.Argument(Path("runs"), metavar="RUNS_DIR", help="The folder holding run folders."),
     sort: Optional[str] = typer.Option(None, "--sort", metavar="COLUMN", help="date (default), name, params, "
-                                       "epochs, status, or a metric such as val_accuracy, val_loss, test_mae."),
+                                       "epochs, status, or any metric column: val_loss, val_accuracy, test_mae..."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
-    """A table of the runs: name, date, dataset, parameters, epochs, best validation metric, test metric (after
-    `nntrain evaluate`) and status.
+    """A table of the runs: name, date, dataset, parameters, epochs, status, and one column per metric (val_loss,
+    val_accuracy, test_mae...) with the values of the epoch the run kept.
 
     \b
     Examples:
       nntrain runs
-      nntrain runs runs/ --sort val_accuracy
+      nntrain runs runs/ --sort val_accuracy --json
     """
-    from nntrain.runs.table import list_runs
+    from nntrain.runs.table import columns, list_runs
 
-    render.runs_table(_guard(list_runs, runs_dir, sort=sort), runs_dir)
+    rows = _guard(list_runs, runs_dir, sort=sort)
+    if json_out:
+        return render.emit_json([r.as_dict() for r in rows])
+    render.runs_table(rows, runs_dir, columns(rows, sort))
 
 
 def main() -> None:

@@ -17,10 +17,11 @@ def console(stderr: bool = False, stream=None):
 
 
 def wide_console(stream=None):
-    """A console for wide tables: piped output is not cut to 80 columns (terminals keep their width)."""
+    """A console for wide tables: piped output gets each table at its natural width, never cut (terminals keep
+    their width)."""
     out = console(stream=stream)
     if not out.is_terminal:
-        out.width = 160
+        out.width = 1000
     return out
 
 
@@ -36,6 +37,14 @@ def styled(*parts):
     from rich.text import Text
 
     return Text.assemble(*parts)
+
+
+def emit_json(document) -> None:
+    """The one JSON document of a `--json` command, on stdout (NaN and infinities as null, as in run folders)."""
+    from nntrain.runs.folder import json_text
+
+    sys.stdout.write(json_text(document))
+    sys.stdout.flush()
 
 
 def fmt(v) -> str:
@@ -354,18 +363,21 @@ def predictions(result) -> None:
         notes.print(styled(f"{result.rows} predictions written to ", (str(result.output), "cyan"), why))
 
 
-def runs_table(rows: list, runs_dir) -> None:
-    """`nntrain runs`: one row per run folder."""
+def runs_table(rows: list, runs_dir, columns: list[str]) -> None:
+    """`nntrain runs`: one row per run folder, one column per metric name."""
     from rich.table import Table
 
-    table = Table(title=lit(f"{len(rows)} runs in {runs_dir}"))
-    for col in ("name", "date", "dataset", "params", "epochs", "metric", "best val", "test", "status"):
-        table.add_column(col, justify="right" if col in ("params", "epochs", "best val", "test") else "left",
-                         no_wrap=col in ("date", "status"))
+    table = Table(title=lit(f"{len(rows)} runs in {runs_dir}"),
+                  caption=lit("metrics of the epoch shown: the one restore_best_weights kept, else best.h5's (what "
+                              "evaluate and predict use); k-fold: mean of the folds' best; test_: nntrain evaluate"))
+    for col in ("name", "date", "dataset", "params", "epochs", "epoch", *columns, "status"):
+        table.add_column(lit(col), justify="left" if col in ("name", "date", "dataset", "status") else "right",
+                         no_wrap=col in ("date", "status"), overflow="fold", min_width=min(len(col), 12))
     colors = {"finished": "green", "failed": "red", "interrupted": "yellow", "partial": "yellow"}
     for r in rows:
         name = r.name if r.kind == "run" else f"{r.name} ({r.kind})"
+        epoch = "mean" if r.kind != "run" else fmt(r.epoch) + (" kept" if r.restored else "")
         table.add_row(*map(lit, (name, r.date, r.dataset, f"{r.params:,}" if r.params is not None else "-",
-                                 r.epochs if r.epochs is not None else "-", r.metric or "-", fmt(r.best_val),
-                                 fmt(r.test))), lit(r.status, colors.get(r.status, "")))
+                                 fmt(r.epochs), epoch, *(fmt(r.metrics.get(c)) for c in columns))),
+                      lit(r.status, colors.get(r.status, "")))
     wide_console().print(table)

@@ -42,17 +42,23 @@ def metrics_summary(history: dict, epochs: int, monitor: str | None = None, dire
                     kept_epoch: int | None = None) -> dict:
     """metrics.json: the last epoch ("final"), each key's best ("best"), the epoch best.h5 holds ("best_epoch", by
     `monitor`), and the weights the model kept at the end ("kept": `kept_epoch` when restore_best_weights put an
-    earlier epoch back, else the last epoch), each with that epoch's values."""
+    earlier epoch back, else the last epoch); the last two with every value of their epoch."""
     final, best = summarize_history(history)
     out = {"epochs": epochs, "final": final, "best": best, "best_epoch": None, "kept": None}
     found = monitor_rule.best_epoch(history.get(monitor, []), direction) if monitor else None
     if found is not None:
-        out["best_epoch"] = {"monitor": monitor, "epoch": found[1] + 1, "value": found[0]}
+        out["best_epoch"] = {"monitor": monitor, "epoch": found[1] + 1, "value": found[0],
+                             "metrics": _values_at(history, found[1] + 1)}
     epoch = kept_epoch or epochs
     if epoch:
         out["kept"] = {"epoch": epoch, "restored_best_weights": kept_epoch is not None,
-                       "metrics": {k: v[epoch - 1] for k, v in history.items() if k not in NOT_METRICS}}
+                       "metrics": _values_at(history, epoch)}
     return out
+
+
+def _values_at(history: dict, epoch: int) -> dict:
+    """Every loss and metric logged at `epoch` (1-based)."""
+    return {k: v[epoch - 1] for k, v in history.items() if k not in NOT_METRICS}
 
 
 def best_monitor(cfg) -> tuple[str, str]:

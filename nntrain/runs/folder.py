@@ -66,9 +66,14 @@ def _clean(o):
     return o
 
 
+def json_text(obj) -> str:
+    """`obj` as indented JSON text ending in a newline; NumPy values become plain ones, NaN and infinities null."""
+    return json.dumps(_clean(obj), indent=2, default=_json_default) + "\n"
+
+
 def write_json(path: Path, obj) -> None:
-    """`obj` as indented JSON, atomically; NumPy values become plain ones, NaN and infinities null."""
-    atomic_write_text(path, json.dumps(_clean(obj), indent=2, default=_json_default) + "\n")
+    """`obj` as indented JSON (see `json_text`), atomically."""
+    atomic_write_text(path, json_text(obj))
 
 
 def read_json(path: Path) -> dict:
