@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import typer
 
-from nntrain.cli import render
+from nntrain.cli import render, tables
 
 app = typer.Typer(
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
@@ -154,7 +154,7 @@ def datasets():
     """
     from nntrain.data import list_datasets
 
-    render.datasets_table(_guard(list_datasets))
+    tables.datasets_table(_guard(list_datasets))
 
 
 @app.command()
@@ -177,7 +177,7 @@ def evaluate(
     """
     from nntrain.commands.evaluate import evaluate as evaluate_run
 
-    render.evaluation(_guard(evaluate_run, run, checkpoint=checkpoint, data=data, split=split))
+    tables.evaluation(_guard(evaluate_run, run, checkpoint=checkpoint, data=data, split=split))
 
 
 @app.command()
@@ -202,7 +202,7 @@ def predict(
     """
     from nntrain.commands.predict import predict as predict_rows
 
-    render.predictions(_guard(predict_rows, run, input, output=output, proba=proba, top_k=top_k,
+    tables.predictions(_guard(predict_rows, run, input, output=output, proba=proba, top_k=top_k,
                               checkpoint=checkpoint))
 
 
@@ -284,7 +284,7 @@ def runs_cmd(
     rows = _guard(list_runs, runs_dir, sort=sort)
     if json_out:
         return render.emit_json([r.as_dict() for r in rows])
-    render.runs_table(rows, runs_dir, columns(rows, sort))
+    tables.runs_table(rows, runs_dir, columns(rows, sort))
 
 
 def main() -> None:
