@@ -24,6 +24,7 @@ app = typer.Typer(
 SET_HELP = "Override a config value: --set training.epochs=50 (repeatable)."
 PROGRESS_HELP = "auto (bar on a terminal, one line per epoch otherwise), bar, line or none."
 CHECKPOINT_HELP = "best (default; last when the run had no validation set) or last."
+QUIET_HELP = "Print exactly the run folder on stdout; errors on stderr; no progress."
 JSON_HELP = "Print one JSON document on stdout and nothing else there (progress and warnings go to stderr)."
 
 
@@ -66,17 +67,17 @@ def _guard(fn, *args, **kwargs):
         raise typer.Exit(130)
 
 
-def _progress_mode(progress: str, quiet: bool) -> str:
-    """The display mode: `auto` becomes `bar` on a terminal and `line` otherwise."""
+def _shown(progress: str, quiet: bool, json_out: bool) -> render.Shown:
+    """How a training command prints: `auto` progress becomes `bar` on a terminal and `line` otherwise; with --json
+    progress, messages and the summary go to stderr, so stdout holds the JSON document alone."""
     from nntrain.training.progress import MODES, resolve_mode
 
-    if quiet:
-        return "none"
     if progress not in MODES:
         from nntrain.errors import ConfigError
 
         fail(ConfigError(f"--progress expects one of {', '.join(MODES)}, got {progress!r}"))
-    return resolve_mode(progress)
+    stream = sys.stderr if json_out else sys.stdout
+    return render.Shown("none" if quiet else resolve_mode(progress, stream), stream, quiet, json_out)
 
 
 @app.command()
@@ -91,23 +92,26 @@ def fit(
     weights: Optional[Path] = typer.Option(None, "--weights", metavar="CHECKPOINT",
                                            help="Start from another run's checkpoint, matching layers by name."),
     progress: str = typer.Option("auto", "--progress", metavar="MODE", help=PROGRESS_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and the run folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Train the model a config describes; write config, history, metrics and checkpoints to runs/NAME/.
 
     \b
     Examples:
       nntrain fit configs/iris.yaml --set training.epochs=100
-      nntrain fit --resume runs/iris
+      nntrain fit configs/iris.yaml -q --json > result.json
     """
     from nntrain.commands.fit import fit as fit_run
+    from nntrain.commands.fit import fit_document
     from nntrain.training.progress import ProgressDisplay
 
-    mode = _progress_mode(progress, quiet)
+    shown = _shown(progress, quiet, json_out)
     result = _guard(fit_run, config, overrides=set_, runs_dir=runs_dir, name=name, resume=resume, weights=weights,
-                    display=ProgressDisplay(mode), download_progress=render.download_progress(mode),
-                    command=sys.argv, on_start=lambda run_dir, cfg, model: render.fit_started(mode, run_dir, cfg, model))
-    render.fit_report(result, mode, quiet)
+                    display=ProgressDisplay(shown.mode, stream=shown.stream),
+                    download_progress=render.download_progress(shown), command=sys.argv,
+                    on_start=lambda run_dir, cfg, model: render.fit_started(shown, run_dir, cfg, model))
+    render.fit_report(result, fit_document(result), shown)
     raise typer.Exit(result.exit_code)
 
 
@@ -145,16 +149,18 @@ def schema():
 
 
 @app.command()
-def datasets():
+def datasets(json_out: bool = typer.Option(False, "--json", help=JSON_HELP)):
     """List the bundled datasets and the Keras catalogue ones, with shapes and tasks.
 
     \b
-    Example:
+    Examples:
       nntrain datasets
+      nntrain datasets --json
     """
     from nntrain.data import list_datasets
 
-    tables.datasets_table(_guard(list_datasets))
+    found = _guard(list_datasets)
+    render.emit_json(found) if json_out else tables.datasets_table(found)
 
 
 @app.command()
@@ -165,6 +171,7 @@ def evaluate(
                                         "(.yaml) or a data file laid out like the training data."),
     split: str = typer.Option("test", "--split", metavar="test|val|train",
                               help="Which split of the run's data (or of --data's config)."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Loss and metrics of a trained run on its test split (or val/train, or other data), with a confusion matrix
     and per-class precision/recall/F1 (classification) or MAE/MSE/RMSE/R^2 (regression).
@@ -173,37 +180,61 @@ def evaluate(
     \b
     Examples:
       nntrain evaluate runs/iris
-      nntrain evaluate runs/iris --split val --checkpoint last
+      nntrain evaluate runs/iris --split val --checkpoint last --json
     """
     from nntrain.commands.evaluate import evaluate as evaluate_run
 
-    tables.evaluation(_guard(evaluate_run, run, checkpoint=checkpoint, data=data, split=split))
+    result = _guard(evaluate_run, run, checkpoint=checkpoint, data=data, split=split)
+    if json_out:
+        if result.report.get("note"):
+            render.console(stderr=True).print(render.lit(result.report["note"], "yellow"), soft_wrap=True)
+        return render.emit_json({**result.report, "path": str(result.path)})
+    tables.evaluation(result)
 
 
 @app.command()
 def predict(
     run: Path = typer.Argument(..., metavar="RUN", help="A run folder (runs/NAME) or a checkpoint file."),
-    input: Path = typer.Argument(..., metavar="INPUT", help="New data: .csv (the training feature columns, raw), "
-                                                            ".npy, .npz, .h5, or .txt (one document per line)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE",
-                                          help="Write predictions to FILE.csv or FILE.npy."),
+    input: Path = typer.Argument(..., metavar="INPUT", help="New data: .csv or .tsv (the training feature columns, "
+                                                            "raw), .npy, .npz, .h5, or .txt (one document per line)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE",
+                                         help="Write the predictions to FILE (.csv, .jsonl, .npy), or - for stdout."),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="csv|jsonl|npy",
+                                      help="The output format (default: from FILE's suffix, else csv)."),
+    keep: List[str] = typer.Option([], "--keep", metavar="COLUMN",
+                                   help="Carry this input column (an id) into the output (repeatable; a,b works)."),
     proba: bool = typer.Option(False, "--proba", help="Add one probability column per class."),
     top_k: Optional[int] = typer.Option(None, "--top-k", metavar="K",
                                         help="Add the K most likely classes and probabilities."),
     checkpoint: str = typer.Option("best", "--checkpoint", metavar="best|last", help=CHECKPOINT_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON summary (rows, output, columns) on stdout; "
+                                                        "the predictions go to -o FILE."),
 ):
-    """Predict new data with a trained run, applying its stored preprocessing. Without --output, a few rows print as
-    a table and more go to INPUT-predictions.csv beside the input.
+    """Predict new data with a trained run, applying its stored preprocessing. On a terminal the predictions print
+    as a table; piped or redirected, stdout gets CSV with a header (or --format jsonl/npy); -o FILE writes a file.
 
     \b
     Examples:
       nntrain predict runs/iris new_flowers.csv --proba
-      nntrain predict runs/iris new_flowers.csv -o predictions.csv
+      nntrain predict runs/iris new_flowers.csv --keep id | sort -t, -k3
+      nntrain predict runs/iris new_flowers.csv -o predictions.jsonl --keep id
     """
     from nntrain.commands.predict import predict as predict_rows
+    from nntrain.errors import DataError
 
-    tables.predictions(_guard(predict_rows, run, input, output=output, proba=proba, top_k=top_k,
-                              checkpoint=checkpoint))
+    if output is None and (json_out or fmt is not None or not sys.stdout.isatty()):
+        output = None if json_out else "-"  # piped, or a format asked for: stdout gets the data itself
+    if json_out and output in (None, "-"):
+        fail(DataError("--json prints a summary on stdout; give -o FILE for the predictions"))
+    if output == "-" and fmt == "npy" and sys.stdout.isatty():
+        fail(DataError("npy is binary: give -o FILE, or pipe it (`> file.npy`)"))
+    keep = [c.strip() for item in keep for c in item.split(",") if c.strip()]
+    result = _guard(predict_rows, run, input, output=output, fmt=fmt, keep=keep, proba=proba, top_k=top_k,
+                    checkpoint=checkpoint)
+    if json_out:
+        tables.prediction_notes(result)
+        return render.emit_json(result.summary())
+    tables.predictions(result)
 
 
 @app.command()
@@ -220,7 +251,8 @@ def kfold(
                                                                             "`name`)."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", metavar="DIR", help="Where run folders go."),
     progress: str = typer.Option("auto", "--progress", metavar="MODE", help=PROGRESS_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and the run folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """K-fold cross-validation: a fresh model per fold, trained on K-1 parts and validated on the held-out one.
     Writes runs/NAME/fold-1..K (normal run folders) and kfold.json / kfold.csv with mean +- std per metric, the
@@ -232,12 +264,13 @@ def kfold(
       nntrain kfold configs/iris.yaml -k 5 --stratify --jobs 2 --refit
     """
     from nntrain.commands.kfold import kfold as kfold_run
+    from nntrain.commands.kfold import kfold_document
 
-    mode = _progress_mode(progress, quiet)
-    display = render.FoldDisplay(mode)
+    shown = _shown(progress, quiet, json_out)
+    display = render.FoldDisplay(shown)
 
     def started(run_dir, cfg):
-        render.kfold_started(mode, run_dir, cfg, folds)
+        render.kfold_started(shown, run_dir, cfg, folds)
         display.start()
 
     try:  # _guard turns Ctrl-C before the folds start (config, data loading) into exit 130
@@ -245,7 +278,7 @@ def kfold(
                         runs_dir=runs_dir, name=name, on_event=display, command=sys.argv, on_start=started)
     finally:
         display.stop()
-    render.kfold_report(result, mode, quiet)
+    render.kfold_report(result, kfold_document(result), shown)
     raise typer.Exit(result.exit_code)
 
 

@@ -6,6 +6,8 @@ Each function takes what a commands function returned and renders it; none of th
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from typing import TextIO
 
 def console(stderr: bool = False, stream=None):
     """A rich console on stdout (stderr, or `stream`); off a terminal (logs, pipes) tables get 120 columns instead
@@ -57,30 +59,70 @@ def fmt(v) -> str:
     return str(v)
 
 
-def download_progress(mode: str):
+@dataclass
+class Shown:
+    """How a training command prints. mode: the progress display (bar, line or none); stream: where progress,
+    messages and the summary go (stderr when stdout carries the --json document); quiet: stdout gets exactly the
+    run folder; json: stdout gets exactly one JSON document."""
+
+    mode: str
+    stream: TextIO
+    quiet: bool = False
+    json: bool = False
+
+    @property
+    def summary(self) -> bool:
+        """Whether the end-of-run summary is printed (on `stream`)."""
+        return not self.quiet and not (self.json and self.mode == "none")
+
+    def print(self, *renderables) -> None:
+        console(stream=self.stream).print(*renderables)
+
+    def line(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def message(self, text: str, failed: bool) -> None:
+        """A run's closing message: failures on stderr (always), the rest (early stopping) unless -q."""
+        if self.quiet and not failed:
+            return
+        stream = sys.stderr if failed else self.stream
+        if self.mode == "bar":
+            console(stream=stream).print(lit(text, "red" if failed else "yellow"), soft_wrap=True)
+        else:
+            print(text, file=stream, flush=True)
+
+    def result(self, run_dir, document: dict) -> None:
+        """What stdout gets with -q (the run folder) or --json (the document)."""
+        if self.json:
+            emit_json(document)
+        elif self.quiet:
+            print(run_dir, flush=True)
+
+
+def download_progress(shown: Shown):
     """A data-download progress callback: a rich bar on a terminal, plain lines otherwise."""
     state = {}
 
     def report(done: int, total: int, description: str):
-        if mode == "none":
+        if shown.mode == "none":
             return
-        if mode == "bar":
+        if shown.mode == "bar":
             from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                        TransferSpeedColumn)
 
             if "bar" not in state:
                 state["bar"] = Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
-                                        TransferSpeedColumn(), TimeRemainingColumn(), transient=False)
+                                        TransferSpeedColumn(), TimeRemainingColumn(), transient=False,
+                                        console=console(stream=shown.stream))
                 state["bar"].start()
                 state["task"] = state["bar"].add_task(description, total=total or None)
             state["bar"].update(state["task"], completed=done)
             if total and done >= total:
                 state.pop("bar").stop()
-        else:
-            if description not in state:
-                state[description] = True
-                size = f" ({total / 1e6:.1f} MB)" if total else ""
-                print(f"downloading {description}{size}", flush=True)
+        elif description not in state:
+            state[description] = True
+            size = f" ({total / 1e6:.1f} MB)" if total else ""
+            shown.line(f"downloading {description}{size}")
 
     return report
 
@@ -106,7 +148,7 @@ def _fit_table(result):
     m = result.metrics
     kept = m.get("kept") or {}
     restored = kept.get("restored_best_weights")
-    table = Table(title=lit(f"{end_of_run(result).split(':')[0]}: {result.run_dir}"))
+    table = Table(title=lit(f"{result.status} after {result.epochs} epochs: {result.run_dir}"))
     table.add_column("metric")
     if restored:
         table.add_column(f"kept (epoch {kept['epoch']})", justify="right")
@@ -122,36 +164,39 @@ def _fit_table(result):
     return table
 
 
-def fit_report(result, mode: str, quiet: bool) -> None:
+def fit_report(result, document: dict, shown: Shown) -> None:
+    """The end of `nntrain fit`: its message, stdout's run folder (-q) or JSON document, the summary."""
     if result.message:
-        style = "red" if result.exit_code else "yellow"
-        stream = sys.stderr if result.exit_code else sys.stdout
-        if mode == "bar":
-            console(stderr=bool(result.exit_code)).print(lit(result.message, style))
-        else:
-            print(result.message, file=stream, flush=True)
-    if quiet:
-        print(result.run_dir)
+        shown.message(result.message, bool(result.exit_code))
+    shown.result(result.run_dir, document)
+    if not shown.summary:
         return
-    if mode == "none":
-        return
-    if mode == "bar":
-        console().print(_fit_table(result))
+    if shown.mode == "bar":
+        shown.print(_fit_table(result))
     else:
-        print(end_of_run(result), flush=True)
-        print(f"run folder: {result.run_dir}", flush=True)
+        shown.line(end_of_run(result))
+        shown.line(f"run folder: {result.run_dir}")
+
+
+def fit_started(shown: Shown, run_dir, cfg, model) -> None:
+    """The run folder (and on a terminal the model summary) once `nntrain fit` has created it."""
+    if shown.mode == "bar":
+        shown.print(styled((cfg["name"], "bold"), ": run folder ", (str(run_dir), "cyan")))
+        console(stream=shown.stream).print(model.summary(), markup=False)
+    elif shown.mode == "line":
+        shown.line(f"{cfg['name']}: run folder {run_dir}")
 
 
 class FoldDisplay:
     """k-fold progress: a rich bar per fold (mode bar), or one plain line per finished fold (mode line)."""
 
-    def __init__(self, mode: str, metric_keys=("val_loss",)):
-        self.mode = mode
+    def __init__(self, shown: Shown):
+        self.shown = shown
         self.progress = None
         self.tasks = {}
 
     def start(self):
-        if self.mode != "bar":
+        if self.shown.mode != "bar":
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 
@@ -161,7 +206,7 @@ class FoldDisplay:
                 return lit(logs) if isinstance(logs, str) else logs
 
         self.progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), LogsColumn(), console=console())
+                                 TimeElapsedColumn(), LogsColumn(), console=console(stream=self.shown.stream))
         self.progress.start()
 
     def stop(self):
@@ -189,28 +234,38 @@ class FoldDisplay:
                 style = {"finished": "green", "failed": "red"}.get(event["status"], "yellow")
                 self.progress.update(self.tasks[fold], logs=styled((event["status"], style),
                                                                    f" {self._logs(event['final'])} {event['message']}"))
-        elif self.mode == "line" and kind == "end":
+        elif self.shown.mode == "line" and kind == "end":
             extra = f" ({event['message']})" if event["message"] else ""
-            print(f"{label}: {event['status']} after {event['epochs']} epochs - {self._logs(event['final'])}{extra}",
-                  flush=True)
+            self.shown.line(f"{label}: {event['status']} after {event['epochs']} epochs - "
+                            f"{self._logs(event['final'])}{extra}")
 
 
-def kfold_report(result, mode: str, quiet: bool) -> None:
+def kfold_started(shown: Shown, run_dir, cfg, folds: int) -> None:
+    if shown.mode == "bar":
+        shown.print(styled((cfg["name"], "bold"), f": {folds}-fold cross-validation in ", (str(run_dir), "cyan")))
+    elif shown.mode == "line":
+        shown.line(f"{cfg['name']}: {folds}-fold cross-validation in {run_dir}")
+
+
+def kfold_report(result, document: dict, shown: Shown) -> None:
+    """The end of `nntrain kfold`: its message, stdout's run folder (-q) or JSON document, the summary table."""
     if result.message:
-        stream = sys.stderr if result.exit_code else sys.stdout
-        print(("error: " if result.exit_code == 1 else "") + result.message, file=stream, flush=True)
-    if quiet:
-        print(result.run_dir)
-        return
-    if mode == "none":
-        return
+        if result.exit_code:
+            print(("error: " if result.exit_code == 1 else "") + result.message, file=sys.stderr, flush=True)
+        elif not shown.quiet:
+            shown.line(result.message)
+    shown.result(result.run_dir, document)
+    if shown.summary:
+        _kfold_summary(result, wide_console(shown.stream))
+
+
+def _kfold_summary(result, out) -> None:
     s = result.summary
     if not s["metrics"]:
-        print(f"no fold finished; run folder: {result.run_dir}", flush=True)
+        out.print(lit(f"no fold finished; run folder: {result.run_dir}"))
         return
     from rich.table import Table
 
-    out = wide_console()
     out.print(styled((f"{s['folds']}-fold {s['status']}", "bold"), f": {result.run_dir}"))
     table = Table()
     table.add_column("metric")
@@ -230,24 +285,6 @@ def kfold_report(result, mode: str, quiet: bool) -> None:
                       + (f"; test: {test}" if test else "")))
     out.print(styled("written: ", (str(result.run_dir / "kfold.json"), "cyan"), ", ",
                      (str(result.run_dir / "kfold.csv"), "cyan")))
-
-
-def fit_started(mode: str, run_dir, cfg, model) -> None:
-    """The run folder (and on a terminal the model summary) once `nntrain fit` has created it."""
-    if mode == "none":
-        return
-    if mode == "bar":
-        console().print(styled((cfg["name"], "bold"), ": run folder ", (str(run_dir), "cyan")))
-        console().print(model.summary(), markup=False)
-    else:
-        print(f"{cfg['name']}: run folder {run_dir}", flush=True)
-
-
-def kfold_started(mode: str, run_dir, cfg, folds: int) -> None:
-    if mode == "bar":
-        console().print(styled((cfg["name"], "bold"), f": {folds}-fold cross-validation in ", (str(run_dir), "cyan")))
-    elif mode == "line":
-        print(f"{cfg['name']}: {folds}-fold cross-validation in {run_dir}", flush=True)
 
 
 def check_report(config, cfg, model) -> None:

@@ -88,25 +88,35 @@ def evaluation(result) -> None:
     out_console.print(styled("written: ", (str(result.path), "cyan")))
 
 
+def prediction_notes(result) -> None:
+    """What stderr says about a prediction: the checkpoint used instead of the one asked for, skipped blank lines,
+    where a file was written."""
+    notes = console(stderr=True)
+    if result.note:
+        notes.print(lit(result.note, "yellow"), soft_wrap=True)
+    if result.skipped:
+        notes.print(lit(f"skipped {result.skipped} blank line{'s' if result.skipped > 1 else ''} of the input"),
+                    soft_wrap=True)
+    if result.output not in (None, "-"):
+        notes.print(styled(f"{result.rows} predictions written to ", (str(result.output), "cyan")), soft_wrap=True)
+
+
 def predictions(result) -> None:
-    """`nntrain predict`: a table of a few rows, or where the predictions were written."""
+    """`nntrain predict`: the table of predictions (on a terminal), else only the notes: the data went to a file
+    or to stdout."""
     from rich.table import Table
 
-    notes = console(stderr=result.table is None)
-    if result.note:
-        notes.print(lit(result.note, "yellow"))
-    if result.table is not None:
-        console().print(styled((f"{result.rows} predictions", "bold"), f" ({result.checkpoint})"))
-        table = Table()
-        first = result.table[0] if result.table else [0] * len(result.columns)
-        for col, value in zip(result.columns, first):
-            table.add_column(lit(col), justify="right" if isinstance(value, (int, float)) else "left")
-        for row in result.table:
-            table.add_row(*[lit(fmt(v)) for v in row])
-        console().print(table)
-    else:
-        why = " (more rows than fit a table; give --output to choose the file)" if result.defaulted_output else ""
-        notes.print(styled(f"{result.rows} predictions written to ", (str(result.output), "cyan"), why))
+    prediction_notes(result)
+    if result.table is None:
+        return
+    console().print(styled((f"{result.rows} predictions", "bold"), f" ({result.checkpoint})"))
+    table = Table()
+    first = result.table[0] if result.table else [0] * len(result.columns)
+    for col, value in zip(result.columns, first):
+        table.add_column(lit(col), justify="right" if isinstance(value, (int, float)) else "left")
+    for row in result.table:
+        table.add_row(*[lit(fmt(v)) for v in row])
+    console().print(table)
 
 
 def runs_table(rows: list, runs_dir, columns: list[str]) -> None:

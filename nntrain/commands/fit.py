@@ -54,6 +54,13 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
     return result
 
 
+def fit_document(result: RunResult) -> dict:
+    """What `nntrain fit --json` prints: the run folder, how the run ended, and metrics.json (epochs, final, best,
+    best_epoch, kept)."""
+    return {"run_dir": str(result.run_dir), "status": result.status, "exit_code": result.exit_code,
+            "message": result.message, "seconds": result.seconds, **result.metrics}
+
+
 def _resumed(run_dir: Path, overrides, command, config_path=None):
     """(config, last checkpoint, run.json with this resume appended) of a run folder to continue."""
     from nntrain.runs.checkpoint import load
