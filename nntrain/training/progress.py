@@ -29,6 +29,43 @@ def _num(v) -> str:
     return f"{v:.4f}" if abs(v) >= 1e-3 or v == 0 else f"{v:.4e}"
 
 
+def bar_line(width: int, epoch: str, step: int, steps: int, eta: str, rate: str, logs: str):
+    """One redraw of the live bar as rich Text, under `width` columns: the epoch, the bar, the step counter and the
+    ETA always whole and in place; the samples/s rate when there is room; the metrics cut to what fits, item by item
+    (a trailing … says some were left out; the epoch's summary line has them all)."""
+    from rich.text import Text
+
+    counter = f"{step:>{len(str(steps))}}/{steps}"
+    eta = f"{eta:<8}"  # "ETA 1.4s", "ETA 3:05": one width, so nothing after it moves
+    room = max(width - 1 - len(epoch) - len(counter) - len(eta) - 3, 0)  # -1: never the terminal's last column
+    bar = 40 if room >= 100 else max(10, min(40, room // 3))
+    tail = room - bar
+    parts = [rate] if rate and tail >= len(rate) + 40 else []
+    parts.append(_fit(logs, tail - sum(len(p) + 1 for p in parts) - 1))
+    filled = min(bar, round(bar * step / steps)) if steps else 0
+    text = Text(f"{epoch} ", no_wrap=True, overflow="crop")
+    text.append("━" * filled, "bar.complete")
+    text.append("━" * (bar - filled), "bar.back")
+    text.append(f" {counter} {eta}")
+    for part in parts:
+        if part:
+            text.append(f" {part}")
+    return text
+
+
+def _fit(logs: str, room: int) -> str:
+    """`loss: 0.1 - accuracy: 0.9 - ...` with as many whole items as fit in `room` characters."""
+    if len(logs) <= room:
+        return logs
+    items, shown = logs.split(" - "), ""
+    for item in items:
+        longer = f"{shown} - {item}" if shown else item
+        if len(longer) + 2 > room:
+            break
+        shown = longer
+    return f"{shown} …" if shown else ""
+
+
 def _duration(seconds: float) -> str:
     """1.4s, 42s, 3:05, 1:02:07."""
     if seconds < 10:
@@ -150,19 +187,17 @@ class ProgressDisplay(Callback):
             print(f"warning: {message}", file=self.stream, flush=True)
 
     def _start_bar(self) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import Progress, ProgressColumn
 
-        self._progress = Progress(
-            TextColumn("{task.fields[epoch]}", markup=False),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}", markup=False),
-            TextColumn("{task.fields[eta]}", markup=False),
-            TextColumn("{task.fields[logs]}", markup=False),
-            console=self._console(),
-            transient=True,
-            auto_refresh=False,
-        )
+        console = self._console()
+
+        class Line(ProgressColumn):  # the whole line, laid out for the console's width at each redraw
+            def render(self, task):
+                f = task.fields
+                return bar_line(console.width, f["epoch"], int(task.completed), int(task.total or 0), f["eta"],
+                                f["rate"], f["logs"])
+
+        self._progress = Progress(Line(), console=console, transient=True, auto_refresh=False)
         self._progress.start()
         self._task = self._progress.add_task("train", total=self.trainer.steps_per_epoch, epoch="", rate="",
                                              eta="", logs="", visible=False)
@@ -188,17 +223,18 @@ class ProgressDisplay(Callback):
         t = self.trainer
         if self._progress is None:
             self._start_bar()
-        if not self._drawn:
-            self._drawn = True
-            self._progress.reset(self._task, total=t.steps_per_epoch, epoch=f"Epoch {t.epoch + 1}/{t.epochs}",
-                                 rate="", eta="", logs="", visible=True)
         done = min((step + 1) * t.batch_size, t.n)
         rate = done / max(now - self._t0, 1e-9)
         # the ETA from this epoch's own pace (rich's estimate needs several redraws to settle)
         left = (t.steps_per_epoch - step - 1) * (now - self._t0) / (step + 1)
-        self._progress.update(self._task, completed=step + 1, rate=f"{rate:,.0f} samples/s",
-                              eta=f"ETA {_duration(left)}", logs=format_logs(t.running_logs()))
-        self._progress.refresh()
+        fields = {"epoch": f"Epoch {t.epoch + 1}/{t.epochs}", "rate": f"{rate:,.0f} samples/s",
+                  "eta": f"ETA {_duration(left)}", "logs": format_logs(t.running_logs())}
+        if not self._drawn:  # reset() redraws: the first frame of an epoch already shows its numbers
+            self._drawn = True
+            self._progress.reset(self._task, total=t.steps_per_epoch, completed=step + 1, visible=True, **fields)
+        else:
+            self._progress.update(self._task, completed=step + 1, **fields)
+            self._progress.refresh()
 
     def _plan_check(self, step: int, now: float) -> None:
         """Read the clock next at the step where, at this epoch's rate so far, the next redraw falls due (the last
