@@ -29,7 +29,8 @@ def rows(run: Path) -> list[dict]:
 
 
 def files(run: Path) -> dict:
-    return {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+    """The run's files and their bytes (hidden ones, such as a writer's lock file, aside)."""
+    return {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file() and not p.name.startswith(".")}
 
 
 def weights(path: Path) -> dict:

@@ -4,8 +4,8 @@ Resuming never damages a finished run. A run that was interrupted (or killed, or
 checkpoints/last.h5 exactly. A run that finished (all its epochs, or stopped by early stopping) is refused unless
 `--set training.epochs=N` asks for more epochs than ran: then epochs ran+1 .. N are trained, early stopping keeping
 its best value, epoch and weights while its patience counts again from the resume. A config file given with
---resume is only a check: it must be the run's own config (name and a missing seed aside), else the error names
-the keys that differ.
+--resume is only a check: with the same --set applied it must be the run's own config (its name, and a seed the file
+leaves out, aside), else the error names the keys that differ.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
             if given is not None:
                 raise ConfigError(f"{option} applies to a new run; --resume continues {resume} as it is")
         cfg, checkpoint, info = _resumed(Path(resume), overrides, command, config_path)
-        folder = lambda cfg: Path(resume)  # noqa: E731
+        folder, weights = (lambda cfg: Path(resume)), None
     else:
         if config_path is None:
             raise ConfigError("give a config file, or --resume RUN_DIR")
@@ -69,8 +69,7 @@ def _resumed(run_dir: Path, overrides, command, config_path=None):
         raise CheckpointError(f"{run_dir}: not a run folder (no config.yaml); give the folder `nntrain fit` "
                               f"created, e.g. runs/NAME")
     info = runs.read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
-    base_dir = Path(info.get("config_dir", run_dir))
-    cfg = load_config(run_dir / "config.yaml", overrides, base_dir=base_dir)
+    cfg = load_config(run_dir / "config.yaml", overrides, base_dir=Path(info.get("config_dir", run_dir)))
     if config_path is not None:
         check_same_config(Path(config_path), overrides, cfg, run_dir)
     checkpoint = load(run_dir / "checkpoints" / "last.h5")
