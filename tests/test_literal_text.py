@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -41,7 +42,7 @@ def test_run_names_on_a_terminal_and_warnings_print_as_typed(capsys):
         def summary(self):
             return "Total params: 1 [dim]"
 
-    render.fit_started("bar", Path("runs") / MARKED, {"name": MARKED}, Model())
+    render.fit_started(render.Shown("bar", sys.stdout), Path("runs") / MARKED, {"name": MARKED}, Model())
     out = capsys.readouterr().out
     assert f"{MARKED}: run folder runs/{MARKED}" in out and "[dim]" in out
     buffer = io.StringIO()
