@@ -57,7 +57,8 @@ def test_a_run_without_restore_keeps_its_last_epoch(tmp_path):
 def _overfit_warning(callbacks, layers) -> str:
     seen = []
     watch = TrainingWatch(seen.append)
-    watch.trainer = SimpleNamespace(callbacks=SimpleNamespace(callbacks=callbacks), model=SimpleNamespace(layers=layers))
+    watch.trainer = SimpleNamespace(callbacks=SimpleNamespace(callbacks=callbacks),
+                                    model=SimpleNamespace(layers=layers))
     for epoch, (loss, val_loss) in enumerate([(1.0, 0.5), (0.9, 0.6), (0.8, 0.7), (0.7, 0.8)]):
         watch.on_epoch_end(epoch, {"loss": loss, "val_loss": val_loss})
     assert len(seen) == 1 and "overfitting" in seen[0]
@@ -66,8 +67,8 @@ def _overfit_warning(callbacks, layers) -> str:
 
 @pytest.mark.parametrize("callbacks, layers, advised, not_advised", [
     ([], [Dense(4)], ["early_stopping with restore_best_weights", "dropout", "kernel_regularizer"], []),
-    ([EarlyStopping(patience=20)], [Dense(4), Dropout(0.2)], ["restore_best_weights: true in early_stopping",
-                                                               "kernel_regularizer"], ["dropout", "early_stopping with"]),
+    ([EarlyStopping(patience=20)], [Dense(4), Dropout(0.2)],
+     ["restore_best_weights: true in early_stopping", "kernel_regularizer"], ["dropout", "early_stopping with"]),
     ([EarlyStopping(restore_best_weights=True)], [Dense(4, kernel_regularizer="l2"), Dropout(0.5)],
      ["smaller model"], ["consider"]),
 ])
@@ -77,3 +78,23 @@ def test_the_overfitting_advice_leaves_out_what_the_run_does(callbacks, layers, 
         assert text in advice, advice
     for text in not_advised:
         assert text not in advice, advice
+
+
+@pytest.mark.parametrize("scaled, clipnorm, advice", [
+    (False, None, "lower the learning rate, scale the inputs (standardize) or clip gradients (optimizer.clipnorm)"),
+    (True, 1.0, "lower the learning rate"),
+])
+def test_the_nan_advice_leaves_out_what_the_run_does(scaled, clipnorm, advice):
+    seen = []
+    watch = TrainingWatch(seen.append, scaled_inputs=scaled)
+    watch.trainer = SimpleNamespace(model=SimpleNamespace(optimizer=SimpleNamespace(clipnorm=clipnorm)))
+    watch.on_epoch_end(2, {"loss": float("nan")})
+    assert seen == [f"the training loss is nan at epoch 3: {advice}"]
+
+
+def test_a_config_that_standardizes_is_known_to_scale_its_inputs():
+    from nntrain.commands.fit import scales_inputs
+
+    assert scales_inputs({"preprocessing": ["standardize"]})
+    assert scales_inputs({"preprocessing": {"a": [{"min_max": {}}]}})
+    assert not scales_inputs({"preprocessing": ["flatten"]}) and not scales_inputs({})

@@ -46,12 +46,33 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
         info = {**runs.run_info(command), "config": str(Path(config_path).resolve()),
                 "config_dir": str(cfg.base_dir.resolve())}
         folder = lambda cfg: runs.new_run_dir(Path(runs_dir), cfg["name"])  # noqa: E731
-    shown = [TrainingWatch(display.warn), display] if display is not None else []
+    shown = [TrainingWatch(display.warn, scales_inputs(cfg["data"])), display] if display is not None else []
     result = train_run(cfg, folder, info, resume=checkpoint, weights=weights, callbacks=shown, on_start=on_start,
                        download_progress=download_progress)
     if result.error is not None:  # recorded as failed in run.json; the user sees the error itself
         raise result.error
     return result
+
+
+def scales_inputs(data: dict) -> bool:
+    """Whether a data section scales its inputs (standardize, min-max or rescale among its preprocessing steps)."""
+    from nntrain.data.steps import STEPS
+
+    scalers = [STEPS.get(name) for name in ("standardize", "minmax", "rescale")]
+    scaling = {n for n in STEPS.names(aliases=True) if STEPS.get(n) in scalers}
+
+    def names(tree):
+        if isinstance(tree, str):
+            yield tree
+        elif isinstance(tree, dict):
+            for key, value in tree.items():
+                yield key
+                yield from names(value)
+        elif isinstance(tree, list):
+            for item in tree:
+                yield from names(item)
+
+    return any(n in scaling for n in names(data.get("preprocessing")))
 
 
 def fit_document(result: RunResult) -> dict:

@@ -103,13 +103,23 @@ class TrainingWatch(Callback):
     (overfitting), a NaN loss, a loss that explodes (learning rate too high). Its advice never suggests what
     the run already does."""
 
-    def __init__(self, emit):
-        self.emit = emit
+    def __init__(self, emit, scaled_inputs: bool = False):
+        self.emit, self.scaled_inputs = emit, scaled_inputs  # scaled_inputs: the config scales the inputs already
         self.shown: set[str] = set()
         self.first_loss = None
         self.losses: list[float] = []
         self.val_losses: list[float] = []
         self.val_epochs: list[int] = []  # 1-based epochs of val_losses (a resumed run starts past epoch 1)
+
+    def _nan_remedies(self) -> str:
+        """Lowering the learning rate, and scaling the inputs or clipping gradients unless the run does already."""
+        optimizer = self.trainer.model.optimizer
+        options = ["lower the learning rate"]
+        if not self.scaled_inputs:
+            options.append("scale the inputs (standardize)")
+        if all(getattr(optimizer, k, None) is None for k in ("clipnorm", "clipvalue", "global_clipnorm")):
+            options.append("clip gradients (optimizer.clipnorm)")
+        return ", ".join(options[:-1]) + (" or " if len(options) > 1 else "") + options[-1]
 
     def _once(self, key, message):
         if key not in self.shown:
@@ -121,8 +131,7 @@ class TrainingWatch(Callback):
         if loss is None:
             return
         if not math.isfinite(loss):
-            self._once("nan", f"the training loss is {loss} at epoch {epoch + 1}: lower the learning rate, "
-                              f"scale the inputs (standardize), or clip gradients (optimizer.clipnorm)")
+            self._once("nan", f"the training loss is {loss} at epoch {epoch + 1}: {self._nan_remedies()}")
             return
         if self.first_loss is None:
             self.first_loss = loss
