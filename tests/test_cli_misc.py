@@ -42,3 +42,39 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
     result = invoke("fit", "--resume", tmp_path, cwd=tmp_path)
     assert result.returncode == 2
     assert "not a run folder" in result.stderr
+
+
+COMMANDS = ("fit", "check", "schema", "datasets", "evaluate", "predict", "kfold", "plot", "runs")
+
+
+def test_version_and_every_help_names_its_values_and_shows_examples():
+    from typer.testing import CliRunner
+
+    from nntrain import __version__
+    from nntrain.cli import app
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout == f"nntrain {__version__}\n"
+    for command in COMMANDS:
+        text = CliRunner().invoke(app, [command, "--help"]).stdout
+        assert "Example" in text and f"nntrain {command}" in text.split("Example")[1], command
+        assert "<" not in text.split("Options:")[1], (command, text)  # no <str>, <int>, <list[str]> placeholders
+    fit_help = CliRunner().invoke(app, ["fit", "--help"]).stdout
+    assert "--set KEY=VALUE" in fit_help and "--resume RUN_DIR" in fit_help
+
+
+def test_shell_completion_installs_and_completes():
+    import os
+    import shutil
+
+    script = shutil.which("nntrain")
+    if script is None:
+        import pytest
+
+        pytest.skip("the nntrain console script is not installed")
+    shown = subprocess.run([script, "--show-completion", "bash"], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "SHELL": "/bin/bash"})
+    assert shown.returncode == 0 and "_nntrain_completion" in shown.stdout
+    env = {**os.environ, "_NNTRAIN_COMPLETE": "complete_bash", "COMP_WORDS": "nntrain fit --pro", "COMP_CWORD": "2"}
+    completed = subprocess.run([script], capture_output=True, text=True, timeout=60, env=env)
+    assert completed.stdout.split() == ["--progress"]

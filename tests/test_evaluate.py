@@ -149,3 +149,30 @@ def test_split_the_run_does_not_have(tmp_path):
     r = invoke("evaluate", tmp_path / "iris_small", cwd=tmp_path)
     assert r.returncode == 0 and "used last.h5" in r.stdout
     assert (tmp_path / "iris_small" / "evaluation-test-last.json").exists()
+
+
+def test_each_split_names_the_file_it_came_from(tmp_path):
+    from typer.testing import CliRunner
+
+    from nntrain.cli import app
+
+    rng = np.random.default_rng(0)
+    for name, rows in (("train.csv", 60), ("holdout.csv", 20)):
+        x = rng.standard_normal((rows, 2)).tolist()
+        lines = [f"{a!r},{b!r},{int(a > 0)}" for a, b in x]
+        (tmp_path / name).write_text("a,b,label\n" + "\n".join(lines) + "\n")
+    (tmp_path / "c.yaml").write_text(
+        "name: src\nseed: 1\ndata: {train: train.csv, test: holdout.csv, target: label}\n"
+        "model: {layers: [{Dense: {units: 2, activation: softmax}}]}\nloss: sparse_categorical_crossentropy\n"
+        "optimizer: adam\ntraining: {epochs: 1, validation_split: 0.25}\n")
+    runner = CliRunner()
+    assert runner.invoke(app, ["fit", str(tmp_path / "c.yaml"), "--runs-dir", str(tmp_path / "runs"),
+                               "-q"]).exit_code == 0
+    run = tmp_path / "runs" / "src"
+    test = runner.invoke(app, ["evaluate", str(run)])
+    assert test.exit_code == 0, test.output
+    assert f"test split from {tmp_path / 'holdout.csv'}: 20 rows" in test.stdout
+    report = json.loads((run / "evaluation-test-best.json").read_text())
+    assert report["source"] == str(tmp_path / "holdout.csv")
+    val = runner.invoke(app, ["evaluate", str(run), "--split", "val"])
+    assert f"val split of {tmp_path / 'train.csv'}: 15 rows" in val.stdout

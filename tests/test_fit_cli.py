@@ -317,7 +317,8 @@ def test_resume_with_an_incompatible_change_writes_nothing(tmp_path):
     assert invoke("fit", "iris.yaml", cwd=tmp_path).returncode == 0
     run = tmp_path / "runs" / "iris-test"
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
-    bad = invoke("fit", "--resume", run, "--set", "model.layers.0.units=32", cwd=tmp_path)
+    bad = invoke("fit", "--resume", run, "--set", "model.layers.0.units=32", "--set", "training.epochs=2",
+                 cwd=tmp_path)
     assert bad.returncode == 2, bad.stdout + bad.stderr
     assert "does not fit" in bad.stderr and "Traceback" not in bad.stderr
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before

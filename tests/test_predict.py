@@ -106,18 +106,16 @@ def test_chunked_streaming_gives_the_same_predictions(iris, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "seven.npy"), from_csv, rtol=1e-6)
 
 
-def test_few_rows_print_a_table_many_rows_go_next_to_the_input(iris, tmp_path):
-    run, train_csv, labels = iris
+def test_piped_predictions_are_csv_on_stdout_whatever_the_row_count(iris, tmp_path):
+    run, _, _ = iris
     header, rows = bundled_rows("iris")
-    small = write_csv(tmp_path / "five.csv", header[:4], [r[:4] for r in rows[:5]])  # no label column needed
-    r = invoke("predict", run, small, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert "setosa" in r.stdout and "5 predictions" in r.stdout
-    assert list(tmp_path.iterdir()) == [small]
-    big = write_csv(tmp_path / "big.csv", header, rows)
-    r = invoke("predict", run, big, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert len(read_csv(tmp_path / "big-predictions.csv")) == 150
+    for count in (5, 150):
+        path = write_csv(tmp_path / f"in{count}.csv", header[:4], [r[:4] for r in rows[:count]])
+        r = invoke("predict", run, path, cwd=tmp_path)
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+        lines = r.stdout.splitlines()
+        assert lines[0] == "row,prediction" and len(lines) == count + 1 and lines[1] == "0,setosa"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in150.csv", "in5.csv"]  # no file beside the input
 
 
 def test_regression_values_are_in_raw_target_units(tmp_path):
@@ -152,7 +150,7 @@ def test_inputs_that_do_not_fit_exit_2_naming_what_was_expected(iris, tmp_path):
         (["predict", run, _npy(tmp_path / "wide.npy", (5, 13))], ["expected 4 feature columns", "(5, 13)"]),
         (["predict", tmp_path / "missing_run", wine], ["no such run folder or checkpoint"]),
         (["predict", run, tmp_path / "absent.csv"], ["absent.csv: not found"]),
-        (["predict", run, wine, "-o", tmp_path / "out.json"], ["must be a .csv or .npy file"]),
+        (["predict", run, wine, "-o", tmp_path / "out.json"], ["must be a .csv, .jsonl or .npy file"]),
         (["predict", run, wine, "--top-k", "4"], ["--top-k expects 1..3"]),
     ]
     for args, messages in cases:
@@ -162,7 +160,7 @@ def test_inputs_that_do_not_fit_exit_2_naming_what_was_expected(iris, tmp_path):
         assert "Traceback" not in r.stderr and text.startswith("error:"), r.stderr
         for m in messages:
             assert m in text, (m, text)
-    assert not (tmp_path / "wine-predictions.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wide.npy", "wine.csv"]  # no output left behind
 
 
 def _npy(path: Path, shape) -> Path:

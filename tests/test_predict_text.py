@@ -44,10 +44,11 @@ def test_predict_raw_text_lines_with_the_stored_vocabulary(tmp_path):
             (folder / f"{i}.txt").write_text(text)
     (tmp_path / "text.yaml").write_text(CONFIG)
     assert invoke("fit", "text.yaml", "-q", cwd=tmp_path).returncode == 0
-    (tmp_path / "new.txt").write_text("the movie was wonderful and brilliant\nboring and awful plot, a waste\n"
-                                      "Loved it: SUPERB actors!\n")
+    (tmp_path / "new.txt").write_text("the movie was wonderful and brilliant\n\nboring and awful plot, a waste\n"
+                                      "Loved it: SUPERB actors!\n   \n")
     result = invoke("predict", "runs/reviews", "new.txt", "--proba", "--output", "out.csv", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert "skipped 2 blank lines" in result.stderr  # a blank line is no document: no prediction for it
     rows = list(csv.DictReader((tmp_path / "out.csv").open()))
     assert [r["prediction"] for r in rows] == ["pos", "neg", "pos"]  # lower-cased and tokenized like training
     assert all(float(r["p_pos"]) + float(r["p_neg"]) == pytest.approx(1.0) for r in rows)

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
+
+from nntrain.cli import app
 
 from tests.helpers import invoke
 
@@ -17,7 +20,8 @@ CONFIGS = Path(__file__).resolve().parent / "configs"
 
 @pytest.fixture(scope="module")
 def runs_dir(tmp_path_factory) -> Path:
-    """iris trained 1 and 10 epochs (the short one evaluated), a k-fold folder, a run that failed on NaN."""
+    """iris trained 1 and 10 epochs (the short one evaluated), boston (regression: mae) evaluated, a k-fold folder,
+    a run that failed on NaN."""
     root = tmp_path_factory.mktemp("runs_table")
     runs = root / "runs"
     for name, epochs in (("short", 1), ("long", 10)):
@@ -25,6 +29,9 @@ def runs_dir(tmp_path_factory) -> Path:
                    "--runs-dir", runs, "-q", cwd=root)
         assert r.returncode == 0, r.stderr
     assert invoke("evaluate", runs / "short", cwd=root).returncode == 0
+    assert invoke("fit", CONFIGS / "boston_small.yaml", "--set", "training.epochs=2", "--runs-dir", runs, "-q",
+                  cwd=root).returncode == 0
+    assert invoke("evaluate", runs / "boston_small", cwd=root).returncode == 0
     r = invoke("kfold", CONFIGS / "iris_small.yaml", "--folds", "2", "--name", "cv", "--set", "training.epochs=2",
                "--runs-dir", runs, "-q", cwd=root)
     assert r.returncode == 0, r.stderr
@@ -43,18 +50,20 @@ def test_rows_hold_what_the_run_folders_say(runs_dir):
     from nntrain.runs.table import list_runs
 
     rows = {r.name: r for r in list_runs(runs_dir)}
-    assert set(rows) == {"short", "long", "cv", "diverges"}
+    assert set(rows) == {"short", "long", "boston_small", "cv", "diverges"}
     short, long, cv, diverges = rows["short"], rows["long"], rows["cv"], rows["diverges"]
     assert short.params == long.params == cv.params == 4 * 8 + 8 + 8 * 8 + 8 + 8 * 3 + 3
     assert (short.epochs, long.epochs, cv.epochs) == (1, 10, 2)
     assert short.dataset == "iris" and diverges.dataset == "data.csv"
-    assert short.metric == "accuracy" and diverges.metric == "loss"
-    metrics = json.loads((runs_dir / "long" / "metrics.json").read_text())
-    assert long.best_val == metrics["best"]["val_accuracy"]["value"]
+    assert short.main == "accuracy" and diverges.main == "loss" and rows["boston_small"].main == "mae"
+    # one epoch per run: here (no restore_best_weights) the one best.h5 holds, with all of its values
+    best = json.loads((runs_dir / "long" / "metrics.json").read_text())["best_epoch"]
+    assert long.epoch == best["epoch"] and not long.restored
+    assert {k: long.metrics[k] for k in best["metrics"]} == best["metrics"]
     evaluation = json.loads((runs_dir / "short" / "evaluation-test-best.json").read_text())
-    assert short.test == evaluation["metrics"]["accuracy"] and long.test is None
+    assert short.metrics["test_accuracy"] == evaluation["metrics"]["accuracy"] and "test_accuracy" not in long.metrics
     kfold = json.loads((runs_dir / "cv" / "kfold.json").read_text())
-    assert cv.kind == "kfold x2" and cv.best_val == kfold["metrics"]["val_accuracy"]["best_mean"]
+    assert cv.kind == "kfold x2" and cv.metrics["val_accuracy"] == kfold["metrics"]["val_accuracy"]["best_mean"]
     assert (short.status, cv.status, diverges.status) == ("finished", "finished", "failed")
 
 
@@ -62,12 +71,43 @@ def test_sorting_by_a_metric_puts_the_best_first(runs_dir):
     from nntrain.runs.table import list_runs
 
     by_loss = list_runs(runs_dir, sort="val_loss")
-    values = [r.best.get("val_loss") for r in by_loss if r.name != "diverges"]
+    values = [r.metrics.get("val_loss") for r in by_loss if r.name != "diverges"]
     assert values == sorted(values)  # losses: lowest first
     assert by_loss[-1].name == "diverges"  # its val_loss is not finite: last
-    by_acc = [r.best.get("val_accuracy") for r in list_runs(runs_dir, sort="val_accuracy")[:3]]
+    by_acc = [r.metrics.get("val_accuracy") for r in list_runs(runs_dir, sort="val_accuracy")[:3]]
     assert by_acc == sorted(by_acc, reverse=True)
-    assert [r.name for r in list_runs(runs_dir, sort="epochs")][:2] == ["long", "cv"]
+    assert [r.name for r in list_runs(runs_dir, sort="epochs")][:1] == ["long"]
+    assert [r.name for r in list_runs(runs_dir, sort="test_mae")][0] == "boston_small"
+
+
+def _table(text: str) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a rich table printed off a terminal."""
+    lines = [[cell.strip() for cell in line.split("┃" if "┃" in line else "│")[1:-1]]
+             for line in text.splitlines() if "┃" in line or "│" in line]
+    return lines[0], lines[1:]
+
+
+def test_each_metric_has_its_own_column_for_every_row(runs_dir):
+    result = CliRunner().invoke(app, ["runs", str(runs_dir), "--sort", "val_mae"])
+    assert result.exit_code == 0, result.output
+    header, rows = _table(result.stdout)
+    assert {"val_loss", "val_accuracy", "val_mae", "test_loss", "test_accuracy", "test_mae"} <= set(header)
+    by_name = {row[0]: dict(zip(header, row)) for row in rows}
+    assert by_name["boston_small"]["val_accuracy"] == "-" and by_name["boston_small"]["val_mae"] != "-"
+    assert by_name["long"]["val_mae"] == "-" and by_name["long"]["val_accuracy"] != "-"
+    assert rows[0][0] == "boston_small"  # the only run with a val_mae sorts first
+
+
+def test_json_lists_every_run_with_all_its_metrics(runs_dir):
+    from nntrain.runs.table import list_runs
+
+    result = CliRunner().invoke(app, ["runs", str(runs_dir), "--json", "--sort", "test_loss"])
+    assert result.exit_code == 0 and result.stderr == ""
+    listed = json.loads(result.stdout)
+    assert [r["name"] for r in listed] == [r.name for r in list_runs(runs_dir, sort="test_loss")]
+    boston = next(r for r in listed if r["name"] == "boston_small")
+    assert {"loss", "mae", "val_loss", "val_mae", "test_loss", "test_mae"} <= set(boston["metrics"])
+    assert boston["epochs"] == 2 and boston["status"] == "finished" and boston["restored_best_weights"] is False
 
 
 def test_the_command_prints_the_table_and_marks_statuses(runs_dir, tmp_path):

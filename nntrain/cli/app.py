@@ -12,12 +12,11 @@ from typing import List, Optional
 
 import typer
 
-from nntrain.cli import render
+from nntrain.cli import render, tables
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
     no_args_is_help=True,
-    help="Train Keras-style neural networks from one YAML file, on nntrain's own NumPy engine.",
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
@@ -25,13 +24,34 @@ app = typer.Typer(
 SET_HELP = "Override a config value: --set training.epochs=50 (repeatable)."
 PROGRESS_HELP = "auto (bar on a terminal, one line per epoch otherwise), bar, line or none."
 CHECKPOINT_HELP = "best (default; last when the run had no validation set) or last."
+QUIET_HELP = "Print exactly the run folder on stdout; errors on stderr; no progress."
+JSON_HELP = "Print one JSON document on stdout and nothing else there (progress and warnings go to stderr)."
+
+
+def _version(value: bool) -> None:
+    if value:
+        from nntrain import __version__
+
+        print(f"nntrain {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print nntrain's version and exit.")):
+    """Train Keras-style neural networks from one YAML file, on nntrain's own NumPy engine.
+
+    \b
+    Examples:
+      nntrain fit configs/iris.yaml
+      nntrain evaluate runs/iris
+      nntrain runs --json
+    """
 
 
 def fail(exc: Exception, code: int = 2) -> None:
     """Print a user error as one red paragraph and exit."""
-    from rich.markup import escape
-
-    render.console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, emoji=False)
+    render.console(stderr=True).print(render.styled(("error:", "bold red"), f" {exc}"), soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -54,51 +74,66 @@ def _guard(fn, *args, **kwargs):
         raise typer.Exit(_stopped(exc))
 
 
-def _progress_mode(progress: str, quiet: bool) -> str:
-    """The display mode: `auto` becomes `bar` on a terminal and `line` otherwise."""
+def _shown(progress: str, quiet: bool, json_out: bool) -> render.Shown:
+    """How a training command prints: `auto` progress becomes `bar` on a terminal and `line` otherwise; with --json
+    progress, messages and the summary go to stderr, so stdout holds the JSON document alone."""
     from nntrain.training.progress import MODES, resolve_mode
 
-    if quiet:
-        return "none"
     if progress not in MODES:
         from nntrain.errors import ConfigError
 
         fail(ConfigError(f"--progress expects one of {', '.join(MODES)}, got {progress!r}"))
-    return resolve_mode(progress)
+    stream = sys.stderr if json_out else sys.stdout
+    return render.Shown("none" if quiet else resolve_mode(progress, stream), stream, quiet, json_out)
 
 
 @app.command()
 def fit(
-    config: Optional[Path] = typer.Argument(None, help="The YAML config file."),
-    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
-    name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the config's `name`)."),
-    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder from its "
-                                                                 "last checkpoint (exactly)."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Start from another run's checkpoint, "
-                                                                   "matching layers by name."),
-    progress: str = typer.Option("auto", "--progress", help=PROGRESS_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and the run folder."),
+    config: Optional[Path] = typer.Argument(None, metavar="CONFIG", help="The YAML config file."),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP),
+    name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Run name (default: the config's "
+                                                                            "`name`)."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", metavar="DIR", help="Where run folders go."),
+    resume: Optional[Path] = typer.Option(None, "--resume", metavar="RUN_DIR",
+                                          help="Continue the run in this folder from its last checkpoint (exactly)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", metavar="CHECKPOINT",
+                                           help="Start from another run's checkpoint, matching layers by name."),
+    progress: str = typer.Option("auto", "--progress", metavar="MODE", help=PROGRESS_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
-    """Train the model a config describes; write config, history, metrics and checkpoints to runs/NAME/."""
+    """Train the model a config describes; write config, history, metrics and checkpoints to runs/NAME/.
+
+    \b
+    Examples:
+      nntrain fit configs/iris.yaml --set training.epochs=100
+      nntrain fit configs/iris.yaml -q --json > result.json
+    """
     from nntrain.commands.fit import fit as fit_run
+    from nntrain.commands.fit import fit_document
     from nntrain.training.progress import ProgressDisplay
 
-    mode = _progress_mode(progress, quiet)
+    shown = _shown(progress, quiet, json_out)
     result = _guard(fit_run, config, overrides=set_, runs_dir=runs_dir, name=name, resume=resume, weights=weights,
-                    display=ProgressDisplay(mode), download_progress=render.download_progress(mode),
-                    command=sys.argv, on_start=lambda run_dir, cfg, model: render.fit_started(mode, run_dir, cfg, model))
-    render.fit_report(result, mode, quiet)
+                    display=ProgressDisplay(shown.mode, stream=shown.stream),
+                    download_progress=render.download_progress(shown), command=sys.argv,
+                    on_start=lambda run_dir, cfg, model: render.fit_started(shown, run_dir, cfg, model))
+    render.fit_report(result, fit_document(result), shown)
     raise typer.Exit(result.exit_code)
 
 
 @app.command()
 def check(
-    config: Path = typer.Argument(..., help="The YAML config file."),
-    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    config: Path = typer.Argument(..., metavar="CONFIG", help="The YAML config file."),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP),
 ):
     """Validate a config and print it resolved (all defaults filled in) with the model summary.
-    Loads and downloads no data."""
+    Loads and downloads no data.
+
+    \b
+    Example:
+      nntrain check configs/iris.yaml --set optimizer.learning_rate=3e-4
+    """
     from nntrain.commands.prepare import check as check_config
 
     cfg, model = _guard(check_config, config, set_)
@@ -107,7 +142,12 @@ def check(
 
 @app.command()
 def schema():
-    """Print the JSON Schema of the config format (for VS Code YAML, JetBrains and other editors)."""
+    """Print the JSON Schema of the config format (for VS Code YAML, JetBrains and other editors).
+
+    \b
+    Example:
+      nntrain schema > nntrain.schema.json
+    """
     import json
 
     from nntrain.config.schema import config_schema
@@ -116,71 +156,128 @@ def schema():
 
 
 @app.command()
-def datasets():
-    """List the bundled datasets and the Keras catalogue ones, with shapes and tasks."""
+def datasets(json_out: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """List the bundled datasets and the Keras catalogue ones, with shapes and tasks.
+
+    \b
+    Examples:
+      nntrain datasets
+      nntrain datasets --json
+    """
     from nntrain.data import list_datasets
 
-    render.datasets_table(_guard(list_datasets))
+    found = _guard(list_datasets)
+    render.emit_json(found) if json_out else tables.datasets_table(found)
 
 
 @app.command()
 def evaluate(
-    run: Path = typer.Argument(..., help="A run folder (runs/NAME) or a checkpoint file."),
-    checkpoint: str = typer.Option("best", "--checkpoint", help=CHECKPOINT_HELP),
-    data: Optional[Path] = typer.Option(None, "--data", help="Evaluate on another config's data (.yaml) or a "
-                                                             "data file laid out like the training data."),
-    split: str = typer.Option("test", "--split", help="test, val or train (of the run's data, or --data's config)."),
+    run: Path = typer.Argument(..., metavar="RUN", help="A run folder (runs/NAME) or a checkpoint file."),
+    checkpoint: str = typer.Option("best", "--checkpoint", metavar="best|last", help=CHECKPOINT_HELP),
+    data: Optional[Path] = typer.Option(None, "--data", metavar="FILE", help="Evaluate on another config's data "
+                                        "(.yaml) or a data file laid out like the training data."),
+    split: str = typer.Option("test", "--split", metavar="test|val|train",
+                              help="Which split of the run's data (or of --data's config)."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """Loss and metrics of a trained run on its test split (or val/train, or other data), with a confusion matrix
     and per-class precision/recall/F1 (classification) or MAE/MSE/RMSE/R^2 (regression).
-    Writes evaluation-SPLIT-CHECKPOINT.json into the run folder."""
+    Writes evaluation-SPLIT-CHECKPOINT.json into the run folder.
+
+    \b
+    Examples:
+      nntrain evaluate runs/iris
+      nntrain evaluate runs/iris --split val --checkpoint last --json
+    """
     from nntrain.commands.evaluate import evaluate as evaluate_run
 
-    render.evaluation(_guard(evaluate_run, run, checkpoint=checkpoint, data=data, split=split))
+    result = _guard(evaluate_run, run, checkpoint=checkpoint, data=data, split=split)
+    if json_out:
+        if result.report.get("note"):
+            render.console(stderr=True).print(render.lit(result.report["note"], "yellow"), soft_wrap=True)
+        return render.emit_json({**result.report, "path": str(result.path)})
+    tables.evaluation(result)
 
 
 @app.command()
 def predict(
-    run: Path = typer.Argument(..., help="A run folder (runs/NAME) or a checkpoint file."),
-    input: Path = typer.Argument(..., help="New data: .csv (the training feature columns, raw), .npy, .npz, .h5, "
-                                           "or .txt (one document per line)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write predictions to FILE.csv or FILE.npy."),
+    run: Path = typer.Argument(..., metavar="RUN", help="A run folder (runs/NAME) or a checkpoint file."),
+    input: Path = typer.Argument(..., metavar="INPUT", help="New data: .csv or .tsv (the training feature columns, "
+                                                            "raw), .npy, .npz, .h5, or .txt (one document per line)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE",
+                                         help="Write the predictions to FILE (.csv, .jsonl, .npy), or - for stdout."),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="csv|jsonl|npy",
+                                      help="The output format (default: from FILE's suffix, else csv)."),
+    keep: List[str] = typer.Option([], "--keep", metavar="COLUMN",
+                                   help="Carry this input column (an id) into the output (repeatable; a,b works)."),
     proba: bool = typer.Option(False, "--proba", help="Add one probability column per class."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", help="Add the K most likely classes and probabilities."),
-    checkpoint: str = typer.Option("best", "--checkpoint", help=CHECKPOINT_HELP),
+    top_k: Optional[int] = typer.Option(None, "--top-k", metavar="K",
+                                        help="Add the K most likely classes and probabilities."),
+    checkpoint: str = typer.Option("best", "--checkpoint", metavar="best|last", help=CHECKPOINT_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON summary (rows, output, columns) on stdout; "
+                                                        "the predictions go to -o FILE."),
 ):
-    """Predict new data with a trained run, applying its stored preprocessing. Without --output, a few rows print as
-    a table and more go to INPUT-predictions.csv beside the input."""
-    from nntrain.commands.predict import predict as predict_rows
+    """Predict new data with a trained run, applying its stored preprocessing. On a terminal the predictions print
+    as a table; piped or redirected, stdout gets CSV with a header (or --format jsonl/npy); -o FILE writes a file.
 
-    render.predictions(_guard(predict_rows, run, input, output=output, proba=proba, top_k=top_k,
-                              checkpoint=checkpoint))
+    \b
+    Examples:
+      nntrain predict runs/iris new_flowers.csv --proba
+      nntrain predict runs/iris new_flowers.csv --keep id | sort -t, -k3
+      nntrain predict runs/iris new_flowers.csv -o predictions.jsonl --keep id
+    """
+    from nntrain.commands.predict import predict as predict_rows
+    from nntrain.errors import DataError
+
+    if output is None and (json_out or fmt is not None or not sys.stdout.isatty()):
+        output = None if json_out else "-"  # piped, or a format asked for: stdout gets the data itself
+    if json_out and output in (None, "-"):
+        fail(DataError("--json prints a summary on stdout; give -o FILE for the predictions"))
+    if output == "-" and fmt == "npy" and sys.stdout.isatty():
+        fail(DataError("npy is binary: give -o FILE, or pipe it (`> file.npy`)"))
+    keep = [c.strip() for item in keep for c in item.split(",") if c.strip()]
+    result = _guard(predict_rows, run, input, output=output, fmt=fmt, keep=keep, proba=proba, top_k=top_k,
+                    checkpoint=checkpoint)
+    if json_out:
+        tables.prediction_notes(result)
+        return render.emit_json(result.summary())
+    tables.predictions(result)
 
 
 @app.command()
 def kfold(
-    config: Path = typer.Argument(..., help="The YAML config file."),
-    folds: int = typer.Option(..., "--folds", "-k", help="Number of folds K (2 .. training rows)."),
+    config: Path = typer.Argument(..., metavar="CONFIG", help="The YAML config file."),
+    folds: int = typer.Option(..., "--folds", "-k", metavar="K", help="Number of folds K (2 .. training rows)."),
     stratify: bool = typer.Option(False, "--stratify", help="Keep class proportions in every fold."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Train folds in N parallel processes (same results)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", metavar="N", help="Train folds in N parallel processes (same "
+                                                                  "results)."),
     refit: bool = typer.Option(False, "--refit", help="Then train on all training rows for the best averaged epoch "
                                                       "count and evaluate on the test split."),
-    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
-    name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the config's `name`)."),
-    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
-    progress: str = typer.Option("auto", "--progress", help=PROGRESS_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors and the run folder."),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP),
+    name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Run name (default: the config's "
+                                                                            "`name`)."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", metavar="DIR", help="Where run folders go."),
+    progress: str = typer.Option("auto", "--progress", metavar="MODE", help=PROGRESS_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """K-fold cross-validation: a fresh model per fold, trained on K-1 parts and validated on the held-out one.
     Writes runs/NAME/fold-1..K (normal run folders) and kfold.json / kfold.csv with mean +- std per metric, the
-    averaged validation curve and its best epoch."""
-    from nntrain.commands.kfold import kfold as kfold_run
+    averaged validation curve and its best epoch.
 
-    mode = _progress_mode(progress, quiet)
-    display = render.FoldDisplay(mode)
+    \b
+    Examples:
+      nntrain kfold configs/boston_housing_kfold.yaml --folds 4
+      nntrain kfold configs/iris.yaml -k 5 --stratify --jobs 2 --refit
+    """
+    from nntrain.commands.kfold import kfold as kfold_run
+    from nntrain.commands.kfold import kfold_document
+
+    shown = _shown(progress, quiet, json_out)
+    display = render.FoldDisplay(shown)
 
     def started(run_dir, cfg):
-        render.kfold_started(mode, run_dir, cfg, folds)
+        render.kfold_started(shown, run_dir, cfg, folds)
         display.start()
 
     try:  # _guard turns Ctrl-C before the folds start (config, data loading) into exit 130
@@ -188,14 +285,19 @@ def kfold(
                         runs_dir=runs_dir, name=name, on_event=display, command=sys.argv, on_start=started)
     finally:
         display.stop()
-    render.kfold_report(result, mode, quiet)
+    render.kfold_report(result, kfold_document(result), shown)
     raise typer.Exit(result.exit_code)
 
 
 @app.command()
-def plot(run: Path = typer.Argument(..., help="A run folder or a k-fold folder.")):
+def plot(run: Path = typer.Argument(..., metavar="RUN", help="A run folder or a k-fold folder.")):
     """PNG charts into the run folder: learning curves (training vs validation), the learning rate when it
-    changed, k-fold averaged curves with per-fold spread, and confusion matrices of `nntrain evaluate`."""
+    changed, k-fold averaged curves with per-fold spread, and confusion matrices of `nntrain evaluate`.
+
+    \b
+    Example:
+      nntrain plot runs/iris
+    """
     from nntrain.commands.plot import plot_run
 
     for path in _guard(plot_run, run):
@@ -204,22 +306,33 @@ def plot(run: Path = typer.Argument(..., help="A run folder or a k-fold folder."
 
 @app.command("runs")
 def runs_cmd(
-    runs_dir: Path = typer.Argument(Path("runs"), help="The folder holding run folders."),
-    sort: Optional[str] = typer.Option(None, "--sort", help="date (default), name, params, epochs, status, or a "
-                                                            "metric such as val_accuracy, val_loss, test_mae."),
+    runs_dir: Path = typer.Argument(Path("runs"), metavar="RUNS_DIR", help="The folder holding run folders."),
+    sort: Optional[str] = typer.Option(None, "--sort", metavar="COLUMN", help="date (default), name, params, "
+                                       "epochs, status, or any metric column: val_loss, val_accuracy, test_mae..."),
     clean: bool = typer.Option(False, "--clean", help="First remove temporary files left by killed processes and "
                                                       "run folders that never got a checkpoint."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
-    """A table of the runs: name, date, dataset, parameters, epochs, best validation metric, test metric (after
-    `nntrain evaluate`) and status."""
-    from nntrain.runs.table import list_runs
+    """A table of the runs: name, date, dataset, parameters, epochs, status, and one column per metric (val_loss,
+    val_accuracy, test_mae...) with the values of the epoch the run kept.
+
+    \b
+    Examples:
+      nntrain runs
+      nntrain runs runs/ --sort val_accuracy --json
+      nntrain runs --clean
+    """
+    from nntrain.runs.table import columns, list_runs
 
     if clean:
         from nntrain.runs import clean as clean_runs
 
         for path in _guard(clean_runs, runs_dir):
-            print(f"removed {path}")
-    render.runs_table(_guard(list_runs, runs_dir, sort=sort), runs_dir)
+            print(f"removed {path}", file=sys.stderr if json_out else sys.stdout)
+    rows = _guard(list_runs, runs_dir, sort=sort)
+    if json_out:
+        return render.emit_json([r.as_dict() for r in rows])
+    tables.runs_table(rows, runs_dir, columns(rows, sort))
 
 
 def main() -> None:

@@ -6,21 +6,47 @@ Each function takes what a commands function returned and renders it; none of th
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from typing import TextIO
 
-def console(stderr: bool = False):
-    """A rich console; off a terminal (logs, pipes) tables get 120 columns instead of rich's 80."""
+def console(stderr: bool = False, stream=None):
+    """A rich console on stdout (stderr, or `stream`); off a terminal (logs, pipes) tables get 120 columns instead
+    of rich's 80. Emoji codes are off: `:fire:` in a name or a path prints as typed."""
     from rich.console import Console
 
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 120)
+    stream = stream or (sys.stderr if stderr else sys.stdout)
+    return Console(file=stream, highlight=False, emoji=False, width=None if stream.isatty() else 120)
 
 
-def wide_console():
-    """A console for wide tables: piped output is not cut to 80 columns (terminals keep their width)."""
-    out = console()
+def wide_console(stream=None):
+    """A console for wide tables: piped output gets each table at its natural width, never cut (terminals keep
+    their width)."""
+    out = console(stream=stream)
     if not out.is_terminal:
-        out.width = 160
+        out.width = 1000
     return out
+
+
+def lit(value, style: str = ""):
+    """`value` as rich Text: printed literally, never read as markup (`[bold]`) or emoji (`:fire:`)."""
+    from rich.text import Text
+
+    return Text(str(value), style=style)
+
+
+def styled(*parts):
+    """Text from pieces, each a plain string or (string, style); no piece is ever read as markup."""
+    from rich.text import Text
+
+    return Text.assemble(*parts)
+
+
+def emit_json(document) -> None:
+    """The one JSON document of a `--json` command, on stdout (NaN and infinities as null, as in run folders)."""
+    from nntrain.runs.folder import json_text
+
+    sys.stdout.write(json_text(document))
+    sys.stdout.flush()
 
 
 def fmt(v) -> str:
@@ -33,80 +59,154 @@ def fmt(v) -> str:
     return str(v)
 
 
-def download_progress(mode: str):
+@dataclass
+class Shown:
+    """How a training command prints. mode: the progress display (bar, line or none); stream: where progress,
+    messages and the summary go (stderr when stdout carries the --json document); quiet: stdout gets exactly the
+    run folder; json: stdout gets exactly one JSON document."""
+
+    mode: str
+    stream: TextIO
+    quiet: bool = False
+    json: bool = False
+
+    @property
+    def summary(self) -> bool:
+        """Whether the end-of-run summary is printed (on `stream`)."""
+        return not self.quiet and not (self.json and self.mode == "none")
+
+    def print(self, *renderables) -> None:
+        console(stream=self.stream).print(*renderables)
+
+    def line(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def message(self, text: str, failed: bool) -> None:
+        """A run's closing message: failures on stderr (always), the rest (early stopping) unless -q."""
+        if self.quiet and not failed:
+            return
+        stream = sys.stderr if failed else self.stream
+        if self.mode == "bar":
+            console(stream=stream).print(lit(text, "red" if failed else "yellow"), soft_wrap=True)
+        else:
+            print(text, file=stream, flush=True)
+
+    def result(self, run_dir, document: dict) -> None:
+        """What stdout gets with -q (the run folder) or --json (the document)."""
+        if self.json:
+            emit_json(document)
+        elif self.quiet:
+            print(run_dir, flush=True)
+
+
+def download_progress(shown: Shown):
     """A data-download progress callback: a rich bar on a terminal, plain lines otherwise."""
     state = {}
 
     def report(done: int, total: int, description: str):
-        if mode == "none":
+        if shown.mode == "none":
             return
-        if mode == "bar":
+        if shown.mode == "bar":
             from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                        TransferSpeedColumn)
 
             if "bar" not in state:
-                state["bar"] = Progress(TextColumn(description), BarColumn(), DownloadColumn(),
-                                        TransferSpeedColumn(), TimeRemainingColumn(), transient=False)
+                state["bar"] = Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
+                                        TransferSpeedColumn(), TimeRemainingColumn(), transient=False,
+                                        console=console(stream=shown.stream))
                 state["bar"].start()
                 state["task"] = state["bar"].add_task(description, total=total or None)
             state["bar"].update(state["task"], completed=done)
             if total and done >= total:
                 state.pop("bar").stop()
-        else:
-            if description not in state:
-                state[description] = True
-                size = f" ({total / 1e6:.1f} MB)" if total else ""
-                print(f"downloading {description}{size}", flush=True)
+        elif description not in state:
+            state[description] = True
+            size = f" ({total / 1e6:.1f} MB)" if total else ""
+            shown.line(f"downloading {description}{size}")
 
     return report
 
 
-def fit_report(result, mode: str, quiet: bool) -> None:
-    if result.message:
-        style = "red" if result.exit_code else "yellow"
-        stream = sys.stderr if result.exit_code else sys.stdout
-        if mode == "bar":
-            console(stderr=bool(result.exit_code)).print(f"[{style}]{result.message}[/]")
-        else:
-            print(result.message, file=stream, flush=True)
-    if quiet:
-        print(result.run_dir)
-        return
-    if mode == "none":
-        return
-    keys = [k for k in result.final if k not in ("seconds", "learning_rate")]
-    if mode == "bar":
-        from rich.table import Table
+def end_of_run(result) -> str:
+    """The end-of-run line: how many epochs ran and the metrics of the weights the model kept (restore_best_weights
+    may have put an earlier epoch back; the last epoch's values are in history.csv)."""
+    kept = result.metrics.get("kept")
+    head = f"{result.status} after {result.epochs} epochs"
+    if not kept:
+        return head
+    values = ", ".join(f"{k}={fmt(v)}" for k, v in kept["metrics"].items())
+    if kept["restored_best_weights"]:
+        return f"{head}; the model keeps the weights of epoch {kept['epoch']} (restore_best_weights): {values}"
+    return f"{head}: {values}"
 
-        table = Table(title=f"{result.status}: {result.run_dir}")
-        table.add_column("metric")
-        table.add_column("final", justify="right")
-        table.add_column("best", justify="right")
-        table.add_column("best epoch", justify="right")
-        for k in keys:
-            b = result.best.get(k, {})
-            table.add_row(k, f"{result.final[k]:.4f}", f"{b.get('value', float('nan')):.4f}", str(b.get("epoch", "")))
-        console().print(table)
+
+def _fit_table(result):
+    """The end-of-run table (bar mode): per metric the kept epoch's value (when not the last), the last epoch's, the
+    best and its epoch."""
+    from rich.table import Table
+
+    m = result.metrics
+    kept = m.get("kept") or {}
+    restored = kept.get("restored_best_weights")
+    table = Table(title=lit(f"{result.status} after {result.epochs} epochs: {result.run_dir}"))
+    table.add_column("metric")
+    if restored:
+        table.add_column(f"kept (epoch {kept['epoch']})", justify="right")
+    table.add_column(f"last (epoch {m.get('epochs')})", justify="right")
+    table.add_column("best", justify="right")
+    table.add_column("best epoch", justify="right")
+    for k, last in m.get("final", {}).items():
+        if k in ("seconds", "learning_rate"):
+            continue
+        b = m["best"].get(k, {})
+        cells = [fmt(kept["metrics"].get(k))] if restored else []
+        table.add_row(lit(k), *cells, fmt(last), fmt(b.get("value")), str(b.get("epoch", "")))
+    return table
+
+
+def fit_report(result, document: dict, shown: Shown) -> None:
+    """The end of `nntrain fit`: its message, stdout's run folder (-q) or JSON document, the summary."""
+    if result.message:
+        shown.message(result.message, bool(result.exit_code))
+    shown.result(result.run_dir, document)
+    if not shown.summary:
+        return
+    if shown.mode == "bar":
+        shown.print(_fit_table(result))
     else:
-        print(f"{result.status}: " + ", ".join(f"{k}={result.final[k]:.4f}" for k in keys), flush=True)
-        print(f"run folder: {result.run_dir}", flush=True)
+        shown.line(end_of_run(result))
+        shown.line(f"run folder: {result.run_dir}")
+
+
+def fit_started(shown: Shown, run_dir, cfg, model) -> None:
+    """The run folder (and on a terminal the model summary) once `nntrain fit` has created it."""
+    if shown.mode == "bar":
+        shown.print(styled((cfg["name"], "bold"), ": run folder ", (str(run_dir), "cyan")))
+        console(stream=shown.stream).print(model.summary(), markup=False)
+    elif shown.mode == "line":
+        shown.line(f"{cfg['name']}: run folder {run_dir}")
 
 
 class FoldDisplay:
     """k-fold progress: a rich bar per fold (mode bar), or one plain line per finished fold (mode line)."""
 
-    def __init__(self, mode: str, metric_keys=("val_loss",)):
-        self.mode = mode
+    def __init__(self, shown: Shown):
+        self.shown = shown
         self.progress = None
         self.tasks = {}
 
     def start(self):
-        if self.mode != "bar":
+        if self.shown.mode != "bar":
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TextColumn("{task.fields[logs]}"), console=console())
+        class LogsColumn(ProgressColumn):  # the logs as Text: a fold's message is shown as written
+            def render(self, task):
+                logs = task.fields["logs"]
+                return lit(logs) if isinstance(logs, str) else logs
+
+        self.progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), LogsColumn(), console=console(stream=self.shown.stream))
         self.progress.start()
 
     def stop(self):
@@ -132,66 +232,59 @@ class FoldDisplay:
                                      logs=self._logs(event["logs"]))
             elif kind == "end" and fold in self.tasks:
                 style = {"finished": "green", "failed": "red"}.get(event["status"], "yellow")
-                self.progress.update(self.tasks[fold], logs=f"[{style}]{event['status']}[/] "
-                                                            f"{self._logs(event['final'])} {event['message']}")
-        elif self.mode == "line" and kind == "end":
+                self.progress.update(self.tasks[fold], logs=styled((event["status"], style),
+                                                                   f" {self._logs(event['final'])} {event['message']}"))
+        elif self.shown.mode == "line" and kind == "end":
             extra = f" ({event['message']})" if event["message"] else ""
-            print(f"{label}: {event['status']} after {event['epochs']} epochs - {self._logs(event['final'])}{extra}",
-                  flush=True)
+            self.shown.line(f"{label}: {event['status']} after {event['epochs']} epochs - "
+                            f"{self._logs(event['final'])}{extra}")
 
 
-def kfold_report(result, mode: str, quiet: bool) -> None:
+def kfold_started(shown: Shown, run_dir, cfg, folds: int) -> None:
+    if shown.mode == "bar":
+        shown.print(styled((cfg["name"], "bold"), f": {folds}-fold cross-validation in ", (str(run_dir), "cyan")))
+    elif shown.mode == "line":
+        shown.line(f"{cfg['name']}: {folds}-fold cross-validation in {run_dir}")
+
+
+def kfold_report(result, document: dict, shown: Shown) -> None:
+    """The end of `nntrain kfold`: its message, stdout's run folder (-q) or JSON document, the summary table."""
     if result.message:
-        stream = sys.stderr if result.exit_code else sys.stdout
-        print(("error: " if result.exit_code == 1 else "") + result.message, file=stream, flush=True)
-    if quiet:
-        print(result.run_dir)
-        return
-    if mode == "none":
-        return
+        if result.exit_code:
+            print(("error: " if result.exit_code == 1 else "") + result.message, file=sys.stderr, flush=True)
+        elif not shown.quiet:
+            shown.line(result.message)
+    shown.result(result.run_dir, document)
+    if shown.summary:
+        _kfold_summary(result, wide_console(shown.stream))
+
+
+def _kfold_summary(result, out) -> None:
     s = result.summary
     if not s["metrics"]:
-        print(f"no fold finished; run folder: {result.run_dir}", flush=True)
+        out.print(lit(f"no fold finished; run folder: {result.run_dir}"))
         return
     from rich.table import Table
 
-    out = wide_console()
-    out.print(f"[bold]{s['folds']}-fold {s['status']}[/]: {result.run_dir}")
+    out.print(styled((f"{s['folds']}-fold {s['status']}", "bold"), f": {result.run_dir}"))
     table = Table()
     table.add_column("metric")
     table.add_column("final mean ± std", justify="right")
     table.add_column("best mean ± std", justify="right")
     for k, m in s["metrics"].items():
-        table.add_row(k, f"{fmt(m['final_mean'])} ± {fmt(m['final_std'])}",
+        table.add_row(lit(k), f"{fmt(m['final_mean'])} ± {fmt(m['final_std'])}",
                       f"{fmt(m['best_mean'])} ± {fmt(m['best_std'])}")
     out.print(table)
     best = s.get("best_epoch")
     if best:
-        out.print(f"averaged {best['monitor']} is best at epoch {best['epoch']} ({fmt(best['value'])})")
+        out.print(lit(f"averaged {best['monitor']} is best at epoch {best['epoch']} ({fmt(best['value'])})"))
     refit = s.get("refit")
     if refit:
         test = ", ".join(f"{k}={fmt(v)}" for k, v in (refit.get("test") or {}).items())
-        out.print(f"refit on all training rows for {refit['epochs']} epochs: {refit['status']}"
-                      + (f"; test: {test}" if test else ""))
-    out.print(f"written: [cyan]{result.run_dir / 'kfold.json'}[/], [cyan]{result.run_dir / 'kfold.csv'}[/]")
-
-
-def fit_started(mode: str, run_dir, cfg, model) -> None:
-    """The run folder (and on a terminal the model summary) once `nntrain fit` has created it."""
-    if mode == "none":
-        return
-    if mode == "bar":
-        console().print(f"[bold]{cfg['name']}[/]: run folder [cyan]{run_dir}[/]")
-        console().print(model.summary(), markup=False)
-    else:
-        print(f"{cfg['name']}: run folder {run_dir}", flush=True)
-
-
-def kfold_started(mode: str, run_dir, cfg, folds: int) -> None:
-    if mode == "bar":
-        console().print(f"[bold]{cfg['name']}[/]: {folds}-fold cross-validation in [cyan]{run_dir}[/]")
-    elif mode == "line":
-        print(f"{cfg['name']}: {folds}-fold cross-validation in {run_dir}", flush=True)
+        out.print(lit(f"refit on all training rows for {refit['epochs']} epochs: {refit['status']}"
+                      + (f"; test: {test}" if test else "")))
+    out.print(styled("written: ", (str(result.run_dir / "kfold.json"), "cyan"), ", ",
+                     (str(result.run_dir / "kfold.csv"), "cyan")))
 
 
 def check_report(config, cfg, model) -> None:
@@ -202,125 +295,3 @@ def check_report(config, cfg, model) -> None:
     print()
     print(model.summary())
     print(f"\n{config}: OK")
-
-
-def datasets_table(rows: list[dict]) -> None:
-    from rich.table import Table
-
-    table = Table(title="datasets")
-    for col in ("name", "source", "task", "rows", "x shape", "classes", "available"):
-        table.add_column(col, no_wrap=col == "name", justify="right" if col in ("rows", "classes") else "left")
-    for r in rows:
-        n = r.get("rows", "")
-        table.add_row(str(r.get("name")), str(r.get("source")), str(r.get("task")),
-                      f"{n:,}" if isinstance(n, int) else str(n), str(r.get("shape", "")),
-                      str(r.get("classes", "") or ""),
-                      "yes" if r.get("cached", r.get("source") == "bundled") else "download")
-    console().print(table)
-
-
-def _class_tables(out_console, label: str, out: dict) -> None:
-    """Confusion matrix and per-class precision/recall/F1 of one classification output."""
-    from rich.table import Table
-
-    names = out["class_names"]
-    out_console.print(f"\n[bold]{label}confusion matrix[/] (rows: true class, columns: predicted)")
-    cm = Table()
-    cm.add_column("true \\ predicted")
-    for c in names:
-        cm.add_column(str(c), justify="right")
-    for c, row in zip(names, out["confusion_matrix"]):
-        cm.add_row(str(c), *map(str, row))
-    out_console.print(cm)
-    out_console.print(f"\n[bold]{label}per class[/] (accuracy {fmt(out['accuracy'])})")
-    pc = Table()
-    for col in ("class", "precision", "recall", "f1", "support"):
-        pc.add_column(col, justify="left" if col == "class" else "right")
-    for c in out["per_class"]:
-        pc.add_row(str(c["class"]), fmt(c["precision"]), fmt(c["recall"]), fmt(c["f1"]), str(c["support"]))
-    for avg in ("macro_avg", "weighted_avg"):
-        a = out[avg]
-        pc.add_row(avg.replace("_", " "), fmt(a["precision"]), fmt(a["recall"]), fmt(a["f1"]), "")
-    out_console.print(pc)
-
-
-def _output_tables(out_console, label: str, out: dict) -> None:
-    from rich.table import Table
-
-    if "confusion_matrix" in out:
-        _class_tables(out_console, label, out)
-    elif "per_label" in out:
-        out_console.print(f"\n[bold]{label}per label[/]")
-        pl = Table()
-        for col in ("label", "precision", "recall", "f1", "support"):
-            pl.add_column(col, justify="left" if col == "label" else "right")
-        for c, m in out["per_label"].items():
-            pl.add_row(str(c), fmt(m["precision"]), fmt(m["recall"]), fmt(m["f1"]), str(m["support"]))
-        out_console.print(pl)
-    elif "mae" in out:
-        out_console.print(f"\n[bold]{label}regression[/] ({out['units']} units)")
-        rg = Table()
-        for col in ("MAE", "MSE", "RMSE", "R^2"):
-            rg.add_column(col, justify="right")
-        rg.add_row(fmt(out["mae"]), fmt(out["mse"]), fmt(out["rmse"]), fmt(out["r2"]))
-        out_console.print(rg)
-
-
-def evaluation(result) -> None:
-    """`nntrain evaluate`: metrics, then per output a confusion matrix / per-label / regression table."""
-    from rich.table import Table
-
-    r = result.report
-    out_console = console()
-    if r.get("note"):
-        out_console.print(f"[yellow]{r['note']}[/]")
-    out_console.print(f"[bold]{r['data']}[/]: {r['rows']} rows, {r['checkpoint']} checkpoint (epoch {r['epoch']}), "
-                      f"batch size {r['batch_size']}")
-    table = Table()
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for k, v in r["metrics"].items():
-        table.add_row(k, fmt(v))
-    out_console.print(table)
-    for name, out in r["outputs"].items():
-        _output_tables(out_console, "" if len(r["outputs"]) == 1 else f"{name}: ", out)
-    out_console.print(f"written: [cyan]{result.path}[/]")
-
-
-def predictions(result) -> None:
-    """`nntrain predict`: a table of a few rows, or where the predictions were written."""
-    from rich.table import Table
-
-    notes = console(stderr=result.table is None)
-    if result.note:
-        notes.print(f"[yellow]{result.note}[/]")
-    if result.table is not None:
-        console().print(f"[bold]{result.rows} predictions[/] ({result.checkpoint})")
-        table = Table()
-        first = result.table[0] if result.table else [0] * len(result.columns)
-        for col, value in zip(result.columns, first):
-            table.add_column(col, justify="right" if isinstance(value, (int, float)) else "left")
-        for row in result.table:
-            table.add_row(*[fmt(v) for v in row])
-        console().print(table)
-    else:
-        why = " (more rows than fit a table; give --output to choose the file)" if result.defaulted_output else ""
-        notes.print(f"{result.rows} predictions written to [cyan]{result.output}[/]{why}")
-
-
-def runs_table(rows: list, runs_dir) -> None:
-    """`nntrain runs`: one row per run folder."""
-    from rich.table import Table
-
-    table = Table(title=f"{len(rows)} runs in {runs_dir}")
-    for col in ("name", "date", "dataset", "params", "epochs", "metric", "best val", "test", "status"):
-        table.add_column(col, justify="right" if col in ("params", "epochs", "best val", "test") else "left",
-                         no_wrap=col in ("date", "status"))
-    colors = {"finished": "green", "failed": "red", "interrupted": "yellow", "partial": "yellow"}
-    for r in rows:
-        name = r.name if r.kind == "run" else f"{r.name} ({r.kind})"
-        status = f"[{colors[r.status]}]{r.status}[/]" if r.status in colors else r.status
-        table.add_row(name, r.date, r.dataset, f"{r.params:,}" if r.params is not None else "-",
-                      str(r.epochs) if r.epochs is not None else "-", r.metric or "-", fmt(r.best_val),
-                      fmt(r.test), status)
-    wide_console().print(table)

@@ -158,7 +158,8 @@ def labelled_rows(trained: Trained, split: str = "test", data=None):
                 indices = {k: z[k] for k in z.files}
         else:
             indices = _computed_indices(trained.config, raw)
-        return split_part(raw, split, indices), split, f"{split} split of {raw.name}"
+        part = split_part(raw, split, indices)
+        return part, split, described(raw, part, split)
     data = Path(data)
     if not data.exists():
         raise DataError(f"--data {data}: not found")
@@ -168,12 +169,20 @@ def labelled_rows(trained: Trained, split: str = "test", data=None):
         cfg = load_config(data)
         raw = load_raw(cfg["data"], cfg.base_dir)
         part = split_part(raw, split, _computed_indices(cfg.resolved, raw))
-        return part, f"data-{_label(data)}-{split}", f"{split} split of {data}"
+        return part, f"data-{_label(data)}-{split}", f"{described(raw, part, split)} (the data of {data})"
     from nntrain.data import read_file
 
     spec, target = _data_file_spec(trained.config)
     part = read_file(data, spec, default_target=target).split
     return part, f"data-{_label(data)}", f"all {len(part)} rows of {data}"
+
+
+def described(raw, part, split: str) -> str:
+    """Where a split's rows come from: its own file (data.test, data.validation, a catalogue part) or the training
+    data it was cut from."""
+    if part.source != raw.train.source:
+        return f"{split} split from {part.source}"
+    return f"{split} split of {raw.name}"
 
 
 def _label(path: Path) -> str:
@@ -251,6 +260,7 @@ def evaluate(target, checkpoint: str = "best", data=None, split: str = "test") -
         "epoch": trained.checkpoint.epoch,
         "split": label,
         "data": description,
+        "source": part.source,
         "rows": len(part),
         "batch_size": bs,
         "metrics": metrics,

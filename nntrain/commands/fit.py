@@ -1,14 +1,15 @@
-"""`nntrain fit`: train from a config file, or resume a run folder exactly, through the one run function."""
+"""`nntrain fit`: train from a config file, or resume a run folder exactly (commands/resume.py), through the one
+run function."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from nntrain import runs
+from nntrain.commands.resume import resumed
 from nntrain.commands.session import RunResult, train_run
 from nntrain.config import load_config
-from nntrain.errors import CheckpointError, ConfigError
+from nntrain.errors import ConfigError
 
 
 def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str | None = None,
@@ -27,9 +28,12 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
 
     with RunLock() as lock:  # one writer per run folder, released however the run ends
         if resume is not None:
+            for given, option in ((name, "--name"), (weights, "--weights")):
+                if given is not None:
+                    raise ConfigError(f"{option} applies to a new run; --resume continues {resume} as it is")
             runs.remove_stale_temporaries(Path(resume))  # left by a process killed while writing
-            cfg, checkpoint, info = _resumed(Path(resume), overrides, command, lock)
-            folder, weights = (lambda cfg: Path(resume)), None
+            cfg, checkpoint, info = resumed(Path(resume), overrides, command, lock, config_path)
+            folder = lambda cfg: Path(resume)  # noqa: E731
         else:
             runs.remove_stale_temporaries(Path(runs_dir))
             if config_path is None:
@@ -40,7 +44,7 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
             info = {**runs.run_info(command), "config": str(Path(config_path).resolve()),
                     "config_dir": str(cfg.base_dir.resolve())}
             folder = lambda cfg: lock.hold(runs.new_run_dir(Path(runs_dir), cfg["name"]))  # noqa: E731
-        shown = [TrainingWatch(display.warn), display] if display is not None else []
+        shown = [TrainingWatch(display.warn, scales_inputs(cfg["data"])), display] if display is not None else []
         result = train_run(cfg, folder, info, resume=checkpoint, weights=weights, callbacks=shown,
                            on_start=on_start, download_progress=download_progress)
     if result.error is not None:  # recorded as failed in run.json; the user sees the error itself
@@ -48,35 +52,29 @@ def fit(config_path=None, overrides=(), runs_dir: Path = Path("runs"), name: str
     return result
 
 
-def _resumed(run_dir: Path, overrides, command, lock):
-    """(config, last checkpoint, run.json with this resume appended) of a run folder to continue, whose `lock`
-    is taken before anything of it is read (RunLocked while another process writes it)."""
-    from nntrain.runs.checkpoint import load
+def scales_inputs(data: dict) -> bool:
+    """Whether a data section scales its inputs (standardize, min-max or rescale among its preprocessing steps)."""
+    from nntrain.data.steps import STEPS
 
-    if not (run_dir / "config.yaml").exists():
-        raise CheckpointError(f"{run_dir}: not a run folder (no config.yaml); give the folder `nntrain fit` "
-                              f"created, e.g. runs/NAME")
-    lock.hold(run_dir)
-    info = runs.read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
-    if not (run_dir / "checkpoints" / "last.h5").exists():
-        raise CheckpointError(_nothing_to_resume(run_dir, info))
-    cfg = load_config(run_dir / "config.yaml", overrides, base_dir=Path(info.get("config_dir", run_dir)))
-    checkpoint = load(run_dir / "checkpoints" / "last.h5")
-    info["resumes"] = info.get("resumes", []) + [{"time": runs.timestamp(), "from_epoch": checkpoint.epoch,
-                                                  "overrides": list(overrides), "command": command}]
-    if lock.stale:  # a process that died while writing the run left its lock: say whose it was
-        info["resumes"][-1]["stale_lock"] = lock.stale
-    info.update(status="running", pid=os.getpid())  # the process training it now
-    return cfg, checkpoint, info
+    scalers = [STEPS.get(name) for name in ("standardize", "minmax", "rescale")]
+    scaling = {n for n in STEPS.names(aliases=True) if STEPS.get(n) in scalers}
+
+    def names(tree):
+        if isinstance(tree, str):
+            yield tree
+        elif isinstance(tree, dict):
+            for key, value in tree.items():
+                yield key
+                yield from names(value)
+        elif isinstance(tree, list):
+            for item in tree:
+                yield from names(item)
+
+    return any(n in scaling for n in names(data.get("preprocessing")))
 
 
-def _nothing_to_resume(run_dir: Path, info: dict) -> str:
-    """Why a run folder without checkpoints/last.h5 cannot be resumed, and how to start the run again."""
-    status = info.get("status", "unknown")
-    if status == "running" and not runs.process_alive(info.get("pid")):
-        status = "killed"
-    config = info.get("config") or "CONFIG"
-    return (f"{run_dir}: nothing to resume: the run ({status}) stopped before its first checkpoint was written, "
-            f"so no epoch was saved. To start it again under the same name, remove the folder (`nntrain runs "
-            f"--clean {run_dir.parent}` removes every such folder) and run: nntrain fit {config} --name "
-            f"{run_dir.name} --runs-dir {run_dir.parent}")
+def fit_document(result: RunResult) -> dict:
+    """What `nntrain fit --json` prints: the run folder, how the run ended, and metrics.json (epochs, final, best,
+    best_epoch, kept)."""
+    return {"run_dir": str(result.run_dir), "status": result.status, "exit_code": result.exit_code,
+            "message": result.message, "seconds": result.seconds, **result.metrics}

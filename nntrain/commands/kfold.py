@@ -42,6 +42,13 @@ class KFoldResult:
     folds: list = field(default_factory=list)
 
 
+def kfold_document(result: KFoldResult) -> dict:
+    """What `nntrain kfold --json` prints: the folder, exit code and message, and kfold.json (status, per-fold
+    results, mean and std per metric, the averaged curves, the best epoch, the refit and its test metrics)."""
+    return {"run_dir": str(result.run_dir), "exit_code": result.exit_code, "message": result.message,
+            **result.summary}
+
+
 # --- summaries -------------------------------------------------------------------------------------------
 def _mean_std(values: list[float]) -> tuple[float, float]:
     vals = [v for v in values if isinstance(v, float) and math.isfinite(v)]

@@ -1,29 +1,30 @@
 """`nntrain predict`: new raw inputs -> classes or values, with a trained run.
 
     result = predict("runs/iris", "new.csv", output="out.csv", proba=True)
+    predict("runs/iris", "new.csv", output="-", fmt="jsonl", keep=["id"])    # to stdout, carrying the id column
 
 Inputs are read in chunks (nntrain.data.read_inputs) and the output written as they come, so memory stays constant
 in the input size. The preprocessing fitted in training (stored in the checkpoint) is applied to the raw values.
+Where the predictions go is the caller's choice, never the row count's: a file, stdout ("-"), or (output None) rows
+kept for a table.
 """
 
 from __future__ import annotations
 
-import csv
-import os
-import shutil
-import tempfile
+import sys
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from nntrain.commands.writers import NpyWriter, TextWriter
 from nntrain.errors import DataError
 from nntrain.runs.folder import storage_error
 from nntrain.runs.trained import CLASS_TASKS, Decoded, Output, Trained, decode, load_trained
 
 CHUNK_ROWS = 1024
-TABLE_ROWS = 50  # at most this many predictions print as a table when no --output is given
+FORMATS = ("csv", "jsonl", "npy")
 
 
 class _Columns:
@@ -38,9 +39,12 @@ class _Columns:
                                 f"{o.name!r}), got {top_k}")
         if top_k is not None and not any(o.task in CLASS_TASKS for o in outputs):
             raise DataError("--top-k needs a classification model; this one predicts values (regression)")
+        if proba and all(o.classes is None for o in outputs):
+            raise DataError("--proba needs a model that predicts classes or labels; this one predicts values "
+                            "(regression)")
 
-    def header(self) -> list[str]:
-        cols = ["row"]
+    def header(self, keep: list[str]) -> list[str]:
+        cols = ["row", *keep]
         for o, p in zip(self.outputs, self.prefixes):
             if o.classes is not None:
                 cols.append(f"{p}prediction")
@@ -57,8 +61,9 @@ class _Columns:
         """(rows, top_k) class indices, most likely first (ties: the lower index first)."""
         return np.argsort(-d.probs, axis=1, kind="stable")[:, :self.top_k]
 
-    def rows(self, start: int, outs: list[np.ndarray]) -> list[list]:
-        table = [[start + i] for i in range(len(outs[0]))]
+    def rows(self, start: int, outs: list[np.ndarray], kept: list[list] | None = None) -> list[list]:
+        """One list per row: its number, the kept input values, then each output's columns."""
+        table = [[start + i, *(kept[i] if kept else ())] for i in range(len(outs[0]))]
         for o, out in zip(self.outputs, outs):
             d = decode(o, out)
             top = self._top(d) if self.top_k is not None and o.task in CLASS_TASKS else None
@@ -83,7 +88,7 @@ class _Columns:
         or values."""
         if len(self.outputs) != 1:
             raise DataError(f"an .npy file holds one array but this model has {len(self.outputs)} outputs; "
-                            f"write a .csv instead")
+                            f"write csv or jsonl instead")
         d = decode(self.outputs[0], outs[0])
         if d.index is not None:
             if self.proba:
@@ -97,71 +102,34 @@ class _Columns:
         return (v[:, 0] if v.shape[1] == 1 else v).astype(np.float32)
 
 
-class _CsvWriter:
-    def __init__(self, path: Path):
-        self.path = path
-        self.fp = open(path, "w", newline="", encoding="utf-8")
-        self.writer = csv.writer(self.fp, lineterminator="\n")
-
-    def write(self, header: list[str] | None, rows: list[list]) -> None:
-        if header is not None:
-            self.writer.writerow(header)
-        self.writer.writerows([[repr(v) if isinstance(v, float) else v for v in row] for row in rows])
-
-    def close(self) -> None:
-        self.fp.close()
-
-
-class _NpyWriter:
-    """An .npy file written chunk by chunk: the data goes to a temporary file first, since the header needs the
-    total row count, then header and data are joined with a constant-size copy buffer."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.tmp = tempfile.NamedTemporaryFile("wb", delete=False, dir=path.parent, prefix=f".{path.name}.")
-        self.rows, self.dtype, self.shape = 0, None, None
-
-    def write(self, array: np.ndarray) -> None:
-        if self.dtype is None:
-            self.dtype, self.shape = array.dtype, array.shape[1:]
-        self.tmp.write(np.ascontiguousarray(array, self.dtype).tobytes())
-        self.rows += len(array)
-
-    def close(self) -> None:
-        self.tmp.close()
-        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(self.dtype or np.float32)),
-                  "fortran_order": False, "shape": (self.rows, *(self.shape or ()))}
-        with open(self.path, "wb") as out, open(self.tmp.name, "rb") as src:
-            np.lib.format.write_array_header_1_0(out, header)
-            shutil.copyfileobj(src, out, 1 << 20)
-        os.unlink(self.tmp.name)
-
-    def abort(self) -> None:
-        self.tmp.close()
-        if os.path.exists(self.tmp.name):
-            os.unlink(self.tmp.name)
-
-
 @dataclass
 class PredictionResult:
     """What `predict` did.
 
     Attributes:
         rows: number of inputs predicted.
-        output: the file written, or None when the predictions are in `table`.
-        columns: the CSV columns (also the table's).
-        table: the rows when they were few and no output was asked for, else None.
+        output: the file written, "-" (stdout), or None when the predictions are in `table`.
+        format: csv, jsonl or npy.
+        columns: the CSV columns (also the table's and the JSON Lines keys).
+        table: the rows when no output was asked for, else None.
         checkpoint: the checkpoint file used; note: why it differs from the one asked for.
-        defaulted_output: `output` was chosen by predict (too many rows for a table), not given.
+        skipped: blank lines of a text input, which get no prediction.
     """
 
     rows: int
-    output: Path | None
+    output: Path | str | None
+    format: str
     columns: list[str]
     table: list[list] | None = None
     checkpoint: Path | None = None
     note: str = ""
-    defaulted_output: bool = False
+    skipped: int = 0
+
+    def summary(self) -> dict:
+        """What `nntrain predict --json` prints."""
+        return {"rows": self.rows, "output": None if self.output is None else str(self.output),
+                "format": self.format, "columns": self.columns, "checkpoint": str(self.checkpoint),
+                "note": self.note, "skipped_blank_lines": self.skipped}
 
 
 def _expected_inputs(pre) -> str:
@@ -180,14 +148,18 @@ def _expected_inputs(pre) -> str:
     return "; ".join(parts)
 
 
-def _default_output(input_path: Path) -> Path:
-    """<input>-predictions.csv, or -predictions-2.csv, -3... so an earlier file is never overwritten."""
-    stem = input_path.name.split(".")[0]
-    path, n = input_path.with_name(f"{stem}-predictions.csv"), 1
-    while path.exists():
-        n += 1
-        path = input_path.with_name(f"{stem}-predictions-{n}.csv")
-    return path
+def output_format(output, fmt: str | None) -> str:
+    """csv, jsonl or npy: `fmt` when given, else from the output file's name, else csv."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise DataError(f"--format expects one of {', '.join(FORMATS)}, got {fmt!r}")
+        return fmt
+    if output in (None, "-"):
+        return "csv"
+    for known in FORMATS:
+        if Path(output).name.lower().endswith(f".{known}"):
+            return known
+    raise DataError(f"{output}: the output must be a .csv, .jsonl or .npy file (or give --format)")
 
 
 def _model_inputs(trained: Trained, input_path: Path, chunk_rows: int):
@@ -213,50 +185,77 @@ def _model_inputs(trained: Trained, input_path: Path, chunk_rows: int):
         yield xs
 
 
+def _kept_values(input_path: Path, keep: list[str], chunk_rows: int):
+    """The --keep columns of a CSV/TSV input as string rows, chunk by chunk as read_inputs reads the file (blank
+    lines skipped alike), so they line up with the predictions."""
+    from nntrain.data.formats import format_of
+    from nntrain.data.formats.delimited import Delimited
+    from nntrain.data.tables import read_header, stream_table
+    from nntrain.registry import did_you_mean
+
+    fmt = format_of(input_path)
+    if not isinstance(fmt, Delimited):
+        raise DataError(f"--keep carries columns of a .csv or .tsv input into the output; {input_path} is "
+                        f"{fmt.name} data without named columns")
+    header = read_header(input_path, fmt.delimiter)
+    for name in keep:
+        if name not in header:
+            raise DataError(f"--keep {name!r}: {input_path} has no such column{did_you_mean(name, header)}; its "
+                            f"columns: {', '.join(header)}")
+
+    def chunks():
+        for chunk in stream_table(input_path, keep, {c: "categorical" for c in keep}, chunk_rows, fmt.delimiter):
+            yield [list(values) for values in zip(*(chunk.columns[c] for c in keep))]
+
+    return chunks()
+
+
 class _Sink:
-    """Where predictions go: kept for a table (no output asked for, few rows), or a CSV / NPY file. Without an
-    output, the rows move to <input>-predictions.csv as soon as they are too many for a table."""
+    """Where predictions go: a CSV / JSON Lines / NPY file or stdout ("-"), or (output None) rows kept for a
+    table. A file is opened at the first chunk, so an input rejected at once leaves nothing behind."""
 
-    def __init__(self, output: Path | None, input_path: Path, columns: _Columns, header: list[str]):
-        self.output, self.input_path, self.columns, self.header = output, input_path, columns, header
-        self.npy = output is not None and output.name.lower().endswith(".npy")
-        self.table: list[list] = []
+    def __init__(self, output, fmt: str, columns: _Columns, header: list[str], stdout):
+        self.output, self.fmt, self.columns, self.header, self.stdout = output, fmt, columns, header, stdout
+        self.table: list[list] | None = [] if output is None else None
         self.writer = None
-        self.defaulted = False
 
-    def add(self, start: int, outs: list[np.ndarray]) -> None:
+    def _open(self) -> None:
+        to_stdout = self.output == "-"
+        if self.fmt == "npy":
+            self.writer = NpyWriter(getattr(self.stdout, "buffer", self.stdout) if to_stdout else self.output)
+            return
         try:
-            self._add(start, outs)
+            fp = self.stdout if to_stdout else open(self.output, "w", newline="", encoding="utf-8")
+        except OSError as exc:
+            raise storage_error(exc, self.output) from None
+        self.writer = TextWriter(fp, self.header, self.fmt, owned=not to_stdout)
+
+    def add(self, start: int, outs: list[np.ndarray], kept: list[list] | None) -> None:
+        try:
+            self._add(start, outs, kept)
         except OSError as exc:  # the output cannot be written: no such folder, a full disk, no permission
             raise self._failed(exc) from None
 
-    def _add(self, start: int, outs: list[np.ndarray]) -> None:
-        if self.npy:
+    def _add(self, start: int, outs: list[np.ndarray], kept: list[list] | None) -> None:
+        if self.fmt == "npy":
             if self.writer is None:
-                self.writer = _NpyWriter(self.output)
+                self._open()
             self.writer.write(self.columns.npy_array(outs))
             return
-        rows = self.columns.rows(start, outs)
-        if self.writer is None and self.output is None and len(self.table) + len(rows) <= TABLE_ROWS:
+        rows = self.columns.rows(start, outs, kept)
+        if self.table is not None:
             self.table += rows
             return
         if self.writer is None:
-            self._open_csv()
-        self.writer.write(None, rows)
-
-    def _open_csv(self) -> None:
-        if self.output is None:
-            self.output, self.defaulted = _default_output(self.input_path), True
-        try:
-            self.writer = _CsvWriter(self.output)
-        except OSError as exc:
-            raise DataError(f"cannot write {self.output} ({exc.strerror}); give --output FILE") from None
-        self.writer.write(self.header, self.table)
-        self.table = []
+            self._open()
+        self.writer.write(rows)
 
     def close(self) -> None:
         try:
-            self._close()
+            if self.table is None and self.writer is None:  # an empty input still gets its (empty) output
+                self._open()
+            if self.writer is not None:
+                self.writer.close()
         except OSError as exc:
             raise self._failed(exc) from None
 
@@ -264,65 +263,80 @@ class _Sink:
         """The error of a write that failed; the part of the output written is removed (it would look whole)."""
         with suppress(OSError):
             self.abort()
-            if self.writer is not None and self.output is not None:
-                self.output.unlink(missing_ok=True)
+            if self.writer is not None and self.output not in (None, "-"):
+                Path(self.output).unlink(missing_ok=True)
         return storage_error(exc, self.output)
 
-    def _close(self) -> None:
-        if self.output is not None and self.writer is None:  # an empty input still gets its (empty) output file
-            if self.npy:
-                np.save(self.output, np.zeros((0,), np.float32))
-                return
-            self._open_csv()
-        if self.writer is not None:
-            self.writer.close()
-
     def abort(self) -> None:
-        if isinstance(self.writer, _NpyWriter):
+        if isinstance(self.writer, NpyWriter):
             self.writer.abort()
         elif self.writer is not None:
             self.writer.close()
 
 
-def predict(target, input_path, output=None, proba: bool = False, top_k: int | None = None,
-            checkpoint: str = "best", chunk_rows: int = CHUNK_ROWS) -> PredictionResult:
+def _check_options(fmt: str, keep: list[str], proba: bool, top_k: int | None) -> None:
+    """Options that cannot apply together are errors, before anything is read."""
+    if top_k is not None and top_k < 1:
+        raise DataError(f"--top-k expects a positive number of classes, got {top_k}")
+    if fmt == "npy" and keep:
+        raise DataError("--keep adds columns, which an .npy array cannot hold; write csv or jsonl")
+    if fmt == "npy" and proba and top_k is not None:
+        raise DataError("an .npy output holds one array: give --proba (probabilities) or --top-k (class indices), "
+                        "not both")
+
+
+def _blank_lines(input_path: Path, predicted: int) -> int:
+    """How many lines of a text input were blank (and got no prediction)."""
+    if not input_path.name.lower().endswith(".txt"):
+        return 0
+    with open(input_path, encoding="utf-8", errors="replace") as fp:
+        return sum(1 for _ in fp) - predicted
+
+
+def predict(target, input_path, output=None, fmt: str | None = None, keep=(), proba: bool = False,
+            top_k: int | None = None, checkpoint: str = "best", chunk_rows: int = CHUNK_ROWS,
+            stdout=None) -> PredictionResult:
     """Predict every row of `input_path` with a trained run, streaming chunk by chunk.
 
     Args:
         target: a run folder or a checkpoint file.
-        input_path: .csv (the training feature columns by name; others ignored), .npy, .npz, .h5 or .txt lines.
-        output: .csv (row, prediction, p_<class> with proba, top<i>/top<i>_p with top_k) or .npy (see
-            `_Columns.npy_array`); None: a table when at most TABLE_ROWS rows, else <input>-predictions.csv
-            beside the input.
+        input_path: .csv/.tsv (the training feature columns by name; others ignored), .npy, .npz, .h5 or .txt lines
+            (blank lines skipped).
+        output: a file, "-" for `stdout`, or None to get the rows back in `table`.
+        fmt: csv (row, the kept columns, prediction, p_<class> with proba, top<i>/top<i>_p with top_k), jsonl (the
+            same as one JSON object per row) or npy (see `_Columns.npy_array`); default: the output's suffix, else csv.
+        keep: columns of a CSV/TSV input carried into the output (an id), after `row`.
         proba: add one probability column per class. top_k: add the k most likely classes.
         chunk_rows: rows read, predicted and written at a time (memory is constant in the input size).
 
     Raises:
         DataError: an input that does not fit the model (columns, feature count, sample shape) naming what was
-            expected; CheckpointError: see `load_trained`.
+            expected; an option that does not apply (--proba or --top-k for regression, --keep without columns);
+            CheckpointError: see `load_trained`.
     """
     input_path = Path(input_path)
-    output = Path(output) if output is not None else None
-    if output is not None and not output.name.lower().endswith((".csv", ".npy")):
-        raise DataError(f"{output}: the output must be a .csv or .npy file")
-    if top_k is not None and top_k < 1:
-        raise DataError(f"--top-k expects a positive number of classes, got {top_k}")
+    output = output if output in (None, "-") else Path(output)
+    fmt, keep = output_format(output, fmt), list(dict.fromkeys(keep))
+    _check_options(fmt, keep, proba, top_k)
     trained = load_trained(target, checkpoint)
     if not input_path.is_file():
         raise DataError(f"{input_path}: {'is a folder, not a file' if input_path.is_dir() else 'not found'}")
-    model = trained.model
     columns = _Columns(trained.outputs, proba, top_k)
-    header = columns.header()
-    sink = _Sink(output, input_path, columns, header)
+    kept = _kept_values(input_path, keep, chunk_rows) if keep else None
+    header = columns.header(keep)
+    clash = [c for c in keep if header.count(c) > 1]
+    if clash:
+        raise DataError(f"--keep {clash[0]!r} has the name of an output column; rename it in the input")
+    sink = _Sink(output, fmt, columns, header, stdout if stdout is not None else sys.stdout)
     n = 0
     try:
         for xs in _model_inputs(trained, input_path, chunk_rows):
-            outs = model.predict_on_batch(xs)  # one array per model output
-            sink.add(n, outs)
+            outs = trained.model.predict_on_batch(xs)  # one array per model output
+            sink.add(n, outs, next(kept) if kept is not None else None)
             n += len(outs[0])
         sink.close()
     except BaseException:
         sink.abort()
         raise
-    table = sink.table if sink.output is None else None
-    return PredictionResult(n, sink.output, header, table, trained.checkpoint_path, trained.note, sink.defaulted)
+    return PredictionResult(n, output, fmt, header, sink.table, trained.checkpoint_path, trained.note,
+                            _blank_lines(input_path, n))

@@ -27,6 +27,40 @@ def summarize_history(history: dict) -> tuple[dict, dict]:
     return final, best
 
 
+def restored_epoch(trainer) -> int | None:
+    """The epoch (1-based) whose weights restore_best_weights put back when training ended, or None when the model
+    keeps the last epoch's weights (no such callback, or an interrupted run, which restores nothing)."""
+    if trainer.interrupted:
+        return None
+    for cb in trainer.callbacks.callbacks:
+        if getattr(cb, "restore_best_weights", False) and getattr(cb, "best_weights", None) is not None:
+            return cb.best_epoch + 1
+    return None
+
+
+def metrics_summary(history: dict, epochs: int, monitor: str | None = None, direction: str = "down",
+                    kept_epoch: int | None = None) -> dict:
+    """metrics.json: the last epoch ("final"), each key's best ("best"), the epoch best.h5 holds ("best_epoch", by
+    `monitor`), and the weights the model kept at the end ("kept": `kept_epoch` when restore_best_weights put an
+    earlier epoch back, else the last epoch); the last two with every value of their epoch."""
+    final, best = summarize_history(history)
+    out = {"epochs": epochs, "final": final, "best": best, "best_epoch": None, "kept": None}
+    found = monitor_rule.best_epoch(history.get(monitor, []), direction) if monitor else None
+    if found is not None:
+        out["best_epoch"] = {"monitor": monitor, "epoch": found[1] + 1, "value": found[0],
+                             "metrics": _values_at(history, found[1] + 1)}
+    epoch = kept_epoch or epochs
+    if epoch:
+        out["kept"] = {"epoch": epoch, "restored_best_weights": kept_epoch is not None,
+                       "metrics": _values_at(history, epoch)}
+    return out
+
+
+def _values_at(history: dict, epoch: int) -> dict:
+    """Every loss and metric logged at `epoch` (1-based)."""
+    return {k: v[epoch - 1] for k, v in history.items() if k not in NOT_METRICS}
+
+
 def best_monitor(cfg) -> tuple[str, str]:
     """(monitor, mode) that decides best.h5: the config's model_checkpoint or early_stopping one, else val_loss."""
     for cb in cfg["callbacks"]:
@@ -36,19 +70,25 @@ def best_monitor(cfg) -> tuple[str, str]:
 
 
 class RunRecorder(Callback):
-    """Keeps history.csv and metrics.json current after every epoch (a crash loses at most one epoch)."""
+    """Keeps history.csv and metrics.json current after every epoch (a crash loses at most one epoch).
 
-    def __init__(self, run_dir: Path):
-        self.run_dir = run_dir
+    Args:
+        monitor, direction: what decides best.h5 (None without a validation set), for metrics.json's "best_epoch".
+    """
+
+    def __init__(self, run_dir: Path, monitor: str | None = None, direction: str = "down"):
+        self.run_dir, self.monitor, self.direction = run_dir, monitor, direction
 
     def on_epoch_end(self, epoch, logs):
         self.write()
 
-    def write(self):
+    def write(self, kept_epoch: int | None = None) -> dict:
+        """history.csv and metrics.json as they stand; kept_epoch: see `metrics_summary`. Returns metrics.json."""
         h = self.trainer.history
         runs.write_history_csv(self.run_dir / "history.csv", h)
-        final, best = summarize_history(h.history)
-        runs.write_json(self.run_dir / "metrics.json", {"epochs": len(h.epoch), "final": final, "best": best})
+        summary = metrics_summary(h.history, len(h.epoch), self.monitor, self.direction, kept_epoch)
+        runs.write_json(self.run_dir / "metrics.json", summary)
+        return summary
 
 
 class CheckpointSaver(Callback):

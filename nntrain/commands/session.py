@@ -23,7 +23,7 @@ import numpy as np
 
 from nntrain import interrupts, runs
 from nntrain.commands.prepare import Rows, check_bundle, class_weight, load_bundle, load_weights_by_name, prepare
-from nntrain.commands.recorder import CheckpointSaver, RunRecorder, best_monitor, summarize_history
+from nntrain.commands.recorder import CheckpointSaver, RunRecorder, best_monitor, restored_epoch, summarize_history
 from nntrain.config import RunConfig
 from nntrain.engine import monitor as monitor_rule
 from nntrain.errors import CheckpointError, NNTrainError, StorageError
@@ -44,6 +44,7 @@ class RunResult:
     epochs: int = 0
     seconds: float = 0.0
     error: BaseException | None = None
+    metrics: dict = field(default_factory=dict)  # metrics.json as written at the end (its "kept" entry included)
 
 
 def absolute_data_paths(resolved: dict, base_dir: Path) -> dict:
@@ -84,8 +85,9 @@ def run_callbacks(cfg: RunConfig, run_dir: Path, bundle, drop_val_callbacks: boo
     user = build_callbacks(cfg, run_dir)
     if drop_val_callbacks:
         user = [cb for cb in user if not str(getattr(cb, "monitor", "")).startswith("val_")]
-    recorder = RunRecorder(run_dir)
-    saver = CheckpointSaver(run_dir / "checkpoints", monitor, monitor_rule.resolve(monitor, mode) if monitor else "down")
+    direction = monitor_rule.resolve(monitor, mode) if monitor else "down"
+    recorder = RunRecorder(run_dir, monitor, direction)
+    saver = CheckpointSaver(run_dir / "checkpoints", monitor, direction)
     extra = [] if any(isinstance(c, TerminateOnNaN) for c in user) else [TerminateOnNaN()]
     return extra + user + [recorder, saver], recorder
 
@@ -191,7 +193,7 @@ def _record(result: RunResult, trainer, recorder: RunRecorder, info: dict) -> No
     run_dir = result.run_dir
     try:
         recorder.trainer = trainer
-        recorder.write()
+        result.metrics = recorder.write(restored_epoch(trainer))
     except StorageError as exc:
         if result.error is None:
             result.status, result.exit_code, result.message, result.error = "failed", 1, str(exc), exc

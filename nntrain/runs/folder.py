@@ -174,13 +174,18 @@ def _clean(o):
     return o
 
 
+def json_text(obj) -> str:
+    """`obj` as indented JSON text ending in a newline; NumPy values become plain ones, NaN and infinities null."""
+    return json.dumps(_clean(obj), indent=2, default=_json_default) + "\n"
+
+
 def write_json(path: Path, obj, atomic: bool = True) -> None:
-    """`obj` as indented JSON, atomically; NumPy values become plain ones, NaN and infinities null.
+    """`obj` as indented JSON (see `json_text`), atomically.
 
     atomic=False rewrites the file in place: the last resort on a disk with no room for a new file (a small file
     reuses its own blocks), where a stale run.json would say "running" forever.
     """
-    text = json.dumps(_clean(obj), indent=2, default=_json_default) + "\n"
+    text = json_text(obj)
     if atomic:
         atomic_write_text(path, text)
         return

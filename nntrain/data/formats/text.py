@@ -76,7 +76,7 @@ class TextFolder(Format):
 
 
 class TextLines(Format):
-    """One document per line, streamed; for models trained on a text folder."""
+    """One document per line (blank lines skipped), streamed; for models trained on a text folder."""
 
     name, suffixes = "text_lines", (".txt",)
 
@@ -103,6 +103,8 @@ class TextLines(Format):
         with open(path, encoding="utf-8", errors="replace") as fp:
             batch: list[str] = []
             for line in fp:
+                if not line.strip():
+                    continue  # a blank line is no document: it gets no prediction (predict reports how many)
                 batch.append(line.rstrip("\r\n"))
                 if len(batch) == batch_size:
                     yield {names[0]: np.array(batch, dtype=object)}
