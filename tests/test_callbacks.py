@@ -10,10 +10,12 @@ import pytest
 from nntrain.engine.layers import Dense
 from nntrain.engine.model import Sequential
 from nntrain.errors import ConfigError
-from nntrain.training.callbacks import (Callback, CSVLogger, EarlyStopping, LearningRateScheduler,
-                                        ReduceLROnPlateau, build_callback)
+from nntrain.training.callbacks import Callback, CSVLogger, EarlyStopping, LearningRateScheduler, ReduceLROnPlateau
 from nntrain.training.loop import Trainer
 from nntrain.training.progress import TrainingWatch
+from tests.helpers import ROOT
+
+CONFIGS = ROOT / "tests" / "configs"
 
 
 class Scripted(Callback):
@@ -121,17 +123,26 @@ def test_terminate_on_nan_is_a_registered_callback_and_custom_callbacks_load(tmp
         "        self.n = start\n"
         "    def on_epoch_end(self, epoch, logs):\n"
         "        self.n += 1\n")
-    cb = build_callback({"name": "mycb:Count", "start": 10}, tmp_path)
+    cb = _config_callbacks(tmp_path, "  - mycb:Count: {start: 10}\n")[0]
     run([cb], epochs=3, val=False)
     assert cb.n == 13
     with pytest.raises(ConfigError, match="did you mean `Count`"):
-        build_callback({"name": "mycb:Cont"}, tmp_path)
-    assert type(build_callback("terminate_on_nan")).__name__ == "TerminateOnNaN"
+        _config_callbacks(tmp_path, "  - mycb:Cont: {}\n")
+    assert type(_config_callbacks(tmp_path, "  - terminate_on_nan: {}\n")[0]).__name__ == "TerminateOnNaN"
+
+
+def _config_callbacks(folder, entries: str) -> list:
+    """The callbacks a config's `callbacks:` entries build, as a run builds them (custom ones from `folder`)."""
+    from nntrain.config import load_config
+    from nntrain.config.build import build_callbacks
+
+    (folder / "cb.yaml").write_text((CONFIGS / "iris_small.yaml").read_text() + "callbacks:\n" + entries)
+    return build_callbacks(load_config(folder / "cb.yaml"))
 
 
 def test_tensorboard_writes_event_files(tmp_path):
     pytest.importorskip("tensorboardX")
-    cb = build_callback({"name": "tensorboard", "log_dir": str(tmp_path / "tb")})
+    cb = _config_callbacks(tmp_path, f"  - tensorboard: {{log_dir: {tmp_path / 'tb'}, outside_run_folder: true}}\n")[0]
     run([cb], epochs=2)
     events = list((tmp_path / "tb").rglob("events.out.tfevents.*"))
     assert {e.parent.name for e in events} == {"train", "validation"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import importlib
-import inspect
 import math
 import sys
 from collections import defaultdict
@@ -374,24 +373,3 @@ class TensorBoard(Callback):
         for w in self._writers.values():
             w.close()
         self._writers = {}
-
-
-def build_callback(spec, base_dir: Path | None = None) -> Callback:
-    """A callback from {"name": ..., args} or "name"; a name with ':' is a custom `module:Class`."""
-    if isinstance(spec, dict):
-        spec = dict(spec)
-        name = spec.pop("name")
-    else:
-        name, spec = spec, {}
-    if isinstance(name, str) and ":" in name:
-        cls = import_object(name, base_dir)
-        if not (isinstance(cls, type) and issubclass(cls, Callback)):
-            raise ConfigError(f"custom callback {name!r} must be a subclass of nntrain.training.callbacks.Callback")
-        try:
-            return cls(**spec)
-        except TypeError as exc:
-            raise ConfigError(f"custom callback {name!r}: {exc}") from None
-    if name in CALLBACKS and base_dir is not None and "base_dir" in inspect.signature(CALLBACKS.get(name)).parameters:
-        spec.setdefault("base_dir", str(base_dir))
-    return CALLBACKS.build(name, **spec)
-
