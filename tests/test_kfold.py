@@ -260,3 +260,21 @@ def test_a_reader_that_closes_early_ends_kfold_and_every_worker(tmp_path):
     time.sleep(0.5)
     assert not [p for p in children if _alive(p)], "a worker survived its parent"
     assert json.loads((tmp_path / "runs" / "tiny" / "run.json").read_text())["status"] == "interrupted"
+
+
+def test_a_fold_whose_worker_never_records_its_end_is_not_left_running(tmp_path):
+    """A worker killed after the grace period (or stopped before its run began) cannot write run.json itself: the
+    parent marks the fold, and only a fold of that very process."""
+    from nntrain.commands.folds import mark_unfinished
+    from nntrain.runs import read_json, write_json
+
+    write_json(tmp_path / "run.json", {"status": "running", "pid": 4242})
+    mark_unfinished(tmp_path, 4243, "interrupted", "killed")
+    assert read_json(tmp_path / "run.json")["status"] == "running"  # another process's run: not ours to judge
+    mark_unfinished(tmp_path, 4242, "interrupted", "the worker did not stop within 10 s and was killed")
+    info = read_json(tmp_path / "run.json")
+    assert info["status"] == "interrupted" and info["stop_reason"].endswith("was killed") and info["finished"]
+    write_json(tmp_path / "run.json", {"status": "finished", "pid": 4242})
+    mark_unfinished(tmp_path, 4242, "interrupted", "killed")
+    assert read_json(tmp_path / "run.json")["status"] == "finished"  # a recorded end is never overwritten
+    mark_unfinished(tmp_path / "missing", 4242, "failed", "no folder")  # nothing to correct, and no error

@@ -89,6 +89,11 @@ def test_the_live_bar_fits_the_terminal(folder, columns):
 
 
 def test_predict_prints_a_table_on_a_terminal(folder):
-    code, lines = in_terminal(["predict", "runs/w80", "three.npy"], 80, folder)
+    from tests.helpers import invoke
+
+    # its own run (tests may run in any order, or in parallel processes): big batches, a fraction of a second
+    assert invoke("fit", "bar.yaml", "--name", "table", "--set", "training.batch_size=1000", "--progress", "none",
+                  cwd=folder).returncode == 0
+    code, lines = in_terminal(["predict", "runs/table", "three.npy"], 80, folder)
     assert code == 0, "\n".join(lines)
     assert lines[0].startswith("3 predictions") and any(re.match(r"^│ +2 │ [01] +│$", line) for line in lines)
