@@ -7,6 +7,11 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+try:  # imported once up front: its dependency google-crc32c sets CRC32C_SW_MODE in os.environ on first import, which
+    import tensorboardX  # noqa: F401  # tests/helpers.invoke would otherwise blame on whichever command came first
+except ImportError:
+    pass
+
 
 def _numeric_grad(f: Callable[[], float], a: np.ndarray, h: float = 1e-5) -> np.ndarray:
     """dF/da by central differences; `a` is perturbed in place (and restored) one element at a time."""
