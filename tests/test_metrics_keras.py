@@ -224,3 +224,15 @@ def test_the_metric_list_names_every_registered_metric_with_its_aliases():
     for name in METRICS.names():
         aliases = [a for a in METRICS.names(aliases=True) if METRICS.get(a) is METRICS.get(name) and a != name]
         assert f"`{name}`" + (f" ({', '.join(f'`{a}`' for a in aliases)})" if aliases else "") in rows, name
+
+
+def test_a_config_that_measures_one_metric_name_twice_is_refused_where_it_says_so(tmp_path):
+    from hardening import assert_user_error
+    from helpers import invoke
+
+    config = (Path(__file__).resolve().parents[1] / "configs" / "breast_cancer.yaml").read_text(encoding="utf-8")
+    assert "metrics: [accuracy, auc, precision, recall]" in config
+    (tmp_path / "two_aucs.yaml").write_text(config.replace(
+        "metrics: [accuracy, auc, precision, recall]", "metrics: [accuracy, auc, {auc: {curve: PR}}]"))
+    assert_user_error(invoke("check", tmp_path / "two_aucs.yaml"),
+                      "two_aucs.yaml:13:26  metrics.2: metric 'auc' is already measured by metrics.1")
