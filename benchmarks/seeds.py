@@ -108,7 +108,7 @@ def cell(name: str, record: dict) -> str:
 
 def quote(name: str, record: dict) -> str:
     """The short form the README quotes between `<!-- seeds:NAME -->` markers: the first figure's mean ± std."""
-    label, key, decimals = FIGURES[name][0]
+    _, key, decimals = FIGURES[name][0]
     mean, std = mean_std(record["values"][key])
     return f"{mean:.{decimals}f} ± {std:.{decimals}f} (seeds {record['seeds'][0]}-{record['seeds'][-1]})"
 
@@ -116,8 +116,10 @@ def quote(name: str, record: dict) -> str:
 def render_table(text: str, results: dict) -> str:
     """configs/README.md with the last cell of each measured config's row replaced."""
     for name, record in results.items():
-        row = re.compile(rf"^(\| \[{re.escape(name)}\.yaml\]\({re.escape(name)}\.yaml\) \|.*\| )[^|]*( \|)$", re.M)
-        text, found = row.subn(lambda m: m.group(1) + cell(name, record) + m.group(2), text)
+        row = re.compile(rf"^(\| \[{re.escape(name)}\.yaml\]\({re.escape(name)}\.yaml\) \|.*\| )[^|]*( \|)$",
+                         re.MULTILINE)
+        result = cell(name, record)
+        text, found = row.subn(lambda m, result=result: m.group(1) + result + m.group(2), text)
         if found != 1:
             raise SystemExit(f"configs/README.md: no table row for {name}.yaml")
     return text

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from helpers import invoke
+from tests.helpers import invoke
 
 TRAIN = "a,b,color,label,price\n" + "".join(
     f"{a},{b},{c},{lab},{price}\n"

@@ -4,12 +4,14 @@ outputs and R² of a constant target (docs/metrics.md).
 
 Each expected value is computed here from Keras 3's rule, written out in plain NumPy/Python (not with nntrain), and
 the KERAS constants are what Keras 3.15.1 (torch backend, float32) printed for the same inputs fed over the same
-uneven batches: `keras.metrics.Precision(thresholds=0.3)`, `AUC(curve=..., summation_method=...)`, a model
-compiled with `loss="binary_crossentropy", metrics=["accuracy"]`, `R2Score`. The reference computations must
-agree with those to float32 rounding, so the tests cannot drift into checking nntrain against itself."""
+uneven batches (benchmarks/keras_metrics.py prints them again): `keras.metrics.Precision(thresholds=0.3)`,
+`AUC(curve=..., summation_method=...)`, a model compiled with `loss="binary_crossentropy", metrics=["accuracy"]`,
+`R2Score`. The reference computations must agree with those to float32 rounding, so the tests cannot drift into
+checking nntrain against itself."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -18,9 +20,22 @@ import pytest
 
 from nntrain.engine.metrics import METRICS, Accuracy, resolve_metric
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
-BATCHES = (7, 16, 37)  # uneven, as a training loop with a short last batch feeds them
-KERAS = {  # printed by Keras 3.15.1 for `_data()` over BATCHES
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "metrics.md"
+
+
+def _inputs():
+    """benchmarks/keras_metrics.py, which printed KERAS: the inputs are shared with it, not the computations."""
+    spec = importlib.util.spec_from_file_location("keras_metrics", ROOT / "benchmarks" / "keras_metrics.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+INPUTS = _inputs()
+BATCHES, _data = INPUTS.BATCHES, INPUTS.data
+MULTI_LABEL_Y, MULTI_LABEL_P = INPUTS.MULTI_LABEL_Y, INPUTS.MULTI_LABEL_P
+KERAS = {  # printed by Keras 3.15.1 for `data()` over BATCHES: python benchmarks/keras_metrics.py
     ("precision", False): 0.3513513505458832, ("precision", True): 0.375,
     ("recall", False): 0.5416666865348816, ("recall", True): 0.6341463327407837,
     ("ROC", "interpolation", True): 0.3836494982242584, ("ROC", "interpolation", False): 0.4010416567325592,
@@ -30,19 +45,6 @@ KERAS = {  # printed by Keras 3.15.1 for `_data()` over BATCHES
     ("PR", "minoring", True): 0.3353238105773926, ("PR", "minoring", False): 0.2802491784095764,
     ("PR", "majoring", True): 0.3878677487373352, ("PR", "majoring", False): 0.3682996928691864,
 }
-
-
-def _data(n: int = 60):
-    """Predictions on the 200-threshold grid (i/199, float32), every 7th exactly float32(0.3); 0/1 labels;
-    weights in [0.5, 2]."""
-    i = np.arange(n)
-    grid = (((i * 37) % 200) / 199).astype(np.float32)
-    p = grid.copy()
-    p[::7] = np.float32(0.3)
-    y = ((i * 7) % 3 == 0).astype(np.float32)
-    y[::11] = 1.0
-    w = (0.5 + ((i * 13) % 7) / 4).astype(np.float32)
-    return y, p, grid, w
 
 
 def _streamed(metric, y, p, w=None) -> float:
@@ -186,10 +188,6 @@ def test_auc_arguments_are_checked_and_round_trip():
 # ---------------------------------------------------------------------------------------------------------------------
 # Differences kept on purpose, and said where the metrics are documented
 
-MULTI_LABEL_Y = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0]], np.float32)
-MULTI_LABEL_P = np.array([[0.9, 0.2, 0.4], [0.6, 0.7, 0.1], [0.3, 0.8, 0.6]], np.float32)
-
-
 def test_accuracy_with_binary_crossentropy_on_a_wide_output_is_per_label_and_documented():
     per_label = np.mean((MULTI_LABEL_P > 0.5) == (MULTI_LABEL_Y == 1))  # 5 of 9 label decisions
     keras_3 = np.mean(MULTI_LABEL_P.argmax(axis=1) == MULTI_LABEL_Y.argmax(axis=1))  # its shape rule: categorical
@@ -227,8 +225,8 @@ def test_the_metric_list_names_every_registered_metric_with_its_aliases():
 
 
 def test_a_config_that_measures_one_metric_name_twice_is_refused_where_it_says_so(tmp_path):
-    from hardening import assert_user_error
-    from helpers import invoke
+    from tests.hardening import assert_user_error
+    from tests.helpers import invoke
 
     config = (Path(__file__).resolve().parents[1] / "configs" / "breast_cancer.yaml").read_text(encoding="utf-8")
     assert "metrics: [accuracy, auc, precision, recall]" in config
