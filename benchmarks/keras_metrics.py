@@ -30,12 +30,17 @@ def data(n: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return y, p, grid, w
 
 
-def _streamed(metric, y, p, w=None) -> float:
+def feed(update, y, p, w=None) -> None:
+    """Call `update(y_true, y_pred, sample_weight)` batch by batch over BATCHES; y_true, y_pred (batch, 1)."""
     start = 0
     for size in BATCHES:
         part = slice(start, start + size)
-        metric.update_state(y[part, None], p[part, None], None if w is None else w[part])
+        update(y[part, None], p[part, None], None if w is None else w[part])
         start += size
+
+
+def _streamed(metric, y, p, w=None) -> float:
+    feed(metric.update_state, y, p, w)
     return float(metric.result())
 
 

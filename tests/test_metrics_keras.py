@@ -33,7 +33,7 @@ def _inputs():
 
 
 INPUTS = _inputs()
-BATCHES, _data = INPUTS.BATCHES, INPUTS.data
+_data = INPUTS.data
 MULTI_LABEL_Y, MULTI_LABEL_P = INPUTS.MULTI_LABEL_Y, INPUTS.MULTI_LABEL_P
 KERAS = {  # printed by Keras 3.15.1 for `data()` over BATCHES: python benchmarks/keras_metrics.py
     ("precision", False): 0.3513513505458832, ("precision", True): 0.375,
@@ -48,11 +48,7 @@ KERAS = {  # printed by Keras 3.15.1 for `data()` over BATCHES: python benchmark
 
 
 def _streamed(metric, y, p, w=None) -> float:
-    start = 0
-    for size in BATCHES:
-        part = slice(start, start + size)
-        metric.update(y[part, None], p[part, None], None if w is None else w[part])
-        start += size
+    INPUTS.feed(metric.update, y, p, w)
     return metric.result()
 
 
