@@ -121,10 +121,9 @@ def _pr_interpolated(c) -> float:
         if dp <= 0 or dtp == 0:
             continue  # recall does not move
         slope, steps = dtp / dp, 4000
-        for k in range(steps):
-            big_p = p[a + 1] + (k + 0.5) * dp / steps
-            true_p = tp[a + 1] + slope * (big_p - p[a + 1])
-            area += true_p / big_p * slope * (dp / steps) / (tp[a + 1] + c["fn"][a + 1])
+        big_p = p[a + 1] + (np.arange(steps) + 0.5) * dp / steps  # midpoints of P's interval
+        true_p = tp[a + 1] + slope * (big_p - p[a + 1])
+        area += np.sum(true_p / big_p) * slope * (dp / steps) / (tp[a + 1] + c["fn"][a + 1])
     return area
 
 
