@@ -177,11 +177,16 @@ def _metric_list(items, path: tuple, issues: list[Issue]) -> list:
     if not isinstance(items, list):
         issues.append(Issue(path, f"expected a list of metric names, got {type_name(items)} {items!r}"))
         return []
-    out = []
+    out, seen = [], {}
     for i, item in enumerate(items):
         name, args, apath = split_named(item, path + (i,), issues, "metric")
         if name is None:
             continue
+        if name in seen:  # the history, checkpoints and monitors know a metric by its name: one value per name
+            issues.append(Issue(path + (i,), f"metric {name!r} is already measured by {'.'.join(map(str, seen[name]))}"
+                                             f"; a run logs one value per metric name, so keep one of them"))
+            continue
+        seen[name] = path + (i,)
         # built the way compile builds it, but not kept: there the output's loss and width choose its class
         if entry(METRICS, name, args, apath, issues, factory=_metric_factory(name)):
             out.append(item if isinstance(item, str) else {"name": name, **args})

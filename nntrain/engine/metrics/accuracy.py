@@ -96,7 +96,7 @@ class SparseCategoricalAccuracy(MeanMetric):
 
 @METRICS.register("accuracy", "acc")
 class Accuracy(MeanMetric):
-    """Accuracy that picks its kind from each batch's shapes, as Keras does without a loss to go by.
+    """Accuracy that picks its kind from each batch's shapes, by Keras 3's rule (keras compile_utils).
 
     A 1-wide output is binary (threshold 0.5); labels with one axis fewer than y_pred, or 1 wide against a wider
     y_pred, are class indices; otherwise labels are one-hot. `resolve_metric` chooses from the loss instead.

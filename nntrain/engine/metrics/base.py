@@ -7,6 +7,7 @@
 
 `get_state`/`set_state` expose the sums for checkpoints. Names follow Keras: `resolve_metric` turns "accuracy" into
 the binary, sparse or categorical variant the loss implies, and keeps "accuracy" as the key in the history.
+docs/metrics.md is the user's list of metrics, with where they differ from Keras 3 and why.
 """
 
 from __future__ import annotations
@@ -219,10 +220,12 @@ def _accuracy_kind(loss, y_pred_shape) -> str:
 
 
 def resolve_metric(spec, loss=None, y_pred_shape=None) -> Metric:
-    """A metric from a config entry, resolving "accuracy"/"acc" against the output's loss like Keras.
+    """A metric from a config entry, resolving "accuracy"/"acc" against the output's loss as tf.keras 2 did.
 
     With binary_crossentropy or a 1-wide output, accuracy is binary_accuracy (threshold 0.5); with
-    sparse_categorical_crossentropy, sparse_categorical_accuracy; otherwise categorical_accuracy. The metric is
+    sparse_categorical_crossentropy, sparse_categorical_accuracy; otherwise categorical_accuracy. Keras 3 goes by
+    the shapes alone and so scores multi-label binary_crossentropy outputs with categorical accuracy (an argmax of
+    several 0/1 labels); nntrain keeps the per-label rule on purpose (docs/metrics.md says why). The metric is
     named by the string the config used ("accuracy", "acc", "mae", ...), which becomes the history key.
 
     Args:

@@ -58,7 +58,7 @@ class R2Score(Metric):
 
     For each column: r2 = 1 - sum w (y - p)^2 / sum w (y - mean_w(y))^2, streamed exactly through the sums
     sum w y, sum w y^2, sum w (y - p)^2 and sum w. A constant target (zero variance) scores 1.0 when predicted
-    exactly and 0.0 otherwise, so the result stays finite.
+    exactly (Keras 3: NaN, docs/metrics.md says why) and 0.0 otherwise (as Keras), so the result stays finite.
 
     Shapes: y_true and y_pred (batch,) or (batch, outputs) alike; further axes count as more outputs.
     """
