@@ -34,7 +34,8 @@ REGULARIZERS = {"l1": "L1", "l2": "L2", "l1_l2": "L1L2"}
 NEUTRAL = {"kernel_constraint": None, "bias_constraint": None, "embeddings_constraint": None, "beta_constraint": None,
            "gamma_constraint": None, "beta_regularizer": None, "gamma_regularizer": None, "noise_shape": None,
            "mask_zero": False, "renorm": False, "keepdims": False, "quantization_config": None, "lora_rank": None,
-           "data_format": "channels_last", "synchronized": False, "ragged": False, "optional": False}
+           "data_format": "channels_last", "synchronized": False, "ragged": False, "optional": False,
+           "activity_regularizer": None}
 # Keras arguments that change nothing nntrain computes
 IGNORED = {"name", "trainable", "dtype", "renorm_clipping", "renorm_momentum", "input_length", "lora_alpha",
            "batch_input_shape", "batch_shape", "sparse", "autocast", "input_dim_scale"}
