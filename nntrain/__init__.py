@@ -10,6 +10,7 @@ From Python (the same functions the `nntrain` commands call)::
     run.evaluate()                                      # loss and metrics on the test split, as a dict
     run.history, run.history_frame()                    # one dict per epoch; a pandas DataFrame
     run.model, run.config                               # the engine Model; the resolved config
+    run.export("iris.keras")                            # for keras.models.load_model, + iris.preprocessing.json
 
 The engine, for building models by hand::
 

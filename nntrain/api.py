@@ -188,6 +188,13 @@ class Run:
         return evaluate(self.path, checkpoint=self.checkpoint, data=None if data is None else Path(data),
                         split=split).report
 
+    def export(self, out: str | Path, format: str | None = None, preprocessing: bool = True) -> dict:
+        """Write the model for Keras (out.keras, with out.preprocessing.json beside it) or ONNX (out.onnx), as
+        `nntrain export` does; the format from the suffix unless given. Returns what was written."""
+        from nntrain.commands.export import export
+
+        return export(self.path, Path(out), fmt=format, checkpoint=self.checkpoint, preprocessing=preprocessing)
+
 
 def _answer(output, decoded, proba: bool):
     """One output's predictions in the form `Run.predict` returns."""

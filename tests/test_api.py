@@ -42,13 +42,13 @@ def test_fit_returns_the_run_with_its_overrides_applied(iris):
     with open(run.path / "history.csv", newline="") as fp:
         written = list(csv.DictReader(fp))
     assert [float(r["val_loss"]) for r in written] == [h["val_loss"] for h in run.history]
+    pytest.importorskip("pandas")
     frame = run.history_frame()
     assert list(frame.index) == [1, 2, 3] and frame["loss"].tolist() == [h["loss"] for h in run.history]
 
 
 def test_predict_matches_nntrain_predict_for_every_kind_of_rows(iris):
-    import pandas as pd
-
+    pd = pytest.importorskip("pandas")
     run, root, values = iris
     r = invoke("predict", run.path, root / "rows.csv", "--proba", "-o", root / "cli.csv")
     assert r.returncode == 0, r.stderr
@@ -129,3 +129,4 @@ def test_the_readme_python_api_example_runs(tmp_path, monkeypatch, capsys):
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "['setosa' 'virginica']" in out and "'accuracy'" in out and "Total params" in out
+    assert (tmp_path / "iris.keras").is_file() and (tmp_path / "iris.preprocessing.json").is_file()

@@ -122,3 +122,22 @@ def test_keras_weights_of_another_shape_are_a_clear_error(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "layer `hidden` weight `kernel` has shape (4, 8), this model's has (4, 9)" in r.stderr
     assert not (tmp_path / "runs" / "bad").exists()
+
+
+def test_import_refuses_what_nntrain_has_not_naming_the_layer(tmp_path):
+    with zipfile.ZipFile(FIXTURES / "text.keras") as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    config = json.loads(parts["config.json"])
+    config["config"]["layers"][3]["class_name"] = "Conv1D"  # the Reshape `steps`
+    parts["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "conv.keras", "w") as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+    r = invoke("import", tmp_path / "conv.keras", "-o", tmp_path / "c.yaml")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and not (tmp_path / "c.yaml").exists()
+    assert "layer `steps` (Conv1D): nntrain has no such layer; it reads Dense, " in r.stderr
+    r = invoke("import", tmp_path / "nothing.keras")
+    assert r.returncode == 2 and "no such Keras model file" in r.stderr
+    r = invoke("import", FIXTURES / "text.keras")  # no -o: the config on stdout
+    assert r.returncode == 0 and yaml.safe_load(r.stdout)["model"]["layers"][0] == {
+        "type": "Input", "shape": [8], "dtype": "int32", "name": "tokens"}
