@@ -134,7 +134,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "keras_roundtrip.json").write_text(json.dumps(side, indent=1))
     print(f"\nKeras {side['keras_version']} ({side['backend']} backend)\n")
-    print("| config | data | nntrain -> Keras | served from raw rows | Keras .keras -> nntrain | Keras .h5 -> nntrain |")
+    print("| config | data | nntrain -> Keras | served from raw rows | Keras .keras -> nntrain | "
+          "Keras .h5 -> nntrain |")
     print("|---|---|---|---|---|---|")
     for name, r in side["models"].items():
         served = f"{r['served_max_abs_diff']:.1e}" if "served_max_abs_diff" in r else "-"

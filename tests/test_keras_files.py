@@ -141,3 +141,29 @@ def test_import_refuses_what_nntrain_has_not_naming_the_layer(tmp_path):
     r = invoke("import", FIXTURES / "text.keras")  # no -o: the config on stdout
     assert r.returncode == 0 and yaml.safe_load(r.stdout)["model"]["layers"][0] == {
         "type": "Input", "shape": [8], "dtype": "int32", "name": "tokens"}
+
+
+def test_a_legacy_h5_in_the_form_keras_2_wrote_it(tmp_path):
+    """tf.keras 2.x: `batch_input_shape`, inbound nodes as [[name, 0, 0, {}]], weights named `layer/kernel:0`. (Hand
+    written from that format: no Keras 2 here to write it.)"""
+    config = {"class_name": "Functional", "config": {"name": "model", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 3], "dtype": "float32", "name": "x"},
+         "name": "x", "inbound_nodes": []},
+        {"class_name": "Dense", "config": {"name": "h", "trainable": True, "units": 2, "activation": "tanh",
+                                           "use_bias": True, "kernel_initializer": {"class_name": "GlorotUniform",
+                                                                                    "config": {"seed": None}},
+                                           "bias_initializer": {"class_name": "Zeros", "config": {}},
+                                           "kernel_regularizer": None, "kernel_constraint": None},
+         "name": "h", "inbound_nodes": [[["x", 0, 0, {}]]]}],
+        "input_layers": [["x", 0, 0]], "output_layers": [["h", 0, 0]]}}
+    rng = np.random.default_rng(0)
+    kernel, bias = rng.normal(size=(3, 2)).astype(np.float32), rng.normal(size=2).astype(np.float32)
+    with h5py.File(tmp_path / "k2.h5", "w") as f:
+        f.attrs["model_config"] = json.dumps(config)
+        f.attrs["keras_version"] = "2.15.0"
+        g = f.create_group("model_weights/h")
+        g.attrs["weight_names"] = [b"h/kernel:0", b"h/bias:0"]
+        g["h/kernel:0"], g["h/bias:0"] = kernel, bias
+    x = rng.normal(size=(4, 3)).astype(np.float32)
+    (out,) = engine_model(read_keras(tmp_path / "k2.h5")).predict_on_batch([x])
+    np.testing.assert_allclose(out, np.tanh(x @ kernel + bias), atol=1e-6)

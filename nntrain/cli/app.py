@@ -309,16 +309,14 @@ def plot(run: Path = typer.Argument(..., metavar="RUN", help="A run folder or a 
 def export(
     run: Path = typer.Argument(..., metavar="RUN", help="A run folder (runs/NAME) or a checkpoint file."),
     output: Path = typer.Option(..., "--output", "-o", metavar="FILE", help="The file to write: .keras or .onnx."),
-    fmt: Optional[str] = typer.Option(None, "--format", metavar="keras|onnx",
-                                      help="keras (Keras 3 .keras) or onnx (default: from FILE's suffix)."),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="keras|onnx", help="Default: from FILE's suffix."),
     checkpoint: str = typer.Option("best", "--checkpoint", metavar="best|last", help=CHECKPOINT_HELP),
     preprocessing: bool = typer.Option(True, "--preprocessing/--no-preprocessing",
                                        help="ONNX: fold the fitted preprocessing into the graph (raw values in)."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
-    """Write a trained model for other tools: a Keras 3 .keras file that keras.models.load_model opens (with
-    FILE-stem.preprocessing.json beside it: scaling statistics, vocabularies, class names), or an ONNX model.
-    Both record the nntrain version, the source run and the checkpoint epoch.
+    """Write a trained model for other tools: a Keras 3 .keras file (keras.models.load_model opens it) with
+    FILE-stem.preprocessing.json beside it, or ONNX. Both record nntrain's version, the run and the epoch.
 
     \b
     Examples:
@@ -332,13 +330,11 @@ def export(
 
 
 @app.command("import")
-def import_(
-    model: Path = typer.Argument(..., metavar="MODEL", help="A Keras model file: .keras, or legacy .h5."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE",
-                                          help="Write the config here (default: print it)."),
-):
-    """Turn a Keras model's architecture into an nntrain config's model section (the layer types nntrain has;
-    others are refused, naming the layer). Then `nntrain fit CONFIG --weights MODEL` starts from its weights.
+def import_(model: Path = typer.Argument(..., metavar="MODEL", help="A Keras model file: .keras, or legacy .h5."),
+            output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE",
+                                                  help="Write the config here (default: print it).")):
+    """A Keras model's architecture as an nntrain config's model section (layers nntrain lacks are refused,
+    naming them). Then `nntrain fit CONFIG --weights MODEL` starts from its weights.
 
     \b
     Example:
@@ -347,11 +343,8 @@ def import_(
     from nntrain.commands.keras_import import import_model
 
     result = _guard(import_model, model, output)
-    if output is None:
-        sys.stdout.write(result.text)
-    else:
-        print(f"wrote {output}: the model section ({result.layers} layers); add data:, loss:, optimizer: and "
-              f"training:")
+    sys.stdout.write(result.text) if output is None else print(f"wrote {output}: the model section "
+                                                               f"({result.layers} layers)")
 
 
 @app.command("runs")

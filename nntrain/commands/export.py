@@ -33,8 +33,8 @@ def export_format(out: Path, fmt: str | None) -> str:
 
 def provenance(trained) -> dict:
     """What exported files record of where they came from."""
-    return {"nntrain_version": __version__, "source_run": str(Path(trained.run_dir or trained.checkpoint_path).resolve()),
-            "checkpoint": trained.which, "checkpoint_path": str(Path(trained.checkpoint_path).resolve()),
+    source = Path(trained.run_dir or trained.checkpoint_path).resolve()
+    return {"nntrain_version": __version__, "source_run": str(source), "checkpoint": trained.which, "checkpoint_path": str(Path(trained.checkpoint_path).resolve()),
             "epoch": trained.checkpoint.epoch, "created": timestamp()}
 
 
