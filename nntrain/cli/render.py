@@ -295,3 +295,16 @@ def check_report(config, cfg, model) -> None:
     print()
     print(model.summary())
     print(f"\n{config}: OK")
+
+
+def export_report(result: dict) -> None:
+    """What `nntrain export` wrote, in a few lines."""
+    out = console()
+    source = f"{result.get('source_run')} ({result.get('checkpoint')}, epoch {result.get('epoch')})"
+    out.print(lit(f"exported {source}"), soft_wrap=True)
+    what = (f"Keras {result.get('keras_version')} {result.get('class_name')}, {len(result.get('layers', []))} layers"
+            if result.get("format") == "keras" else str(result.get("format")))
+    out.print(lit(f"  {result.get('file')}  ({what})"), soft_wrap=True)
+    if result.get("preprocessing"):
+        out.print(lit(f"  {result['preprocessing']}  (preprocessing: scaling, vocabularies, class names)"),
+                  soft_wrap=True)

@@ -340,3 +340,23 @@ def predict(target, input_path, output=None, fmt: str | None = None, keep=(), pr
         raise
     return PredictionResult(n, output, fmt, header, sink.table, trained.checkpoint_path, trained.note,
                             _blank_lines(input_path, n))
+
+
+def predict_rows(trained: Trained, rows) -> list[Decoded]:
+    """Rows already in memory (a DataFrame, a dict of columns, an array of raw values, documents) predicted with
+    the run's stored preprocessing, as `predict` does for the same values in a file; one Decoded per model output.
+
+    Raises:
+        DataError: rows that do not fit the model (see nntrain.data.memory.raw_inputs), naming what it expects.
+    """
+    from nntrain.data.memory import WHERE, raw_inputs
+    from nntrain.errors import ShapeError
+
+    pre, model = trained.preprocessor, trained.model
+    xs = model.as_input_list(pre.transform_x(raw_inputs(pre, rows)))
+    try:
+        model.check_data(xs, None, WHERE)
+    except ShapeError as exc:
+        raise DataError(f"{exc}; the model expects {_expected_inputs(pre)}") from None
+    outs = model.predict_on_batch(xs)
+    return [decode(o, out) for o, out in zip(trained.outputs, outs)]

@@ -96,15 +96,23 @@ def class_weight(cfg: RunConfig, model, bundle) -> dict | None:
     return {int(k): float(v) for k, v in value.items()} if value else None
 
 
-def load_weights_by_name(model, path: Path) -> list[str]:
-    """Copy weights from another run's checkpoint into layers of the same name and shape (transfer learning).
-    Returns the names of the layers loaded."""
+def weights_in(path: Path) -> dict:
+    """{layer: {weight: array}} of an nntrain checkpoint or a Keras model file (.keras, legacy .h5)."""
+    from nntrain.interop.keras_read import is_keras_file, read_keras, weights_by_name
     from nntrain.runs.checkpoint import load
 
-    ckpt = load(path)
+    if is_keras_file(path):
+        return weights_by_name(read_keras(path))
+    return load(path).weights
+
+
+def load_weights_by_name(model, path: Path) -> list[str]:
+    """Copy weights from another run's checkpoint, or a Keras model file, into layers of the same name and shape
+    (transfer learning). Returns the names of the layers loaded."""
+    weights = weights_in(Path(path))
     loaded = []
     for layer in model.layers:
-        src = ckpt.weights.get(layer.name)
+        src = weights.get(layer.name)
         if not src:
             continue
         own = {**layer.params, **layer.state}
@@ -116,7 +124,7 @@ def load_weights_by_name(model, path: Path) -> list[str]:
         loaded.append(layer.name)
     if not loaded:
         raise CheckpointError(f"{path}: no layer name matches this model's layers "
-                              f"({', '.join(l.name for l in model.layers)}); checkpoint has {', '.join(ckpt.weights)}")
+                              f"({', '.join(l.name for l in model.layers)}); the file has {', '.join(weights)}")
     return loaded
 
 
