@@ -10,6 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nntrain"
 
 # lower number = lower layer; a module may import its own layer or below
 LAYERS = {"errors": 0, "registry": 0, "interrupts": 0, "engine": 1, "data": 2, "runs": 3, "training": 4, "config": 5,
+          "interop": 5,  # beside config: reads runs, data and engine; commands call it
           "commands": 6, "cli": 7, "__main__": 8}
 
 

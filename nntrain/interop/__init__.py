@@ -1,0 +1,1 @@
+"""Moving trained runs to other tools: ONNX export (onnx_export.py)."""
