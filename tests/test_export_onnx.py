@@ -1,0 +1,199 @@
+"""ONNX export round trips: every example config on a bundled (or small local) dataset is trained for an epoch,
+exported, and run in ONNX Runtime on its test rows, against the predictions nntrain computes.
+
+With the preprocessing folded in, the ONNX model takes the raw test values (feature columns, categorical columns
+as strings) and must give nntrain predict's class names, probabilities and raw-unit values; without it, it takes
+the preprocessed model inputs and must give the engine's model outputs. Both within 1e-5. The california_housing
+configs (wide & deep: two inputs, two outputs) read a small file in its catalogue format from a local cache.
+Extra configs cover what the examples do not: a categorical column, BatchNormalization, every activation, Add,
+Reshape, and text as Embedding ids or multi-hot rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx", reason="ONNX export needs the onnx extra: pip install 'nntrain[onnx]'")
+ort = pytest.importorskip("onnxruntime", reason="the round trips run in ONNX Runtime: pip install 'nntrain[onnx]'")
+
+from nntrain import __version__  # noqa: E402
+from nntrain.data import load_raw  # noqa: E402
+from nntrain.data.sources import catalogue  # noqa: E402
+from nntrain.data.tables import Table  # noqa: E402
+from nntrain.engine.sparse import MultiHot  # noqa: E402
+from nntrain.errors import ConfigError  # noqa: E402
+from nntrain.interop.onnx_export import ExportError, export_onnx  # noqa: E402
+from nntrain.runs.trained import decode, load_trained  # noqa: E402
+from tests.helpers import invoke  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ["iris", "wine", "breast_cancer", "digits", "boston_housing", "boston_housing_kfold", "xor",
+            "california_housing", "wide_deep", "wide_deep_aux"]
+TOLERANCE = 1e-5
+
+ACTIVATIONS = ["relu", "{name: leaky_relu, alpha: 0.1}", "elu", "selu", "gelu", "{name: gelu, approximate: true}",
+               "tanh", "softplus", "softsign", "swish", "hard_sigmoid", "sigmoid", "linear"]
+MIXED = """\
+name: mixed
+seed: 0
+data:
+  train: mixed.csv
+  features: [x1, color, x2, size]     # a categorical column between numeric ones
+  outputs: {kind: kind, amount: amount}
+  test_split: 0.25
+  preprocessing: [standardize]
+  target_preprocessing: {amount: [standardize]}
+model:
+  inputs: {features: [6]}         # x1, color=blue|green|red, x2, size
+  layers:
+    - {name: norm, type: BatchNormalization, momentum: 0.5, inputs: features}
+%s
+    - {name: act, type: Activation, activation: {name: softmax, axis: -1}, inputs: d%d}
+    - {name: drop, type: Dropout, rate: 0.2, inputs: act}
+    - {name: grid, type: Reshape, target_shape: [2, 3], inputs: drop}
+    - {name: flat, type: Flatten, inputs: grid}
+    - {name: sum, type: Add, inputs: [flat, d0]}
+    - {name: kind, type: Dense, units: 3, activation: softmax, inputs: sum}
+    - {name: amount, type: Dense, units: 1, inputs: sum}
+  outputs: [kind, amount]
+loss: {kind: sparse_categorical_crossentropy, amount: mse}
+metrics: {kind: [accuracy]}
+optimizer: {name: adam, learning_rate: 0.01}
+training: {epochs: 2, batch_size: 16}
+""" % ("\n".join(f"    - {{name: d{i}, type: Dense, units: 6, activation: {a}, inputs: {'d%d' % (i - 1) if i else 'norm'}}}"
+                 for i, a in enumerate(ACTIVATIONS)), len(ACTIVATIONS) - 1)
+TEXT = """\
+name: %s
+seed: 1
+data:
+  train: reviews
+  test_split: 0.25
+  tokenizer: {num_words: 30}
+  preprocessing: [%s]
+model:
+  layers:
+%s
+loss: binary_crossentropy
+optimizer: {name: rmsprop, learning_rate: 0.01}
+training: {epochs: 2, batch_size: 16}
+"""
+EMBEDDING = TEXT % ("embedding", "pad_sequences: {maxlen: 10}", "    - Embedding: {input_dim: 32, output_dim: 4}\n"
+                    "    - GlobalAveragePooling1D: {}\n    - Dense: {units: 1, activation: sigmoid}")
+MULTI_HOT = TEXT % ("multi_hot", "multi_hot: {dimension: 32}", "    - Dense: {units: 4, activation: relu}\n"
+                    "    - Dense: {units: 1, activation: sigmoid}")
+EXTRA = {"mixed": MIXED, "embedding": EMBEDDING, "multi_hot": MULTI_HOT}
+
+
+def _write_data(folder: Path) -> None:
+    """mixed.csv (numbers, a colour, a class and an amount) and a reviews/ folder of short texts per class."""
+    rng = np.random.default_rng(0)
+    colors = np.array(["red", "green", "blue"])
+    with open(folder / "mixed.csv", "w", newline="") as fp:
+        out = csv.writer(fp)
+        out.writerow(["x1", "color", "x2", "size", "kind", "amount"])
+        for _ in range(96):
+            x1, x2, c = rng.normal(5, 2), rng.normal(-1, 0.5), int(rng.integers(3))
+            size = rng.uniform(10, 100)
+            kind = ["small", "medium", "large"][int(size // 34)]
+            out.writerow([f"{x1:.3f}", colors[c], f"{x2:.3f}", f"{size:.2f}", kind, f"{1000 * x1 + 300 * c:.2f}"])
+    rnd = random.Random(0)
+    for label, words in (("pos", ["great", "loved", "superb", "fun"]), ("neg", ["awful", "boring", "bad", "dull"])):
+        (folder / "reviews" / label).mkdir(parents=True)
+        for i in range(24):
+            text = " ".join(rnd.choice(["the", "movie", "was", "a", "plot"] + words) for _ in range(rnd.randint(3, 14)))
+            (folder / "reviews" / label / f"{i}.txt").write_text(text)
+
+
+def _california(cache: Path) -> str:
+    """A small california_housing.npz (300 block groups, dollars) in the dataset cache; returns its SHA-256."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 8)) * np.arange(1, 9) + np.arange(8) * 10
+    y = 2e5 + 5e4 * np.tanh((x - x.mean(0)) / x.std(0) @ rng.normal(size=8) / 3)
+    cache.mkdir(parents=True)
+    np.savez(cache / "california_housing.npz", x=x, y=y)
+    return hashlib.sha256((cache / "california_housing.npz").read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Run folder by config name: the example configs and EXTRA, each trained for an epoch or two."""
+    folder = tmp_path_factory.mktemp("onnx")
+    _write_data(folder)
+    env = {"NNTRAIN_CACHE_DIR": str(folder / "cache"), "KERAS_HOME": str(folder / "keras"),
+           "NNTRAIN_DATASETS_URL": "http://127.0.0.1:9/"}  # nothing is downloaded: a request would fail
+    configs = [ROOT / "configs" / f"{name}.yaml" for name in EXAMPLES]
+    for name, text in EXTRA.items():
+        (folder / f"{name}.yaml").write_text(text)
+        configs.append(folder / f"{name}.yaml")
+    with pytest.MonkeyPatch.context() as mp:  # for the module's tests too: they read the test rows again
+        mp.setitem(catalogue.SHA256, "california_housing.npz", _california(folder / "cache"))
+        for key, value in env.items():
+            mp.setenv(key, value)
+        for path in configs:
+            epochs = [] if path.parent == folder else ["--set", "training.epochs=1"]
+            result = invoke("fit", path, "-q", *epochs, cwd=folder)
+            assert result.returncode == 0, result.stderr
+        yield {p.stem: folder / "runs" / p.stem for p in configs}
+
+
+def _dense(x) -> np.ndarray:
+    return x.toarray() if isinstance(x, MultiHot) else np.asarray(x)
+
+
+def _raw_feeds(described: list[dict], raw_x: dict, pre) -> dict:
+    """What a user feeds the folded model: each input's raw columns, as the export's metadata describes them."""
+    feeds = {}
+    for d in described:
+        raw = raw_x[d["feeds"]]
+        if isinstance(raw, Table) and d["dtype"] == "string":
+            feeds[d["name"]] = np.asarray(raw.columns[d["columns"][0]], dtype=object)
+        elif isinstance(raw, Table):
+            feeds[d["name"]] = np.stack([raw.columns[c] for c in d["columns"]], axis=1).astype(np.float32)
+        elif pre.inputs[d["feeds"]].kind == "array":
+            feeds[d["name"]] = np.asarray(raw, np.float32)
+        else:  # text: the multi-hot rows or padded ids the pipeline makes
+            feeds[d["name"]] = _dense(pre.inputs[d["feeds"]].transform(raw)).astype(d["dtype"])
+    return feeds
+
+
+def _differences(run: Path, tmp_path: Path) -> dict[str, float]:
+    """Largest |ONNX - nntrain| over the run's test rows, folded and plain; asserts the class names agree."""
+    trained = load_trained(run)
+    raw = load_raw(trained.config["data"], trained.base_dir)
+    pre, model = trained.preprocessor, trained.model
+    xs = model.as_input_list(pre.transform_x(raw.test.x if len(raw.test.x) > 1 else next(iter(raw.test.x.values()))))
+    outs = model.predict_on_batch(xs)
+
+    folded = export_onnx(trained, tmp_path / "folded.onnx")
+    session = ort.InferenceSession(tmp_path / "folded.onnx")
+    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, _raw_feeds(folded["inputs"], raw.test.x,
+                                                                                        pre))))
+    diffs = {"folded": 0.0}
+    for output, out in zip(trained.outputs, outs):
+        d, prefix = decode(output, out), "" if len(trained.outputs) == 1 else f"{output.name}_"
+        if d.index is not None:
+            assert list(got[prefix + "prediction"]) == [output.classes[i] for i in d.index]
+        if d.probs is not None:
+            diffs["folded"] = max(diffs["folded"], float(np.abs(got[prefix + "probabilities"] - d.probs).max()))
+        if d.values is not None:  # raw target units (dollars) per model unit: the float32 rounding scales with them
+            unit = np.abs(output.pipeline.inverse_transform(np.ones(1)) - output.pipeline.inverse_transform(np.zeros(1)))
+            diffs["folded"] = max(diffs["folded"], float((np.abs(got[prefix + "prediction"] - d.values) / unit).max()))
+
+    plain = export_onnx(trained, tmp_path / "plain.onnx", preprocessing=False)
+    session = ort.InferenceSession(tmp_path / "plain.onnx")
+    got = session.run(None, {i["name"]: _dense(x) for i, x in zip(plain["inputs"], xs)})
+    diffs["plain"] = max(float(np.abs(g - o).max()) for g, o in zip(got, outs))
+    return diffs
+
+
+@pytest.mark.parametrize("name", [*EXAMPLES, *EXTRA])
+def test_onnx_runtime_predicts_as_nntrain(runs, name, tmp_path):
+    diffs = _differences(runs[name], tmp_path)
+    assert diffs["folded"] <= TOLERANCE and diffs["plain"] <= TOLERANCE, diffs
