@@ -15,6 +15,7 @@ import csv
 import hashlib
 import json
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +24,15 @@ import pytest
 onnx = pytest.importorskip("onnx", reason="ONNX export needs the onnx extra: pip install 'nntrain[onnx]'")
 ort = pytest.importorskip("onnxruntime", reason="the round trips run in ONNX Runtime: pip install 'nntrain[onnx]'")
 
-from nntrain import __version__  # noqa: E402
-from nntrain.data import load_raw  # noqa: E402
-from nntrain.data.sources import catalogue  # noqa: E402
-from nntrain.data.tables import Table  # noqa: E402
-from nntrain.engine.sparse import MultiHot  # noqa: E402
-from nntrain.errors import ConfigError  # noqa: E402
-from nntrain.interop.onnx_export import ExportError, export_onnx  # noqa: E402
-from nntrain.runs.trained import decode, load_trained  # noqa: E402
-from tests.helpers import invoke  # noqa: E402
+from nntrain import __version__
+from nntrain.data import load_raw
+from nntrain.data.sources import catalogue
+from nntrain.data.tables import Table
+from nntrain.engine.sparse import MultiHot
+from nntrain.errors import ConfigError
+from nntrain.interop.onnx_export import ExportError, export_onnx
+from nntrain.runs.trained import decode, load_trained
+from tests.helpers import invoke
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ["iris", "wine", "breast_cancer", "digits", "boston_housing", "boston_housing_kfold", "xor",
@@ -40,6 +41,9 @@ TOLERANCE = 1e-5
 
 ACTIVATIONS = ["relu", "{name: leaky_relu, alpha: 0.1}", "elu", "selu", "gelu", "{name: gelu, approximate: true}",
                "tanh", "softplus", "softsign", "swish", "hard_sigmoid", "sigmoid", "linear"]
+# one Dense of 6 per activation, chained after the BatchNormalization
+CHAIN = "\n".join(f"    - {{name: d{i}, type: Dense, units: 6, activation: {a}, inputs: {f'd{i - 1}' if i else 'norm'}}}"
+                  for i, a in enumerate(ACTIVATIONS))
 MIXED = """\
 name: mixed
 seed: 0
@@ -54,8 +58,8 @@ model:
   inputs: {features: [6]}         # x1, color=blue|green|red, x2, size
   layers:
     - {name: norm, type: BatchNormalization, momentum: 0.5, inputs: features}
-%s
-    - {name: act, type: Activation, activation: {name: softmax, axis: -1}, inputs: d%d}
+CHAIN
+    - {name: act, type: Activation, activation: {name: softmax, axis: -1}, inputs: LAST}
     - {name: drop, type: Dropout, rate: 0.2, inputs: act}
     - {name: grid, type: Reshape, target_shape: [2, 3], inputs: drop}
     - {name: flat, type: Flatten, inputs: grid}
@@ -67,27 +71,32 @@ loss: {kind: sparse_categorical_crossentropy, amount: mse}
 metrics: {kind: [accuracy]}
 optimizer: {name: adam, learning_rate: 0.01}
 training: {epochs: 2, batch_size: 16}
-""" % ("\n".join(f"    - {{name: d{i}, type: Dense, units: 6, activation: {a}, inputs: {'d%d' % (i - 1) if i else 'norm'}}}"
-                 for i, a in enumerate(ACTIVATIONS)), len(ACTIVATIONS) - 1)
-TEXT = """\
-name: %s
+""".replace("CHAIN", CHAIN).replace("LAST", f"d{len(ACTIVATIONS) - 1}")
+
+
+def _text_config(name: str, step: str, layers: list[str]) -> str:
+    """A binary classifier of the reviews/ texts (tokenizer of 30 words), one preprocessing step."""
+    return f"""\
+name: {name}
 seed: 1
 data:
   train: reviews
   test_split: 0.25
-  tokenizer: {num_words: 30}
-  preprocessing: [%s]
+  tokenizer: {{num_words: 30}}
+  preprocessing: [{step}]
 model:
   layers:
-%s
+""" + "".join(f"    - {layer}\n" for layer in layers) + """\
 loss: binary_crossentropy
 optimizer: {name: rmsprop, learning_rate: 0.01}
 training: {epochs: 2, batch_size: 16}
 """
-EMBEDDING = TEXT % ("embedding", "pad_sequences: {maxlen: 10}", "    - Embedding: {input_dim: 32, output_dim: 4}\n"
-                    "    - GlobalAveragePooling1D: {}\n    - Dense: {units: 1, activation: sigmoid}")
-MULTI_HOT = TEXT % ("multi_hot", "multi_hot: {dimension: 32}", "    - Dense: {units: 4, activation: relu}\n"
-                    "    - Dense: {units: 1, activation: sigmoid}")
+
+
+EMBEDDING = _text_config("embedding", "pad_sequences: {maxlen: 10}", [
+    "Embedding: {input_dim: 32, output_dim: 4}", "GlobalAveragePooling1D: {}", "Dense: {units: 1, activation: sigmoid}"])
+MULTI_HOT = _text_config("multi_hot", "multi_hot: {dimension: 32}", [
+    "Dense: {units: 4, activation: relu}", "Dense: {units: 1, activation: sigmoid}"])
 EXTRA = {"mixed": MIXED, "embedding": EMBEDDING, "multi_hot": MULTI_HOT}
 
 
@@ -197,3 +206,91 @@ def _differences(run: Path, tmp_path: Path) -> dict[str, float]:
 def test_onnx_runtime_predicts_as_nntrain(runs, name, tmp_path):
     diffs = _differences(runs[name], tmp_path)
     assert diffs["folded"] <= TOLERANCE and diffs["plain"] <= TOLERANCE, diffs
+
+
+def test_served_model_reads_raw_csv_values_as_nntrain_predict_does(runs, tmp_path):
+    """The mixed run's folded model on new CSV rows, an unseen colour among them, against `nntrain predict`."""
+    rows = [[4.2, "red", -1.3, 20.0], [7.5, "purple", -0.2, 55.5], [1.0, "blue", -2.0, 99.0], [5.0, "green", 0.0, 40]]
+    with open(tmp_path / "new.csv", "w", newline="") as fp:
+        csv.writer(fp).writerows([["x1", "color", "x2", "size"], *rows])
+    result = invoke("predict", runs["mixed"], tmp_path / "new.csv", "--proba", "--output", tmp_path / "out.csv")
+    assert result.returncode == 0, result.stderr
+    expected = list(csv.DictReader((tmp_path / "out.csv").open()))
+
+    info = export_onnx(runs["mixed"], tmp_path / "mixed.onnx")
+    assert [(i["name"], i["dtype"]) for i in info["inputs"]] == [("input", "float32"), ("color", "string")]
+    assert info["inputs"][0]["columns"] == ["x1", "x2", "size"]
+    assert info["inputs"][1]["categories"] == ["blue", "green", "red"]
+    session = ort.InferenceSession(tmp_path / "mixed.onnx")
+    feeds = {"input": np.asarray([[r[0], r[2], r[3]] for r in rows], np.float32),
+             "color": np.asarray([r[1] for r in rows], dtype=object)}
+    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+    assert list(got["kind_prediction"]) == [r["kind_prediction"] for r in expected]
+    classes = ["large", "medium", "small"]
+    np.testing.assert_allclose(got["kind_probabilities"], [[float(r[f"kind_p_{c}"]) for c in classes]
+                                                           for r in expected], atol=TOLERANCE, rtol=0)
+    assert got["amount_prediction"].dtype == np.float64  # raw units, the target's standardize undone
+    amount = float(load_trained(runs["mixed"]).outputs[1].pipeline.steps[0].scale)  # amount units per model unit
+    np.testing.assert_allclose(got["amount_prediction"][:, 0], [float(r["amount_prediction"]) for r in expected],
+                               atol=TOLERANCE * amount, rtol=0)
+
+
+def test_metadata_names_the_run_and_the_batch_is_dynamic(runs, tmp_path):
+    trained = load_trained(runs["iris"])
+    info = export_onnx(runs["iris"], tmp_path / "iris.onnx", checkpoint="last")
+    model = onnx.load(tmp_path / "iris.onnx")
+    meta = {p.key: p.value for p in model.metadata_props}
+    last = load_trained(runs["iris"], "last").checkpoint
+    assert meta["nntrain_version"] == __version__ and model.producer_name == "nntrain"
+    assert meta["source_run"] == str(runs["iris"]) == info["source_run"]
+    assert meta["checkpoint_which"] == "last" and meta["checkpoint_epoch"] == str(last.epoch) == "1"
+    assert json.loads(meta["classes.output"]) == ["setosa", "versicolor", "virginica"] == trained.outputs[0].classes
+    assert [o.version for o in model.opset_import] == [19] and info["opset"] == 19
+    assert [(o["name"], o["dtype"], o["shape"]) for o in info["outputs"]] == [
+        ("prediction", "string", ["batch"]), ("probabilities", "float32", ["batch", 3])]
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    session = ort.InferenceSession(tmp_path / "iris.onnx")
+    for n in (1, 7):  # any batch size, one row included
+        label, probs = session.run(None, {"input": np.full((n, 4), 5.0, np.float32)})
+        assert label.shape == (n,) and probs.shape == (n, 3)
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_what_has_no_onnx_form_is_named(runs, tmp_path, monkeypatch):
+    from nntrain.data.steps import Step
+    from nntrain.engine.activations import Activation
+
+    class Mish(Activation):
+        registered_name = "mish"
+
+    trained = load_trained(runs["iris"])
+    trained.model.get_layer("dense").activation = Mish()
+    with pytest.raises(ConfigError, match=r"layer `dense`: activation 'mish' has no ONNX form; exportable"):
+        export_onnx(trained, tmp_path / "x.onnx")
+
+    class Clip(Step):
+        registered_name = "clip"
+
+    trained = load_trained(runs["iris"])
+    trained.preprocessor.inputs["input"].steps.append(Clip())
+    with pytest.raises(ConfigError, match=r"input 'input': preprocessing step 'clip' has no ONNX form; export with "
+                                          r"preprocessing=False"):
+        export_onnx(trained, tmp_path / "x.onnx")
+    export_onnx(trained, tmp_path / "x.onnx", preprocessing=False)  # the network alone still exports
+    assert not list(tmp_path.glob(".*tmp"))
+
+    monkeypatch.setitem(__import__("sys").modules, "onnx", None)
+    with pytest.raises(ExportError, match=r"needs the onnx package.*pip install 'nntrain\[onnx\]'"):
+        export_onnx(trained, tmp_path / "y.onnx")
+    assert not (tmp_path / "y.onnx").exists()
+
+
+def test_the_readme_example_runs(runs, monkeypatch, capsys):
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("\n## Export to ONNX\n", 1)[1].split("\n## ")[0]
+    code = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    monkeypatch.chdir(runs["iris"].parent.parent)  # the folder holding runs/iris
+    namespace: dict = {}
+    exec(code[0], namespace)
+    assert "('input', 'float32', ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'])" in capsys.readouterr().out
+    assert namespace["prediction"].shape == (2,) and set(namespace["prediction"]) <= {"setosa", "versicolor", "virginica"}
+    np.testing.assert_allclose(namespace["probabilities"].sum(axis=1), 1.0, rtol=1e-6)

@@ -52,8 +52,8 @@ class GraphInput:
 
 
 def _error(pipeline, what: str) -> ConfigError:
-    return ConfigError(f"input {pipeline.name!r}: {what} has no ONNX form; export with preprocessing=False "
-                       f"(--no-preprocessing) and apply the preprocessing before the model")
+    return ConfigError(f"input {pipeline.name!r}: {what} has no ONNX form; export with preprocessing=False (the "
+                       f"network alone) and apply the preprocessing before the model")
 
 
 # --- inputs --------------------------------------------------------------------------------------------
@@ -187,7 +187,7 @@ def _value_outputs(b: GraphBuilder, output, out: str, prefix: str, shape: tuple)
             v = b.op("Add", [v, b.const(f"{hint}/shift", step.shift.astype(np.float64))], hint)
         else:
             raise ConfigError(f"output {output.name!r}: target step {step.registered_name!r} has no ONNX form; "
-                              f"export with preprocessing=False")
+                              f"export with preprocessing=False (the network alone)")
     return [(v, "prediction", np.float64, [None, *shape])]
 
 
