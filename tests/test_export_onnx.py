@@ -294,3 +294,54 @@ def test_the_readme_example_runs(runs, monkeypatch, capsys):
     assert "('input', 'float32', ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'])" in capsys.readouterr().out
     assert namespace["prediction"].shape == (2,) and set(namespace["prediction"]) <= {"setosa", "versicolor", "virginica"}
     np.testing.assert_allclose(namespace["probabilities"].sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_wide_and_deep_inputs_and_outputs_by_name(runs, tmp_path):
+    info = export_onnx(runs["wide_deep_aux"], tmp_path / "wd.onnx")
+    assert [(i["name"], i["dtype"], i["shape"], i["x_columns"]) for i in info["inputs"]] == [
+        ("wide", "float32", ["batch", 5], [0, 1, 2, 3, 4]), ("deep", "float32", ["batch", 6], [2, 3, 4, 5, 6, 7])]
+    assert [(o["name"], o["dtype"], o["shape"]) for o in info["outputs"]] == [
+        ("main_prediction", "float64", ["batch", 1]), ("aux_prediction", "float64", ["batch", 1])]
+    plain = export_onnx(runs["wide_deep_aux"], tmp_path / "plain.onnx", preprocessing=False)
+    assert [i["name"] for i in plain["inputs"]] == ["wide", "deep"]
+    assert [(o["name"], o["dtype"]) for o in plain["outputs"]] == [("main", "float32"), ("aux", "float32")]
+
+
+@pytest.mark.parametrize("case", ["softmax logits", "sigmoid logits", "multilabel"])
+def test_logits_and_label_sets_decode_as_nntrain_decodes(runs, tmp_path, case):
+    """Outputs the example configs do not have, made by editing a loaded run: a from_logits loss (the model emits
+    logits; softmax / sigmoid are applied after it) and a multilabel output (labels on over 0.5)."""
+    from nntrain.engine.activations import get_activation
+    from nntrain.runs.trained import compile_from_config
+
+    trained = load_trained(runs["xor" if case == "sigmoid logits" else "iris"])
+    model = trained.model
+    if case == "multilabel":  # one sigmoid per label
+        trained.preprocessor.outputs["output"].encoder.task = "multilabel"
+        model.get_layer(model.output_names[0]).activation = get_activation("sigmoid")
+    else:
+        model.get_layer(model.output_names[0]).activation = get_activation("linear")
+        trained.config["loss"] = {**trained.config["loss"], "from_logits": True}  # the resolved config's mapping
+    compile_from_config(model, trained.config, trained.checkpoint_path)  # as a run trained so would be loaded
+    x = np.random.default_rng(0).normal(size=(50, model.inputs[0].shape[0])).astype(np.float32) * 3
+    d = decode(trained.outputs[0], model.predict_on_batch([x])[0])
+    assert len(np.unique(d.on if case == "multilabel" else d.index)) > 1  # answers differ: the check below can fail
+    export_onnx(trained, tmp_path / "m.onnx", preprocessing=False)  # the network alone, fed the model inputs
+    export_onnx(trained, tmp_path / "f.onnx")
+    plain = ort.InferenceSession(tmp_path / "m.onnx").run(None, {model.input_names[0]: x})[0]
+    steps = trained.preprocessor.inputs["input"].steps
+    raw = steps[0].inverse_transform(x) if steps else x  # iris is standardized: the raw values that give x
+    prediction, probs = ort.InferenceSession(tmp_path / "f.onnx").run(None, {"input": raw.astype(np.float32)})
+    np.testing.assert_allclose(probs, d.probs, atol=TOLERANCE, rtol=0)
+    if case == "multilabel":
+        np.testing.assert_array_equal(prediction, d.on)
+    else:
+        assert np.abs(plain - model.predict_on_batch([x])[0]).max() <= TOLERANCE  # logits stay logits there
+        assert list(prediction) == [trained.outputs[0].classes[i] for i in d.index]
+
+
+def test_an_unwritable_path_is_a_storage_error(runs, tmp_path):
+    from nntrain.errors import StorageError
+
+    with pytest.raises(StorageError, match=r"cannot write .*no/such/folder/m\.onnx"):
+        export_onnx(runs["iris"], tmp_path / "no" / "such" / "folder" / "m.onnx")

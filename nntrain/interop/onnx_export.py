@@ -51,13 +51,14 @@ def _plain_inputs(b: GraphBuilder, model) -> tuple[dict[str, str], list[GraphInp
     return feeds, described
 
 
-def _folded_inputs(b: GraphBuilder, trained: Trained) -> tuple[dict[str, str], list[GraphInput]]:
-    """Graph inputs of raw feature values, each run through its input's fitted preprocessing."""
+def _folded_inputs(b: GraphBuilder, trained: Trained, outputs: list[str]) -> tuple[dict[str, str], list[GraphInput]]:
+    """Graph inputs of raw feature values, each run through its input's fitted preprocessing; a categorical column
+    named like an input or one of the `outputs` gets its input's name as a prefix."""
     model, pre = trained.model, trained.preprocessor
     pipelines = list(pre.inputs.values())
     # one input: the preprocessor names it as the data section does, the model as its Input layer
     by_model_name = {model.input_names[0]: pipelines[0]} if len(pipelines) == 1 else pre.inputs
-    feeds, described, taken = {}, [], set(pre.inputs)
+    feeds, described, taken = {}, [], {*pre.inputs, *outputs}
     for inp in model.inputs:
         feeds[inp.name] = input_nodes(b, by_model_name[inp.name], inp, b.model_dtype, described, taken)
     return feeds, described
@@ -115,9 +116,10 @@ def build_onnx(trained: Trained, preprocessing: bool = True):
     onnx = _onnx()
     model = trained.model
     b = GraphBuilder(onnx, model.dtype)
-    for name in _output_names(trained, preprocessing):
+    output_names = _output_names(trained, preprocessing)
+    for name in output_names:
         b.reserve(name)
-    feeds, inputs = _folded_inputs(b, trained) if preprocessing else _plain_inputs(b, model)
+    feeds, inputs = _folded_inputs(b, trained, output_names) if preprocessing else _plain_inputs(b, model)
     results = dict(feeds)
     for node in model.nodes:
         if node.layer.name not in results:  # Input layers are fed above

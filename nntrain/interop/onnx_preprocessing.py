@@ -38,8 +38,9 @@ class GraphInput:
     dtype: str
     shape: list
     feeds: str  # the data input it holds (data.inputs' name, "input" for one input; the model's without preprocessing)
-    columns: list[str] = field(default_factory=list)  # the raw columns it holds, in order (table and x columns)
+    columns: list[str] = field(default_factory=list)  # the table columns it holds, in order
     categories: list[str] | None = None  # a categorical column's training categories
+    x_columns: list[int] | None = None  # the columns of a catalogue x it holds (data.inputs by index), in order
 
     def describe(self) -> dict:
         info = {"name": self.name, "dtype": self.dtype, "shape": ["batch" if d is None else d for d in self.shape],
@@ -48,6 +49,8 @@ class GraphInput:
             info["columns"] = self.columns
         if self.categories is not None:
             info["categories"] = self.categories
+        if self.x_columns is not None:
+            info["x_columns"] = self.x_columns
         return info
 
 
@@ -124,7 +127,7 @@ def input_nodes(b: GraphBuilder, pipeline, model_input, model_dtype, inputs: lis
     Args:
         pipeline: the fitted InputPipeline. model_input: the engine Input layer it feeds.
         model_dtype: the model's float dtype (float inputs are cast to it, as Graph.as_input_list does).
-        inputs: the GraphInputs so far, appended to. taken: graph input names so far, added to.
+        inputs: the GraphInputs so far, appended to. taken: names taken (graph inputs and outputs), added to.
     """
     steps, dtype = list(pipeline.steps), np.dtype(np.float32)
     seq_at = [i for i, s in enumerate(steps) if s.registered_name in SEQUENCE_STEPS]
@@ -140,8 +143,8 @@ def input_nodes(b: GraphBuilder, pipeline, model_input, model_dtype, inputs: lis
     elif pipeline.kind == "array":
         shape = [None, *pipeline.source.get("sample_shape", model_input.shape)]
         x = b.add_input(pipeline.name, np.float32, shape)
-        columns = [f"x[:, {i}]" for i in pipeline.source.get("indices", [])]
-        inputs.append(GraphInput(pipeline.name, "float32", shape, pipeline.name, columns))
+        indices = pipeline.source.get("indices")
+        inputs.append(GraphInput(pipeline.name, "float32", shape, pipeline.name, x_columns=indices))
     else:
         raise _error(pipeline, f"a {pipeline.kind} input without a multi_hot or pad_sequences step")
     taken.add(pipeline.name)
