@@ -20,6 +20,7 @@ Outputs (one trained Output each, nntrain/runs/trained.py), named as `nntrain pr
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,24 +65,21 @@ def _table_start(b: GraphBuilder, pipeline, inputs: list[GraphInput], taken: set
     """Graph inputs of a table's columns, encoded as ColumnEncoder.transform does: (batch, features) float32."""
     enc = pipeline.encoder
     numeric = [c for c in enc.columns if c not in enc.categories]
-    numbers = None
     if numeric:
         numbers = b.add_input(pipeline.name, np.float32, [None, len(numeric)])
         inputs.append(GraphInput(pipeline.name, "float32", [None, len(numeric)], pipeline.name, numeric))
-    parts, run_start = [], None  # consecutive numeric columns become one slice of the numeric input
-    for i, column in enumerate([*enc.columns, None]):
-        if column is not None and column not in enc.categories:
-            run_start = numeric.index(column) if run_start is None else run_start
+    parts, done = [], 0  # done: numeric columns placed so far
+    for categorical, group in itertools.groupby(enc.columns, key=lambda c: c in enc.categories):
+        group = list(group)
+        if categorical:
+            parts += [_one_hot_column(b, pipeline, column, inputs, taken) for column in group]
             continue
-        if run_start is not None:
-            end = numeric.index(enc.columns[i - 1]) + 1
-            parts.append(numbers if (run_start, end) == (0, len(numeric)) else b.op(
-                "Slice", [numbers, b.const("start", np.asarray([run_start], np.int64)),
-                          b.const("end", np.asarray([end], np.int64)), b.const("axis", np.asarray([1], np.int64))],
-                f"{pipeline.name}/columns"))
-            run_start = None
-        if column is not None:
-            parts.append(_one_hot_column(b, pipeline, column, inputs, taken))
+        # consecutive numeric columns: the whole numeric input, or one slice of it
+        start, done = done, done + len(group)
+        parts.append(numbers if len(group) == len(numeric) else b.op(
+            "Slice", [numbers, b.const("start", np.asarray([start], np.int64)),
+                      b.const("end", np.asarray([done], np.int64)), b.const("axis", np.asarray([1], np.int64))],
+            f"{pipeline.name}/columns"))
     if not parts:
         raise _error(pipeline, "a table without columns")
     return parts[0] if len(parts) == 1 else b.op("Concat", parts, f"{pipeline.name}/features", axis=1)
