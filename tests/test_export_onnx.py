@@ -3,8 +3,9 @@ exported, and run in ONNX Runtime on its test rows, against the predictions nntr
 
 With the preprocessing folded in, the ONNX model takes the raw test values (feature columns, categorical columns
 as strings) and must give nntrain predict's class names, probabilities and raw-unit values; without it, it takes
-the preprocessed model inputs and must give the engine's model outputs. Both within 1e-5. The california_housing
-configs (wide & deep: two inputs, two outputs) read a small file in its catalogue format from a local cache.
+the preprocessed model inputs and must give the engine's model outputs. Both within 1e-5. The Keras-catalogue
+configs (California housing and wide & deep with two inputs and two outputs, Fashion-MNIST, IMDB and Reuters with
+100 words instead of 10,000) read small files in the catalogue's formats from a local cache.
 Extra configs cover what the examples do not: a categorical column, BatchNormalization, every activation, Add,
 Reshape, and text as Embedding ids or multi-hot rows.
 """
@@ -32,11 +33,11 @@ from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError
 from nntrain.interop.onnx_export import ExportError, export_onnx
 from nntrain.runs.trained import decode, load_trained
+from tests.data_helpers import idx_bytes
 from tests.helpers import invoke
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ["iris", "wine", "breast_cancer", "digits", "boston_housing", "boston_housing_kfold", "xor",
-            "california_housing", "wide_deep", "wide_deep_aux"]
+EXAMPLES = sorted(p.stem for p in (ROOT / "configs").glob("*.yaml"))  # every one, on small data for the catalogue
 TOLERANCE = 1e-5
 
 ACTIVATIONS = ["relu", "{name: leaky_relu, alpha: 0.1}", "elu", "selu", "gelu", "{name: gelu, approximate: true}",
@@ -120,14 +121,29 @@ def _write_data(folder: Path) -> None:
             (folder / "reviews" / label / f"{i}.txt").write_text(text)
 
 
-def _california(cache: Path) -> str:
-    """A small california_housing.npz (300 block groups, dollars) in the dataset cache; returns its SHA-256."""
+def _ragged(rng, n: int) -> np.ndarray:
+    """(n,) object array of word-id lists, as Keras's imdb.npz and reuters.npz hold them."""
+    out = np.empty(n, dtype=object)
+    for i in range(n):
+        out[i] = rng.integers(1, 60, size=rng.integers(2, 15)).tolist()
+    return out
+
+
+def _catalogue_files(cache: Path) -> dict[str, str]:
+    """Small files in the Keras catalogue's formats, in the dataset cache; returns file name -> SHA-256."""
     rng = np.random.default_rng(3)
     x = rng.normal(size=(300, 8)) * np.arange(1, 9) + np.arange(8) * 10
-    y = 2e5 + 5e4 * np.tanh((x - x.mean(0)) / x.std(0) @ rng.normal(size=8) / 3)
-    cache.mkdir(parents=True)
+    y = 2e5 + 5e4 * np.tanh((x - x.mean(0)) / x.std(0) @ rng.normal(size=8) / 3)  # dollars
+    (cache / catalogue.FASHION_SUBDIR).mkdir(parents=True)
     np.savez(cache / "california_housing.npz", x=x, y=y)
-    return hashlib.sha256((cache / "california_housing.npz").read_bytes()).hexdigest()
+    np.savez(cache / "imdb.npz", x_train=_ragged(rng, 40), y_train=np.arange(40) % 2, x_test=_ragged(rng, 20),
+             y_test=np.arange(20) % 2)
+    np.savez(cache / "reuters.npz", x=_ragged(rng, 120), y=np.arange(120) % 46)
+    fashion = [np.arange(60) % 10, rng.integers(0, 256, (60, 28, 28)), np.arange(20) % 10,
+               rng.integers(0, 256, (20, 28, 28))]
+    for name, a in zip(catalogue.FASHION_FILES, fashion):
+        (cache / catalogue.FASHION_SUBDIR / name).write_bytes(idx_bytes(a))
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in cache.rglob("*") if f.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -142,12 +158,16 @@ def runs(tmp_path_factory):
         (folder / f"{name}.yaml").write_text(text)
         configs.append(folder / f"{name}.yaml")
     with pytest.MonkeyPatch.context() as mp:  # for the module's tests too: they read the test rows again
-        mp.setitem(catalogue.SHA256, "california_housing.npz", _california(folder / "cache"))
+        for name, digest in _catalogue_files(folder / "cache").items():
+            mp.setitem(catalogue.SHA256, name, digest)
         for key, value in env.items():
             mp.setenv(key, value)
         for path in configs:
-            epochs = [] if path.parent == folder else ["--set", "training.epochs=1"]
-            result = invoke("fit", path, "-q", *epochs, cwd=folder)
+            sets = [] if path.parent == folder else ["--set", "training.epochs=1"]
+            if path.stem in ("imdb", "reuters", "reuters_bottleneck", "reuters_dropout"):  # 100 words, not 10,000:
+                sets += ["--set", "data.options.num_words=100",  # the same graph, in a file 100 times smaller
+                         "--set", "data.preprocessing.0.multi_hot.dimension=100"]
+            result = invoke("fit", path, "-q", *sets, cwd=folder)
             assert result.returncode == 0, result.stderr
         yield {p.stem: folder / "runs" / p.stem for p in configs}
 
