@@ -1,0 +1,208 @@
+"""The fitted preprocessing of a run as ONNX nodes: raw feature values in, classes and values in raw units out.
+
+Inputs (one InputPipeline each, nntrain/data/pipeline.py):
+    table       numeric columns: one float32 input (batch, numeric columns) named after the model input;
+                each categorical column: one string input (batch,) named after the column, one-hot encoded
+                against its training categories by Equal (an unseen category is all zeros, as in nntrain)
+    array       one float32 input (batch, *sample shape) of raw values (for data.inputs by column index, the
+                chosen columns of x in their order)
+    sequences,  the value after the pipeline's multi_hot step (float32 (batch, dimension), 0/1) or pad_sequences
+    text        step (int32 (batch, maxlen) ids): tokenizing is not an ONNX operation
+Then each fitted step as arithmetic: standardize/minmax Sub + Div, rescale Mul + Add, flatten, reshape, one_hot.
+
+Outputs (one trained Output each, nntrain/runs/trained.py), named as `nntrain predict` names its columns
+(`prediction`, or `<output>_prediction` when the model has several outputs):
+    binary/multiclass  prediction: string (batch,) class names (ArgMax + Gather); probabilities: (batch, classes)
+    multilabel         prediction: bool (batch, labels), a label is on over 0.5; probabilities: (batch, labels)
+    regression         prediction: float64 (batch, ...) in the raw target's units, the target steps undone in
+                       float64 as nntrain does (left in model units when a step cannot be undone)
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nntrain.errors import ConfigError
+from nntrain.interop.onnx_graph import GraphBuilder
+
+SEQUENCE_STEPS = ("multi_hot", "pad_sequences")
+
+
+@dataclass
+class GraphInput:
+    """One ONNX input, as the model's metadata describes it to a user."""
+
+    name: str
+    dtype: str
+    shape: list
+    feeds: str  # the data input it holds (data.inputs' name, "input" for one input; the model's without preprocessing)
+    columns: list[str] = field(default_factory=list)  # the table columns it holds, in order
+    categories: list[str] | None = None  # a categorical column's training categories
+    x_columns: list[int] | None = None  # the columns of a catalogue x it holds (data.inputs by index), in order
+
+    def describe(self) -> dict:
+        info = {"name": self.name, "dtype": self.dtype, "shape": ["batch" if d is None else d for d in self.shape],
+                "feeds": self.feeds}
+        if self.columns:
+            info["columns"] = self.columns
+        if self.categories is not None:
+            info["categories"] = self.categories
+        if self.x_columns is not None:
+            info["x_columns"] = self.x_columns
+        return info
+
+
+def _error(pipeline, what: str) -> ConfigError:
+    return ConfigError(f"input {pipeline.name!r}: {what} has no ONNX form; export with preprocessing=False (the "
+                       f"network alone) and apply the preprocessing before the model")
+
+
+# --- inputs --------------------------------------------------------------------------------------------
+def _table_start(b: GraphBuilder, pipeline, inputs: list[GraphInput], taken: set[str]) -> str:
+    """Graph inputs of a table's columns, encoded as ColumnEncoder.transform does: (batch, features) float32."""
+    enc = pipeline.encoder
+    numeric = [c for c in enc.columns if c not in enc.categories]
+    if numeric:
+        numbers = b.add_input(pipeline.name, np.float32, [None, len(numeric)])
+        inputs.append(GraphInput(pipeline.name, "float32", [None, len(numeric)], pipeline.name, numeric))
+    parts, done = [], 0  # done: numeric columns placed so far
+    for categorical, group in itertools.groupby(enc.columns, key=lambda c: c in enc.categories):
+        group = list(group)
+        if categorical:
+            parts += [_one_hot_column(b, pipeline, column, inputs, taken) for column in group]
+            continue
+        # consecutive numeric columns: the whole numeric input, or one slice of it
+        start, done = done, done + len(group)
+        parts.append(numbers if len(group) == len(numeric) else b.op(
+            "Slice", [numbers, b.const("start", np.asarray([start], np.int64)),
+                      b.const("end", np.asarray([done], np.int64)), b.const("axis", np.asarray([1], np.int64))],
+            f"{pipeline.name}/columns"))
+    if not parts:
+        raise _error(pipeline, "a table without columns")
+    return parts[0] if len(parts) == 1 else b.op("Concat", parts, f"{pipeline.name}/features", axis=1)
+
+
+def _one_hot_column(b: GraphBuilder, pipeline, column: str, inputs: list[GraphInput], taken: set[str]) -> str:
+    """A string input (batch,) -> (batch, categories) float32 0/1, by Equal against the training categories."""
+    categories = pipeline.encoder.categories[column]
+    name = column if column not in taken else f"{pipeline.name}.{column}"
+    taken.add(name)
+    b.add_input(name, object, [None])
+    inputs.append(GraphInput(name, "string", [None], pipeline.name, [column], list(categories)))
+    col = b.op("Unsqueeze", [name, b.const("axes", np.asarray([1], np.int64))], f"{name}/column")
+    hit = b.op("Equal", [col, b.const(f"{name}/categories", np.asarray(categories, dtype=object))], f"{name}/equal")
+    return b.op("Cast", [hit], f"{name}/one_hot", to=b.onnx.TensorProto.FLOAT)
+
+
+def _step(b: GraphBuilder, pipeline, step, x: str) -> str:
+    """One fitted step applied to float32 `x`, computed as the step's transform computes it."""
+    name, hint = step.registered_name, f"{pipeline.name}/{step.registered_name}"
+    if name in ("standardize", "minmax"):  # (x - shift) / scale
+        shifted = b.op("Sub", [x, b.const(f"{hint}/shift", step.shift)], f"{hint}/sub")
+        return b.op("Div", [shifted, b.const(f"{hint}/scale", step.scale)], hint)
+    if name == "rescale":  # x * scale + offset
+        y = b.op("Mul", [x, b.const(f"{hint}/scale", np.float32(step.scale))], hint)
+        return y if step.offset == 0 else b.op("Add", [y, b.const(f"{hint}/offset", np.float32(step.offset))], hint)
+    if name == "flatten":
+        return b.op("Flatten", [x], hint, axis=1)
+    if name == "reshape":  # 0 keeps the batch size, so the step's own -1 can stay
+        return b.op("Reshape", [x, b.const(f"{hint}/shape", np.asarray([0, *step.shape], np.int64))], hint)
+    if name == "one_hot":  # class indices (batch,) or (batch, 1) -> (batch, classes)
+        idx = b.op("Reshape", [x, b.const(f"{hint}/column", np.asarray([-1, 1], np.int64))], f"{hint}/idx")
+        classes = np.arange(step.fitted_size, dtype=np.float32)
+        hit = b.op("Equal", [idx, b.const(f"{hint}/classes", classes)], f"{hint}/equal")
+        return b.op("Cast", [hit], hint, to=b.onnx.TensorProto.FLOAT)
+    raise _error(pipeline, f"preprocessing step {name!r}")
+
+
+def input_nodes(b: GraphBuilder, pipeline, model_input, model_dtype, inputs: list[GraphInput],
+                taken: set[str]) -> str:
+    """The graph inputs of one input pipeline and its steps; returns the tensor fed to `model_input`.
+
+    Args:
+        pipeline: the fitted InputPipeline. model_input: the engine Input layer it feeds.
+        model_dtype: the model's float dtype (float inputs are cast to it, as Graph.as_input_list does).
+        inputs: the GraphInputs so far, appended to. taken: names taken (graph inputs and outputs), added to.
+    """
+    steps, dtype = list(pipeline.steps), np.dtype(np.float32)
+    seq_at = [i for i, s in enumerate(steps) if s.registered_name in SEQUENCE_STEPS]
+    if seq_at:  # the graph starts after the last multi_hot / pad_sequences step
+        last = steps[seq_at[-1]]
+        dtype = np.dtype(np.int32 if last.registered_name == "pad_sequences" else np.float32)
+        shape = [None, int(last.fitted_size)]
+        x = b.add_input(pipeline.name, dtype, shape)
+        inputs.append(GraphInput(pipeline.name, dtype.name, shape, pipeline.name))
+        steps = steps[seq_at[-1] + 1:]
+    elif pipeline.kind == "table":
+        x = _table_start(b, pipeline, inputs, taken)
+    elif pipeline.kind == "array":
+        shape = [None, *pipeline.source.get("sample_shape", model_input.shape)]
+        x = b.add_input(pipeline.name, np.float32, shape)
+        indices = pipeline.source.get("indices")
+        inputs.append(GraphInput(pipeline.name, "float32", shape, pipeline.name, x_columns=indices))
+    else:
+        raise _error(pipeline, f"a {pipeline.kind} input without a multi_hot or pad_sequences step")
+    taken.add(pipeline.name)
+    for step in steps:
+        x = _step(b, pipeline, step, x)
+        dtype = np.dtype(np.float32)
+    want = np.dtype(model_dtype if model_input.input_dtype.startswith("float") else model_input.input_dtype)
+    if want != dtype:
+        x = b.op("Cast", [x], f"{pipeline.name}/cast", to=b.onnx.helper.np_dtype_to_tensor_dtype(want))
+    return x
+
+
+# --- outputs -------------------------------------------------------------------------------------------
+def _class_outputs(b: GraphBuilder, output, out: str, prefix: str) -> list[tuple]:
+    """Probabilities and class names of a binary/multiclass output, as runs.trained.decode_classes finds them."""
+    if output.width == 1:  # one sigmoid unit p: the two classes [1 - p, p]
+        p = b.op("Sigmoid", [out], f"{prefix}sigmoid") if output.logits else out
+        p = b.op("Reshape", [p, b.const(f"{prefix}column", np.asarray([-1, 1], np.int64))], f"{prefix}p")
+        one = b.const(f"{prefix}one", np.ones((), dtype=b.model_dtype))
+        probs = b.op("Concat", [b.op("Sub", [one, p], f"{prefix}q"), p], f"{prefix}probs", axis=1)
+    else:
+        probs = b.op("Softmax", [out], f"{prefix}softmax", axis=-1) if output.logits else out
+    index = b.op("ArgMax", [probs], f"{prefix}index", axis=1, keepdims=0)
+    names = b.const(f"{prefix}classes", np.asarray(output.classes, dtype=object))
+    label = b.op("Gather", [names, index], f"{prefix}label", axis=0)
+    k = len(output.classes)
+    return [(label, "prediction", object, [None]), (probs, "probabilities", None, [None, k])]
+
+
+def _value_outputs(b: GraphBuilder, output, out: str, prefix: str, shape: tuple) -> list[tuple]:
+    """Regression values back in the raw target's units (float64), as OutputPipeline.inverse_transform does."""
+    steps = output.pipeline.steps
+    if not all(step.invertible for step in steps):
+        return [(out, "prediction", None, [None, *shape])]
+    v = b.op("Cast", [out], f"{prefix}values", to=b.onnx.TensorProto.DOUBLE)
+    for step in reversed(steps):
+        hint = f"{prefix}{step.registered_name}_undone"
+        if step.registered_name == "rescale":  # (y - offset) / scale
+            v = b.op("Sub", [v, b.const(f"{hint}/offset", np.float64(step.offset))], hint)
+            v = b.op("Div", [v, b.const(f"{hint}/scale", np.float64(step.scale))], hint)
+        elif step.registered_name in ("standardize", "minmax"):  # y * scale + shift
+            v = b.op("Mul", [v, b.const(f"{hint}/scale", step.scale.astype(np.float64))], hint)
+            v = b.op("Add", [v, b.const(f"{hint}/shift", step.shift.astype(np.float64))], hint)
+        else:
+            raise ConfigError(f"output {output.name!r}: target step {step.registered_name!r} has no ONNX form; "
+                              f"export with preprocessing=False (the network alone)")
+    return [(v, "prediction", np.float64, [None, *shape])]
+
+
+def output_nodes(b: GraphBuilder, output, out: str, prefix: str, shape: tuple) -> list[tuple]:
+    """The decoded outputs of one model output tensor `out`.
+
+    Returns:
+        (tensor, graph output name without `prefix`, dtype or None for the model's, shape) per graph output.
+    """
+    if output.task in ("binary", "multiclass"):
+        return _class_outputs(b, output, out, prefix)
+    if output.task == "multilabel":
+        probs = b.op("Sigmoid", [out], f"{prefix}sigmoid") if output.logits else out
+        half = b.const(f"{prefix}half", np.asarray(0.5, dtype=b.model_dtype))
+        on = b.op("Greater", [probs, half], f"{prefix}on")
+        return [(on, "prediction", np.bool_, [None, *shape]), (probs, "probabilities", None, [None, *shape])]
+    return _value_outputs(b, output, out, prefix, shape)
