@@ -176,6 +176,7 @@ class Graph:
             for layer, ins, out in reversed(self._plan)
         ]
         self._shared_layers = [l for l in self.layers if l.name in self.shared]
+        self._masking = any(layer.makes_mask for layer in self.layers)  # else no mask is ever looked at
         self._pack_params()
 
     def _reuse(self, layer: Layer, node: Node, first: Node, in_shape) -> tuple:
@@ -251,6 +252,8 @@ class Graph:
 
     def forward(self, xs: list, training: bool):
         """Run the graph. xs: arrays in input order. Returns (outputs in output order, backward closures)."""
+        if self._masking:
+            return self._forward_masked(xs, training)
         vals: list = [None] * len(self.nodes)
         for s, x in zip(self._input_slots, xs):
             vals[s] = x
@@ -258,6 +261,22 @@ class Graph:
         for layer, ins, out in self._plan:
             y, back = layer.forward([vals[i] for i in ins] if layer.multi_input else vals[ins[0]], training)
             vals[out] = y
+            backs.append(back)
+        return [vals[s] for s in self._output_slots], backs
+
+    def _forward_masked(self, xs: list, training: bool):
+        """`forward` for a graph with a layer that starts a mask: each node's output mask (batch, steps) travels
+        with its output, to the layers that read it (a layer fed several tensors receives none)."""
+        vals: list = [None] * len(self.nodes)
+        masks: list = [None] * len(self.nodes)
+        for s, x in zip(self._input_slots, xs):
+            vals[s] = x
+        backs = []
+        for layer, ins, out in self._plan:
+            x = [vals[i] for i in ins] if layer.multi_input else vals[ins[0]]
+            mask = None if layer.multi_input else masks[ins[0]]
+            y, back = layer.forward(x, training) if mask is None else layer.forward_masked(x, training, mask)
+            vals[out], masks[out] = y, layer.output_mask(x, mask)
             backs.append(back)
         return [vals[s] for s in self._output_slots], backs
 

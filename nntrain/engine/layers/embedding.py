@@ -15,6 +15,8 @@ class Embedding(Layer):
     """Integer ids (batch, length) -> vectors (batch, length, output_dim) by row lookup.
 
     Ids must lie in [0, input_dim). Default initializer: random_uniform(-0.05, 0.05) as in Keras.
+    With `mask_zero`, id 0 is padding (so input_dim counts it: a vocabulary of n words needs n + 1): the output
+    carries the mask `ids != 0`, which GlobalAveragePooling1D and the recurrent layers read.
     """
 
     def __init__(
@@ -23,10 +25,14 @@ class Embedding(Layer):
         output_dim: int,
         embeddings_initializer="random_uniform",
         embeddings_regularizer=None,
+        mask_zero: bool = False,
         name: str | None = None,
         trainable: bool = True,
     ):
         super().__init__(name=name, trainable=trainable)
+        if not isinstance(mask_zero, bool):
+            raise ConfigError(f"Embedding(mask_zero=...) expects true or false, got mask_zero={mask_zero!r}")
+        self.mask_zero = self.makes_mask = mask_zero
         self.input_dim = positive_int("Embedding", "input_dim", input_dim)
         self.output_dim = positive_int("Embedding", "output_dim", output_dim)
         self.embeddings_initializer = get_initializer(embeddings_initializer)
@@ -63,6 +69,10 @@ class Embedding(Layer):
 
         return y, backward
 
+    def output_mask(self, x, mask):
+        """(batch, steps) bool, True at real tokens, with `mask_zero`; else none."""
+        return np.asarray(x) != 0 if self.mask_zero else None
+
     @property
     def regularized(self):
         return self.embeddings_regularizer is not None
@@ -80,14 +90,15 @@ class Embedding(Layer):
         return {
             "input_dim": self.input_dim, "output_dim": self.output_dim,
             "embeddings_initializer": config_form(self.embeddings_initializer),
-            "embeddings_regularizer": config_form(self.embeddings_regularizer),
+            "embeddings_regularizer": config_form(self.embeddings_regularizer), "mask_zero": self.mask_zero,
             **super().get_config(),
         }
 
 
 @LAYERS.register("GlobalAveragePooling1D")
 class GlobalAveragePooling1D(Layer):
-    """(batch, steps, features) -> (batch, features): the mean over steps."""
+    """(batch, steps, features) -> (batch, features): the mean over steps; with a mask, over the unmasked steps only
+    (a sequence with none gives zeros)."""
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 2:
@@ -98,3 +109,9 @@ class GlobalAveragePooling1D(Layer):
         steps = x.shape[1]
         y = x.mean(axis=1)
         return y, lambda dy: np.broadcast_to(dy[:, None, :] / dy.dtype.type(steps), x.shape).copy()
+
+    def forward_masked(self, x, training, mask):
+        keep = mask[:, :, None].astype(x.dtype)
+        count = np.maximum(keep.sum(axis=1), 1)  # (batch, 1); an all-padding row averages nothing: zeros
+        y = (x * keep).sum(axis=1) / count
+        return y, lambda dy: (dy / count)[:, None, :] * keep
