@@ -4,6 +4,8 @@ with masks, go_backwards, return_sequences and every merge mode, and padding tha
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,8 @@ from nntrain.engine.layers import (GRU, LSTM, Bidirectional, Dense, Dropout, Emb
                                    SimpleRNN)
 from nntrain.engine.model import Sequential
 from nntrain.errors import ConfigError
+from tests.helpers import ROOT, invoke
+from tests.test_data_catalogue import served  # noqa: F401  (the fixture: a small imdb.npz behind a local server)
 
 # the table-driven checks of every registered layer (tests/test_gradients.py, tests/test_layers.py) take these
 RECURRENT_GRADIENT_CASES = {
@@ -229,3 +233,28 @@ def test_refused_arguments_say_why(make, words):
 def test_shape_errors_name_the_layer():
     with pytest.raises(Exception, match=r"`enc` \(LSTM\) cannot take input of shape \(None, 5\): expected sequences"):
         LSTM(3, name="enc").build((5,), np.random.default_rng(0))
+
+
+# --- configs/imdb_lstm.yaml end to end, on a small imdb.npz served locally ------------------------------------------
+
+
+def test_imdb_lstm_config_fits_and_predicts_padded_rows(served, tmp_path):
+    config = ROOT / "configs" / "imdb_lstm.yaml"
+    fit = invoke("fit", config, "--set", "training.epochs=2", "--set", "data.preprocessing=[{pad_sequences: "
+                 "{maxlen: 12}}]", "-q", cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr
+    run = tmp_path / "runs" / "imdb_lstm"
+    assert re.search(r"lstm \(LSTM\) +\(None, 32\) +8,320", (run / "summary.txt").read_text())
+    rng = np.random.default_rng(3)
+    short = rng.integers(1, 40, (4, 5))
+    np.save(tmp_path / "short.npy", short)
+    np.save(tmp_path / "padded.npy", np.pad(short, ((0, 0), (7, 0))))  # zeros in front: padding the mask hides
+    np.save(tmp_path / "long.npy", np.concatenate([rng.integers(1, 40, (4, 30)), short], axis=1))  # cut to 12
+    out = {}
+    for name in ("short", "padded", "long"):
+        r = invoke("predict", run, tmp_path / f"{name}.npy", "-o", tmp_path / f"{name}_p.npy", "--proba",
+                   cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        out[name] = np.load(tmp_path / f"{name}_p.npy", allow_pickle=False)
+    np.testing.assert_array_equal(out["short"], out["padded"])  # the stored step pads to 12 in front
+    assert not np.array_equal(out["short"], out["long"])  # the last 12 ids of a long row include 7 others

@@ -7,6 +7,7 @@ import numpy as np
 from nntrain.engine.initializers import get_initializer
 from nntrain.engine.layer import LAYERS, Layer, config_form, positive_int
 from nntrain.engine.regularizers import get_regularizer
+from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError
 
 
@@ -62,9 +63,12 @@ class Embedding(Layer):
 
         def backward(dy):
             if self.trainable:
-                grad = self.grads["embeddings"]
-                grad.fill(0)
-                np.add.at(grad, ids.reshape(-1), dy.reshape(-1, self.output_dim))
+                # the sum of dy's rows into the rows of their ids is the product one_hot(ids).T @ dy: scipy's
+                # compiled sparse kernel, in the same order as np.add.at, ~100x faster (0.6 vs 60 ms for an
+                # IMDB-shaped batch of 128 x 200 ids, 32 wide)
+                flat = ids.reshape(-1).astype(np.int32, copy=False)
+                one_hot = MultiHot(np.arange(flat.size + 1), flat, self.input_dim)
+                one_hot.t_matmul(dy.reshape(-1, self.output_dim), out=self.grads["embeddings"])
             return None
 
         return y, backward
