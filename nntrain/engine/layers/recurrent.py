@@ -129,9 +129,10 @@ class RNN(Layer):
         xw = np.dot(xs.reshape(steps * batch, -1), kernel).reshape(steps, batch, -1)  # every step in one product
         if self.input_bias() is not None:
             xw += self.input_bias()
-        keep = None
+        keep = padded = None
         if mask is not None:
             keep = (mask.T[::-1] if self.go_backwards else mask.T)[:, :, None]  # (steps, batch, 1)
+            padded = ~keep.all(axis=(1, 2))  # (steps,): steps where some row is padding (the rest need no mask)
         r_bias = self.recurrent_bias()
         hs = np.empty((steps + 1, batch, u), x.dtype)  # hs[t + 1]: the state after step t; hs[0] = 0
         hs[0] = 0
@@ -142,8 +143,9 @@ class RNN(Layer):
             if r_bias is not None:
                 hu += r_bias
             new, cache = self._step(xw[t], hu, state)
-            if keep is not None:  # a padding step carries every state through
-                new = tuple(np.where(keep[t], n, s) for n, s in zip(new, state))
+            if padded is not None and padded[t]:  # a padding step carries every state through
+                for n, s in zip(new, state):
+                    np.copyto(n, s, where=~keep[t])
             state = new
             hs[t + 1] = state[0]
             caches.append(cache)
@@ -153,11 +155,11 @@ class RNN(Layer):
         y = outs.transpose(1, 0, 2) if self.return_sequences else state[0]
 
         def backward(dy):
-            return self._backward(dy, xs, hs, keep, caches)
+            return self._backward(dy, xs, hs, keep, padded, caches)
 
         return y, backward
 
-    def _backward(self, dy, xs, hs, keep, caches):
+    def _backward(self, dy, xs, hs, keep, padded, caches):
         """Backward through time: one product per step for the state's gradient, then one for each weight."""
         steps, batch, _ = xs.shape
         rec_t = self.params["recurrent_kernel"].T
@@ -174,7 +176,7 @@ class RNN(Layer):
             if d_outs is not None:
                 d_state[0] = d_state[0] + d_outs[t]
             carried = None
-            if keep is not None:  # a padding step passed its incoming state on unchanged
+            if padded is not None and padded[t]:  # a padding step passed its incoming state on unchanged
                 carried = [np.where(keep[t], 0, d) for d in d_state]
                 d_state = [np.where(keep[t], d, 0) for d in d_state]
             gx, gh, d_prev = self._step_back(d_state, caches[t])
@@ -261,7 +263,8 @@ class SimpleRNN(RNN):
                          return_sequences, return_state, go_backwards, stateful, name, trainable)
 
     def _step(self, xw_t, hu, state):
-        h, back = self.activation(xw_t + hu)
+        hu += xw_t  # hu is this step's own array: the pre-activation in place
+        h, back = self.activation(hu)
         return (h,), back
 
     def _step_back(self, d_state, back):
@@ -299,11 +302,13 @@ class LSTM(RNN):
 
     def _step(self, xw_t, hu, state):
         u = self.units
-        z = xw_t + hu
+        z = hu
+        z += xw_t  # hu is this step's own array: the pre-activation in place
         s, s_back = self.recurrent_activation(z)  # over all four blocks: one call; the c block is not used
         g, g_back = self.activation(z[:, 2 * u:3 * u])
         i, f, o = s[:, :u], s[:, u:2 * u], s[:, 3 * u:]
-        c = f * state[1] + i * g
+        c = f * state[1]
+        c += i * g
         tc, tc_back = self.activation(c)
         return (o * tc, c), (s_back, g_back, tc_back, i, f, g, o, tc, state[1])
 
