@@ -124,3 +124,26 @@ def test_reuse_reading_another_shape_names_the_entry(tmp_path):
     (tmp_path / "siamese.yaml").write_text(text)
     assert_user_error(invoke("check", "siamese.yaml", cwd=tmp_path), "siamese.yaml:9", "model.layers.1",
                       "built for input (None, 2)", "reads (None, 3) from right")
+
+
+def test_shared_lstm_over_masked_sequences_sums_gradients(assert_grad):
+    # a siamese text model: one Embedding and one LSTM encode two padded sequences, the codes are compared
+    from nntrain.engine.layers import LSTM, Add, Embedding
+
+    emb, enc = Embedding(9, 3, mask_zero=True, name="emb"), LSTM(2, bias_initializer="random_normal", name="enc")
+    nodes = [Node(emb, ["a"]), Node(emb, ["b"], "emb_b"), Node(enc, ["emb"]), Node(enc, ["emb_b"], "enc_b"),
+             Node(Add(name="sum"), ["enc", "enc_b"]), Node(Dense(1, name="out"), ["sum"])]
+    model = Model([Input([4], name="a", dtype="int64"), Input([4], name="b", dtype="int64")], nodes, ["out"],
+                  dtype="float64", seed=2)
+    assert model.count_params() == (9 * 3 + 4 * (3 * 2 + 2 * 2 + 2) + 2 + 1, 0)
+    xa, xb = np.array([[0, 3, 1, 8], [2, 2, 5, 1]]), np.array([[0, 0, 7, 4], [6, 1, 1, 3]])
+    r = np.array([[0.7], [-1.3]])
+    model.backward(model.forward([xa, xb], training=True)[1], [r])
+    grads = {k: g.copy() for k, g in model.trainable_grads.items()}
+
+    def loss():
+        return float((r * model.forward([xa, xb], training=True)[0][0]).sum())
+
+    for key, p in model.trainable_params.items():
+        assert_grad(loss, p, grads[key], key)
+    assert not grads["emb/embeddings"][0].any()  # padding id: masked in both uses
