@@ -118,8 +118,9 @@ def run_keras(x, y, epochs: int) -> dict:
         def on_epoch_end(self, epoch, logs=None):
             self.wall.append(time.perf_counter() - self._t)
 
-    model = keras.Sequential([keras.Input((STEPS,), dtype="int32"), keras.layers.Embedding(VOCAB, WIDTH, mask_zero=True),
-                              keras.layers.LSTM(UNITS), keras.layers.Dense(1, activation="sigmoid")])
+    layers = keras.layers
+    model = keras.Sequential([keras.Input((STEPS,), dtype="int32"), layers.Embedding(VOCAB, WIDTH, mask_zero=True),
+                              layers.LSTM(UNITS), layers.Dense(1, activation="sigmoid")])
     model.compile("rmsprop", "binary_crossentropy", metrics=["accuracy"])
     clock = Clock()
     h = model.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0, callbacks=[clock])

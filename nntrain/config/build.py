@@ -67,8 +67,8 @@ def _nodes(entries: list[dict], layers: list) -> list:
 
     by_name = {layer.name: layer for layer in layers}
     own = iter(layers)
-    return [Node(by_name[e["reuse"]], list(e["inputs"]), e["name"]) if "reuse" in e else Node(next(own), list(e["inputs"]))
-            for e in entries]
+    return [Node(by_name[e["reuse"]], list(e["inputs"]), e["name"]) if "reuse" in e
+            else Node(next(own), list(e["inputs"])) for e in entries]
 
 
 def _input_spec(value, from_data, name: str, cfg: RunConfig):

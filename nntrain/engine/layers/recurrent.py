@@ -34,6 +34,10 @@ def _gate_activation(spec):
     return _FastSigmoid(act) if act.registered_name == "sigmoid" else act
 
 
+def _gate_config(act):
+    return config_form(getattr(act, "act", act))  # a _FastSigmoid is saved as the sigmoid it stands for
+
+
 class _FastSigmoid:
     def __init__(self, act):
         self.act = act  # the registered one, for get_config
@@ -221,7 +225,8 @@ class RNN(Layer):
         return any(r is not None for r in self.regularizers.values())
 
     def penalty(self):
-        return sum(r.penalty(self.params[k]) for k, r in self.regularizers.items() if r is not None and k in self.params)
+        return sum(r.penalty(self.params[k]) for k, r in self.regularizers.items()
+                   if r is not None and k in self.params)
 
     def add_penalty_grads(self):
         if self.trainable:
@@ -327,7 +332,7 @@ class LSTM(RNN):
         return dz, dz, (None, dc * f)
 
     def get_config(self):
-        return {**super().get_config(), "recurrent_activation": config_form(getattr(self.recurrent_activation, "act", self.recurrent_activation)),
+        return {**super().get_config(), "recurrent_activation": _gate_config(self.recurrent_activation),
                 "unit_forget_bias": self.unit_forget_bias}
 
 
@@ -392,5 +397,5 @@ class GRU(RNN):
         return gx, gh, (dh * z,)
 
     def get_config(self):
-        return {**super().get_config(), "recurrent_activation": config_form(getattr(self.recurrent_activation, "act", self.recurrent_activation)),
+        return {**super().get_config(), "recurrent_activation": _gate_config(self.recurrent_activation),
                 "reset_after": self.reset_after}
