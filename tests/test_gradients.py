@@ -27,6 +27,7 @@ from nntrain.engine.layers import (
 from nntrain.engine.model import Model, Node, Sequential
 from nntrain.engine.regularizers import REGULARIZERS
 from nntrain.training.loop import predict
+from tests.test_recurrent_layers import RECURRENT_GRADIENT_CASES
 
 SGD0 = {"name": "sgd", "learning_rate": 0.0}  # train_on_batch computes the gradients and leaves the weights alone
 
@@ -79,6 +80,7 @@ LAYER_CASES: dict[str, list[Case]] = {
     "Embedding": [Case(lambda: Embedding(7, 3), lambda rng: np.array([[0, 3, 3, 6], [6, 1, 0, 3]]),
                        input_grad=False)],
     "GlobalAveragePooling1D": [Case(lambda: GlobalAveragePooling1D(), _normal(3, 5, 2))],
+    **{name: [Case(make, _normal(3, 4, 2)) for make in makes] for name, makes in RECURRENT_GRADIENT_CASES.items()},
 }
 
 _LAYER_PARAMS = [(name, i) for name in LAYERS.names() for i in range(len(LAYER_CASES.get(name, [None])))]

@@ -30,6 +30,7 @@ from nntrain.engine.layers import (
 from nntrain.engine.model import Model, Node, Sequential
 from nntrain.errors import ConfigError, ShapeError
 from nntrain.training.loop import predict
+from tests.test_recurrent_layers import RECURRENT_CONFIG_CASES
 
 
 def _built(layer, input_shape, dtype=np.float32, seed=0):
@@ -64,6 +65,7 @@ CONFIG_CASES: dict[str, list] = {
     "Embedding": [lambda: Embedding(1000, 16),
                   lambda: Embedding(50, 4, embeddings_initializer="glorot_uniform", embeddings_regularizer="l2")],
     "GlobalAveragePooling1D": [lambda: GlobalAveragePooling1D(name="pool")],
+    **RECURRENT_CONFIG_CASES,
 }
 
 
@@ -105,6 +107,8 @@ def _float32_model(name: str) -> tuple[Model, object]:
         return Sequential([Embedding(10, 3)], input_shape=(6,)), np.arange(30).reshape(5, 6) % 10
     if name == "GlobalAveragePooling1D":
         return Sequential([GlobalAveragePooling1D()], input_shape=(3, 2)), x.reshape(5, 3, 2)
+    if name in RECURRENT_CONFIG_CASES:
+        return Sequential([RECURRENT_CONFIG_CASES[name][0]()], input_shape=(3, 2)), x.reshape(5, 3, 2)
     layer = {"Dense": lambda: Dense(4, activation="relu"), "Activation": lambda: Activation("tanh"),
              "Dropout": lambda: Dropout(0.5), "Flatten": lambda: Flatten(), "Reshape": lambda: Reshape([3, 2]),
              "BatchNormalization": lambda: BatchNormalization()}[name]()

@@ -26,7 +26,7 @@ def build_model(cfg: RunConfig, data_inputs: dict | None = None):
     except NNTrainError as exc:
         raise cfg.locate(exc) from None
     assign_names(layers)
-    for entry, layer in zip(cfg["model"]["layers"], layers):
+    for entry, layer in zip([e for e in cfg["model"]["layers"] if "reuse" not in e], layers):
         entry["name"] = layer.name  # the resolved config records every layer's name
     try:
         return _graph(cfg, layers, data_inputs)
@@ -38,13 +38,13 @@ def build_model(cfg: RunConfig, data_inputs: dict | None = None):
 
 def _graph(cfg: RunConfig, layers: list, data_inputs: dict | None):
     from nntrain.engine.layers import Input
-    from nntrain.engine.model import Model, Node, Sequential
+    from nntrain.engine.model import Model, Sequential
 
     mcfg = cfg["model"]
     seed, dtype = cfg["seed"], cfg["training"]["dtype"]
     if "inputs" in mcfg:
         inputs = [Input(**_input_spec(v, data_inputs, n, cfg)) for n, v in mcfg["inputs"].items()]
-        nodes = [Node(layer, list(entry["inputs"])) for entry, layer in zip(mcfg["layers"], layers)]
+        nodes = _nodes(mcfg["layers"], layers)
         return Model(inputs, nodes, mcfg["outputs"], name=mcfg.get("name", "model"), seed=seed, dtype=dtype)
     if isinstance(layers[0], Input):
         return Sequential(layers, name=mcfg.get("name", "sequential"), seed=seed, dtype=dtype)
@@ -58,6 +58,17 @@ def _graph(cfg: RunConfig, layers: list, data_inputs: dict | None):
     inp = Input(shape=shape, name="input", sparse=bool(only and only.get("sparse")),
                 dtype=(only or {}).get("dtype") if (only or {}).get("dtype") in ("int32", "int64") else "float32")
     return Sequential([inp, *layers], name=mcfg.get("name", "sequential"), seed=seed, dtype=dtype)
+
+
+def _nodes(entries: list[dict], layers: list) -> list:
+    """A functional model's nodes in config order: each layer entry, and each `reuse:` entry applying an earlier
+    layer (the same object, so the same weights) to its own inputs."""
+    from nntrain.engine.model import Node
+
+    by_name = {layer.name: layer for layer in layers}
+    own = iter(layers)
+    return [Node(by_name[e["reuse"]], list(e["inputs"]), e["name"]) if "reuse" in e
+            else Node(next(own), list(e["inputs"])) for e in entries]
 
 
 def _input_spec(value, from_data, name: str, cfg: RunConfig):

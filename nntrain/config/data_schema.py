@@ -66,7 +66,8 @@ _STEP_FORMS = [
     ),
     _step(
         "pad_sequences",
-        "Integer sequences -> int32 (n, maxlen), as keras pad_sequences.",
+        "Integer sequences -> int32 (n, maxlen), as keras pad_sequences: the padded form Embedding + LSTM models "
+        "read (mask_zero: true masks the padding); stored in the checkpoint, so predict pads new rows alike.",
         {
             "maxlen": {**_INT_OR_NULL_MIN1, "default": None, "description": "Default: longest training sequence."},
             "padding": {"type": "string", "enum": ["pre", "post"], "default": "pre"},
@@ -112,7 +113,9 @@ DATA_SCHEMA: dict = {
             "properties": {
                 "num_words": {**_INT_OR_NULL_MIN1, "description": "imdb/reuters: keep the most frequent words."},
                 "skip_top": {"type": "integer", "minimum": 0, "description": "imdb/reuters: drop the top ids."},
-                "maxlen": {**_INT_OR_NULL_MIN1, "description": "imdb/reuters: drop longer sequences."},
+                "maxlen": {**_INT_OR_NULL_MIN1,
+                           "description": "imdb/reuters: drop longer sequences (Keras's load_data filter); to pad "
+                                          "and cut them all to one length: the pad_sequences step."},
                 "index_from": {"type": "integer", "minimum": 0, "description": "imdb/reuters: first word id."},
                 "start_char": {
                     "anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}],

@@ -169,6 +169,10 @@ def _layer_forms(LAYERS: Registry) -> list[dict]:
                                                                           "name": layer_extra["name"],
                                                                           "inputs": layer_extra["inputs"],
                                                                           "trainable": layer_extra["trainable"]}}}})
+    layer_forms.append({"type": "object", "additionalProperties": False, "required": ["reuse", "inputs"],
+                        "description": "A shared layer's further use: the layer named by `reuse` (its weights too) "
+                                       "applied to `inputs`; its output is named `name` (default LAYER_use2, ...).",
+                        "properties": {"reuse": {"type": "string"}, "inputs": NAMES, "name": {"type": "string"}}})
     return layer_forms
 
 

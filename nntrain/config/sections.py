@@ -123,27 +123,72 @@ def resolve_model(value, issues: list[Issue]) -> tuple[dict | None, list[Recipe]
         return None, []
     out = {k: v for k, v in value.items() if k in ("name", "input_shape")}
     out["layers"], recipes, names = [], [], []
+    ok = True
     for i, item in enumerate(layers):
+        if isinstance(item, dict) and "reuse" in item:
+            reused = _reuse(item, ("model", "layers", i), "inputs" in value, issues)
+            ok = ok and reused is not None
+            if reused is not None:
+                out["layers"].append(reused)
+            continue
         layer = _layer(item, ("model", "layers", i), "inputs" in value, names, issues)
+        ok = ok and layer is not None
         if layer is not None:
             out["layers"].append(layer[0])
             recipes.append(layer[1])
     _wiring(value, out, issues)
-    if "outputs" in out and len(recipes) == len(layers):
+    if ok:
         inputs = out["inputs"] if isinstance(out.get("inputs"), dict) else {}
-        _outputs_are_layers(out["outputs"], value["outputs"], inputs, recipes, issues)
+        _outputs_are_layers(out, value.get("outputs"), inputs, recipes, issues)
     return out, recipes
 
 
-def _outputs_are_layers(outputs: list, written, inputs, recipes: list[Recipe], issues: list[Issue]) -> None:
-    """Each output names a layer (its own name, or the one the model gives an unnamed layer): else an Issue at the
-    output, so a typo is not reported as losses and metrics without an output."""
+def _reuse(item: dict, path: tuple, functional: bool, issues: list[Issue]) -> dict | None:
+    """A shared layer's further use, `{reuse: LAYER, inputs: NAME, name: NAME}` -> its resolved entry, or None."""
+    allowed = ("reuse", "inputs", "name")
+    extra = [k for k in item if k not in allowed]
+    if extra:
+        issues.append(Issue(path + (extra[0],), f"a `reuse:` entry applies an earlier layer (with its weights) to "
+                                                f"another input and takes only {', '.join(allowed)}; got `{extra[0]}`",
+                            key=True))
+        return None
+    if not functional:
+        issues.append(Issue(path + ("reuse",), "`reuse` shares a layer in a functional model; declare "
+                                               "`model.inputs` and say what each layer reads with `inputs:`"))
+        return None
+    _, sub = validate(item, {"type": "object", "required": ["reuse", "inputs"],
+                             "properties": {"reuse": {"type": "string"}, "inputs": NAMES, "name": {"type": "string"}}},
+                      path)
+    if sub:
+        issues += sub
+        return None
+    return {"reuse": item["reuse"], **({"name": item["name"]} if "name" in item else {}),
+            "inputs": [item["inputs"]] if isinstance(item["inputs"], str) else list(item["inputs"])}
+
+
+def _outputs_are_layers(out: dict, written, inputs, recipes: list[Recipe], issues: list[Issue]) -> None:
+    """Each `reuse:` names a layer, and each output a layer or a use of one (its own name, or the one the model
+    gives an unnamed layer): else an Issue at the entry, so a typo is not reported as losses and metrics without
+    an output."""
     from nntrain.engine.model import assign_names
 
     layers = [recipe.checked for recipe in recipes]
     assign_names(layers)  # the names build_model gives the same layers
     names = [layer.name for layer in layers]
-    for i, name in enumerate(outputs):
+    uses: dict[str, int] = {}
+    for i, entry in enumerate(out["layers"]):
+        if "reuse" not in entry:
+            continue
+        if entry["reuse"] not in names:
+            issues.append(Issue(("model", "layers", i, "reuse"), f"`{entry['reuse']}` is not a layer"
+                                f"{did_you_mean(entry['reuse'], names)}; layers: {', '.join(names)}"))
+            continue
+        uses[entry["reuse"]] = uses.get(entry["reuse"], 1) + 1
+        entry.setdefault("name", f"{entry['reuse']}_use{uses[entry['reuse']]}")
+        names.append(entry["name"])
+    if "outputs" not in out:
+        return
+    for i, name in enumerate(out["outputs"]):
         if not isinstance(name, str) or name not in names + list(inputs):
             where = ("model", "outputs", i) if isinstance(written, list) else ("model", "outputs")
             issues.append(Issue(where, f"`{name}` is not a layer{did_you_mean(str(name), names)}; layers: "

@@ -21,10 +21,19 @@ from nntrain.registry import did_you_mean
 
 @dataclass
 class Node:
-    """A layer and the names of the tensors it reads (model inputs or other layers' outputs)."""
+    """One use of a layer: the layer, the names of the tensors it reads (model inputs or other nodes' outputs),
+    and the name of the tensor it writes (default: the layer's name).
+
+    A layer object in several nodes is a shared layer (Keras's layer sharing: the same weights applied to each
+    node's input); every node but the layer's first needs its own `name`.
+    """
 
     layer: Layer
     inbound: list[str]
+    name: str | None = None
+
+    def __post_init__(self):
+        self.name = self.name or self.layer.name
 
 
 class Graph:
@@ -67,24 +76,27 @@ class Graph:
             if inp.name in by_name:
                 raise ConfigError(f"two inputs are named `{inp.name}`; names must be unique", layer=inp.name)
             by_name[inp.name] = Node(inp, [])
+        owner: dict[str, Layer] = {}  # layer name -> the layer object (a shared layer appears in several nodes)
         for node in nodes:
-            if node.layer.name in by_name:
+            if node.name in by_name:
+                raise ConfigError(f"two layers are named `{node.name}`; layer names must be unique", layer=node.name)
+            if owner.setdefault(node.layer.name, node.layer) is not node.layer or (
+                    node.name != node.layer.name and node.name in owner):
                 raise ConfigError(f"two layers are named `{node.layer.name}`; layer names must be unique",
                                   layer=node.layer.name)
-            by_name[node.layer.name] = node
+            by_name[node.name] = node
         known = list(by_name)
         for node in nodes:
             if not node.inbound:
-                raise ConfigError(f"layer `{node.layer.name}` has no inputs; say which tensor it reads",
-                                  layer=node.layer.name)
+                raise ConfigError(f"layer `{node.name}` has no inputs; say which tensor it reads", layer=node.name)
             for ref in node.inbound:
                 if ref not in by_name:
-                    raise ConfigError(f"layer `{node.layer.name}` reads `{ref}`, which is neither an input nor a "
-                                      f"layer{did_you_mean(ref, known)}", layer=node.layer.name)
+                    raise ConfigError(f"layer `{node.name}` reads `{ref}`, which is neither an input nor a "
+                                      f"layer{did_you_mean(ref, known)}", layer=node.name)
             if len(node.inbound) > 1 and not node.layer.multi_input:
-                raise ConfigError(f"layer `{node.layer.name}` ({type(node.layer).__name__}) takes one input, got "
+                raise ConfigError(f"layer `{node.name}` ({type(node.layer).__name__}) takes one input, got "
                                   f"{len(node.inbound)}: {node.inbound}; merge them first with Concatenate or Add",
-                                  layer=node.layer.name)
+                                  layer=node.name)
         for out in self.output_names:
             if out not in by_name:
                 raise ConfigError(f"output `{out}` is not a layer{did_you_mean(out, known)}", layer=out)
@@ -114,44 +126,75 @@ class Graph:
                 raise ConfigError(f"input `{inp}` is not used by any path to the outputs {self.output_names}",
                                   layer=inp)
         for node in nodes:
-            if node.layer.name not in state:
-                raise ConfigError(f"layer `{node.layer.name}` does not lead to any output {self.output_names}",
-                                  layer=node.layer.name)
+            if node.name not in state:
+                raise ConfigError(f"layer `{node.name}` does not lead to any output {self.output_names}",
+                                  layer=node.name)
         return order
 
     def _build(self) -> None:
-        """Build each layer for the shape it reads, then precompute the forward and backward walks."""
+        """Build each layer for the shape it reads (a shared layer at its first node; its other nodes must read the
+        same shape), then precompute the forward and backward walks."""
         shapes: dict[str, tuple] = {}
         consumers: dict[str, int] = {}
+        uses: dict[int, list[Node]] = {}  # id(layer) -> its nodes, in order
         for node in self.nodes:
             layer = node.layer
             for ref in node.inbound:
                 consumers[ref] = consumers.get(ref, 0) + 1
+            uses.setdefault(id(layer), []).append(node)
             if isinstance(layer, Input):
                 layer.build(None, self.rng, self.dtype)
-            else:
-                in_shape = [shapes[r] for r in node.inbound] if layer.multi_input else shapes[node.inbound[0]]
+                shapes[node.name] = layer.output_shape
+                continue
+            in_shape = [shapes[r] for r in node.inbound] if layer.multi_input else shapes[node.inbound[0]]
+            if len(uses[id(layer)]) == 1:
                 layer.build(in_shape, self.rng, self.dtype)
                 layer.needs_input_grad = not all(r in self.input_names for r in node.inbound)
-            shapes[layer.name] = layer.output_shape
+                shapes[node.name] = layer.output_shape
+            else:
+                shapes[node.name] = self._reuse(layer, node, uses[id(layer)][0], in_shape)
         self.shapes = shapes
         self.consumers = consumers
-        self.layers = [n.layer for n in self.nodes]
+        self.layers = [n.layer for n in self.nodes if uses[id(n.layer)][0] is n]  # each layer once
         self._layer_by_name = {layer.name: layer for layer in self.layers}
-        slot = {n.layer.name: i for i, n in enumerate(self.nodes)}
+        self._layer_by_name.update({n.name: n.layer for n in self.nodes})
+        self.shared = {layer.name: [n.name for n in uses[id(layer)]] for layer in self.layers
+                       if len(uses[id(layer)]) > 1}
+        slot = {n.name: i for i, n in enumerate(self.nodes)}
         self._plan = [
             (n.layer, [slot[r] for r in n.inbound], i)
             for i, n in enumerate(self.nodes) if not isinstance(n.layer, Input)
         ]
         self._input_slots = [slot[n] for n in self.input_names]
         self._output_slots = [slot[n] for n in self.output_names]
-        # The backward walk, precomputed: per layer, the input slots that take a gradient (model inputs take none).
+        # The backward walk, precomputed: per layer, the input slots that take a gradient (model inputs take none),
+        # and whether it is shared (its gradients are then summed over its nodes, see `backward`).
         model_inputs = set(self._input_slots)
         self._backward_plan = [
-            (layer, layer.multi_input, [i if i not in model_inputs else None for i in ins], out)
+            (layer, layer.multi_input, [i if i not in model_inputs else None for i in ins], out,
+             layer.name in self.shared)
             for layer, ins, out in reversed(self._plan)
         ]
+        self._shared_layers = [l for l in self.layers if l.name in self.shared]
+        self._masking = any(layer.makes_mask for layer in self.layers)  # else no mask is ever looked at
         self._pack_params()
+
+    def _reuse(self, layer: Layer, node: Node, first: Node, in_shape) -> tuple:
+        """Another node of a built (shared) layer: the same input shape as its first node, since the weights were
+        made for that one. Returns the node's output shape."""
+        if in_shape != layer.input_shape:
+            from nntrain.engine.layer import format_shape
+            raise ShapeError(
+                f"layer `{node.name}` reuses `{layer.name}` ({type(layer).__name__}), whose weights were built for "
+                f"input {format_shape(layer.input_shape)} (from {', '.join(first.inbound)}), but it reads "
+                f"{format_shape(in_shape)} from {', '.join(node.inbound)}; a shared layer needs the same input "
+                f"shape at every use", layer=node.name)
+        if getattr(layer, "activity_regularizer", None) is not None:
+            raise ConfigError(f"layer `{node.name}` reuses `{layer.name}`, which has an activity_regularizer; a shared "
+                              f"layer cannot have one (its penalty would count only the last use)", layer=node.name)
+        if not all(r in self.input_names for r in node.inbound):
+            layer.needs_input_grad = True
+        return layer.output_shape
 
     def _pack_params(self) -> None:
         """Make every trainable param and grad a view into one flat buffer, so zeroing the gradients is one
@@ -209,6 +252,8 @@ class Graph:
 
     def forward(self, xs: list, training: bool):
         """Run the graph. xs: arrays in input order. Returns (outputs in output order, backward closures)."""
+        if self._masking:
+            return self._forward_masked(xs, training)
         vals: list = [None] * len(self.nodes)
         for s, x in zip(self._input_slots, xs):
             vals[s] = x
@@ -219,24 +264,63 @@ class Graph:
             backs.append(back)
         return [vals[s] for s in self._output_slots], backs
 
+    def _forward_masked(self, xs: list, training: bool):
+        """`forward` for a graph with a layer that starts a mask: each node's output mask (batch, steps) travels
+        with its output, to the layers that read it (a layer fed several tensors receives none)."""
+        vals: list = [None] * len(self.nodes)
+        masks: list = [None] * len(self.nodes)
+        for s, x in zip(self._input_slots, xs):
+            vals[s] = x
+        backs = []
+        for layer, ins, out in self._plan:
+            x = [vals[i] for i in ins] if layer.multi_input else vals[ins[0]]
+            mask = None if layer.multi_input else masks[ins[0]]
+            y, back = layer.forward(x, training) if mask is None else layer.forward_masked(x, training, mask)
+            vals[out], masks[out] = y, layer.output_mask(x, mask)
+            backs.append(back)
+        return [vals[s] for s in self._output_slots], backs
+
     def backward(self, backs, d_outputs: list) -> None:
         """Propagate dL/d(output) through the graph: each layer writes its params' gradients, and gradients of a
-        tensor read by several layers (fan-out) are summed before flowing further back."""
+        tensor read by several layers (fan-out) are summed before flowing further back.
+
+        A shared layer's backward runs once per node and writes its gradients each time; the sum over its nodes
+        is kept aside between them (only shared layers pay for this: every other layer writes once, unsummed)."""
         grads: list = [None] * len(self.nodes)
         for s, d in zip(self._output_slots, d_outputs):
             grads[s] = d if grads[s] is None else grads[s] + d
-        for (layer, multi, targets, out), back in zip(self._backward_plan, reversed(backs)):
+        sums = {layer.name: None for layer in self._shared_layers} if self._shared_layers else None
+        for (layer, multi, targets, out, shared), back in zip(self._backward_plan, reversed(backs)):
             g = grads[out]
-            if g is None:  # no gradient reaches this layer: its params get none either (gradients are written,
-                for grad in layer.grads.values():  # not added, so clear what the last step left)
-                    grad.fill(0)
+            if g is None:  # no gradient reaches this node: its params get none from it (gradients are written,
+                if not shared:  # not added, so clear what the last step left)
+                    for grad in layer.grads.values():
+                        grad.fill(0)
                 continue
             dx = back(g)
+            if shared:
+                sums[layer.name] = self._add_shared_grads(layer, sums[layer.name])
             if dx is None:
                 continue
             for i, d in zip(targets, dx if multi else (dx,)):
                 if d is not None and i is not None:
                     grads[i] = d if grads[i] is None else grads[i] + d
+        if sums:
+            for layer in self._shared_layers:
+                for key, grad in layer.grads.items():
+                    if sums[layer.name] is None:
+                        grad.fill(0)
+                    else:
+                        grad[...] = sums[layer.name][key]
+
+    @staticmethod
+    def _add_shared_grads(layer: Layer, total: dict | None) -> dict:
+        """The running sum of a shared layer's gradients over the nodes whose backward has run so far."""
+        if total is None:
+            return {k: g.copy() for k, g in layer.grads.items()}
+        for k, g in layer.grads.items():
+            total[k] += g
+        return total
 
     # --- weights and config ---------------------------------------------------------------------------
     def get_weights(self) -> dict[str, dict[str, np.ndarray]]:
@@ -248,20 +332,36 @@ class Graph:
             self.get_layer(name).set_weights(w)
 
     def get_config(self) -> dict:
+        seen: set[int] = set()
         return {
             "name": self.name,
             "inputs": [i.get_config() for i in self.inputs],
-            "layers": [
-                {"class_name": type(n.layer).registered_name, "config": n.layer.get_config(), "inbound": n.inbound}
-                for n in self.nodes if not isinstance(n.layer, Input)
-            ],
+            "layers": [self._node_config(n, seen) for n in self.nodes if not isinstance(n.layer, Input)],
             "outputs": list(self.output_names),
         }
+
+    @staticmethod
+    def _node_config(node: Node, seen: set[int]) -> dict:
+        """A layer's class and config at its first node; {"reuse": layer name, "name": node name} at the others."""
+        if id(node.layer) in seen:
+            return {"reuse": node.layer.name, "name": node.name, "inbound": node.inbound}
+        seen.add(id(node.layer))
+        return {"class_name": type(node.layer).registered_name, "config": node.layer.get_config(),
+                "inbound": node.inbound, **({"name": node.name} if node.name != node.layer.name else {})}
 
     @classmethod
     def from_config(cls, config: dict, seed: int = 0, dtype="float32"):
         inputs = [Input(**c) for c in config["inputs"]]
-        nodes = [Node(LAYERS.get(d["class_name"])(**d["config"]), list(d["inbound"])) for d in config["layers"]]
+        built: dict[str, Layer] = {}
+        nodes = []
+        for d in config["layers"]:
+            if "reuse" in d:
+                if d["reuse"] not in built:
+                    raise ConfigError(f"layer `{d.get('name')}` reuses `{d['reuse']}`, which no layer before it is")
+                layer = built[d["reuse"]]
+            else:
+                layer = built[d["config"].get("name")] = LAYERS.get(d["class_name"])(**d["config"])
+            nodes.append(Node(layer, list(d["inbound"]), d.get("name")))
         return cls(inputs, nodes, config["outputs"], name=config.get("name", "model"), seed=seed, dtype=dtype)
 
     def count_params(self) -> tuple[int, int]:

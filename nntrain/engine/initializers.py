@@ -170,3 +170,28 @@ class Constant(Initializer):
 
     def get_config(self):
         return {"value": self.value}
+
+
+@INITIALIZERS.register("orthogonal")
+class Orthogonal(Initializer):
+    """Keras Orthogonal: the (prod(shape[:-1]), shape[-1]) matrix has orthonormal rows or columns (whichever are
+    fewer), times `gain`; from the QR decomposition of a normal draw, signs fixed by R's diagonal so the result is
+    uniformly distributed. The default recurrent_initializer of SimpleRNN, LSTM and GRU."""
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None):
+        self.gain, self.seed = float(gain), seed
+
+    def draw(self, shape, rng, dtype=np.float32):
+        rng = np.random.default_rng(self.seed) if self.seed is not None else rng
+        if len(shape) < 2:
+            raise ConfigError(f"orthogonal needs a weight of at least 2 dimensions, got shape {list(shape)}")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return np.ascontiguousarray((self.gain * q).reshape(shape), dtype=dtype)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}

@@ -50,6 +50,8 @@ class Layer:
     """
 
     multi_input = False  # True for layers fed a list of tensors (Concatenate, Add)
+    passes_mask = False  # True where the output keeps the input's per-step mask (Dense, Dropout, Activation)
+    makes_mask = False  # True where the layer starts a mask (Embedding(mask_zero=True))
     product_params: tuple[str, ...] = ()  # params whose gradient backward gives through `set_grad_product`
 
     def __init__(self, name: str | None = None, trainable: bool = True):
@@ -100,6 +102,16 @@ class Layer:
     def forward(self, x, training: bool) -> tuple[Any, Backward]:
         """Returns the output and `backward(dy) -> dx`, which also writes dL/dparam into `self.grads`."""
         raise NotImplementedError
+
+    def forward_masked(self, x, training: bool, mask: np.ndarray) -> tuple[Any, Backward]:
+        """`forward` for an input whose steps carry a mask, (batch, steps) of bool, True where a step is real
+        (Keras's masking). Layers that read masks (pooling, recurrent layers) override it; others ignore it."""
+        return self.forward(x, training)
+
+    def output_mask(self, x, mask: np.ndarray | None) -> np.ndarray | None:
+        """The mask of this layer's output, given its input and the input's mask: the same one where the layer
+        `passes_mask`, else none (the mask stops here)."""
+        return mask if self.passes_mask else None
 
     def set_grad_product(self, key: str, a, b: np.ndarray) -> None:
         """grads[key] = a.T @ b, or, for a deferred param and dense `a`, the factors kept in `deferred[key]`.

@@ -81,7 +81,7 @@ class Model(Graph):
         for name, loss in zip(self.output_names, self.losses):
             layer = self.get_layer(name)
             act = getattr(layer, "activation", None)
-            fuse = (loss.fuses(act) and self.consumers.get(name, 0) == 0
+            fuse = (loss.fuses(act) and self.consumers.get(name, 0) == 0 and layer.name not in self.shared
                     # an activity penalty applies to the activated output, which a fused layer never computes
                     and getattr(layer, "activity_regularizer", None) is None)
             layer.emit_logits = fuse
@@ -95,7 +95,8 @@ class Model(Graph):
         offered = {}
         for layer in self.layers:
             layer.deferred = {}
-            if layer.trainable and not layer.regularized:
+            # a shared layer's backward runs once per node: its gradient is summed, never left as factors
+            if layer.trainable and not layer.regularized and layer.name not in self.shared:
                 offered.update({f"{layer.name}/{key}": (layer, key) for key in layer.product_params})
         taken = self.optimizer.fused_products({k: self.trainable_params[k] for k in offered})
         self._deferred = [(key, *offered[key]) for key in taken]

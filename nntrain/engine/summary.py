@@ -7,8 +7,15 @@ from nntrain.engine.layer import format_shape
 
 def rows(model) -> list[tuple[str, str, str, int, str]]:
     """(layer name, type, output shape, params, connected to) per layer of a Graph, in order."""
-    return [(node.layer.name, type(node.layer).__name__, format_shape(node.layer.output_shape),
-             node.layer.count_params(), ", ".join(node.inbound)) for node in model.nodes]
+    seen: set[int] = set()
+    out = []
+    for node in model.nodes:  # a shared layer's parameters count at its first node only, like Keras
+        first = id(node.layer) not in seen
+        seen.add(id(node.layer))
+        kind = type(node.layer).__name__ if first else f"{type(node.layer).__name__}, shares {node.layer.name}"
+        out.append((node.name, kind, format_shape(model.shapes[node.name]),
+                    node.layer.count_params() if first else 0, ", ".join(node.inbound)))
+    return out
 
 
 def text(model) -> str:
@@ -16,7 +23,7 @@ def text(model) -> str:
     "Connected to" column, like Keras's Sequential summary; any other graph shows both."""
     table = rows(model)
     functional = (len(model.input_names) > 1 or any(len(n.inbound) > 1 for n in model.nodes)
-                  or any(c > 1 for c in model.consumers.values()))
+                  or any(c > 1 for c in model.consumers.values()) or bool(model.shared))
     head = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if functional else [])
     if not functional:
         table = [r for r in table if r[1] != "Input"]

@@ -45,6 +45,8 @@ class Dense(Layer):
         x: (batch, ..., features) dense array, or a MultiHot (batch, features) consumed sparsely.
     """
 
+    passes_mask = True  # works on each step alone, so the steps a mask hides stay hidden
+
     product_params = ("kernel",)
 
     def __init__(
@@ -151,6 +153,8 @@ class Dense(Layer):
 class Activation(Layer):
     """Applies an activation function: Activation("relu")."""
 
+    passes_mask = True  # works on each step alone, so the steps a mask hides stay hidden
+
     def __init__(self, activation, name: str | None = None, trainable: bool = True):
         super().__init__(name=name, trainable=trainable)
         self.activation = get_activation(activation)
@@ -169,6 +173,8 @@ class Activation(Layer):
 class Dropout(Layer):
     """Inverted dropout: in training, zero each unit with probability `rate` and scale the rest by
     1 / (1 - rate); at inference, the identity."""
+
+    passes_mask = True  # works on each step alone, so the steps a mask hides stay hidden
 
     def __init__(self, rate: float, seed: int | None = None, name: str | None = None, trainable: bool = True):
         super().__init__(name=name, trainable=trainable)
