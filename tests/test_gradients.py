@@ -27,6 +27,7 @@ from nntrain.engine.layers import (
 from nntrain.engine.model import Model, Node, Sequential
 from nntrain.engine.regularizers import REGULARIZERS
 from nntrain.training.loop import predict
+from tests import conv_cases
 
 SGD0 = {"name": "sgd", "learning_rate": 0.0}  # train_on_batch computes the gradients and leaves the weights alone
 
@@ -80,6 +81,8 @@ LAYER_CASES: dict[str, list[Case]] = {
                        input_grad=False)],
     "GlobalAveragePooling1D": [Case(lambda: GlobalAveragePooling1D(), _normal(3, 5, 2))],
 }
+
+LAYER_CASES.update({n: [Case(**c) for c in cases] for n, cases in conv_cases.GRADIENT_CASES.items()})
 
 _LAYER_PARAMS = [(name, i) for name in LAYERS.names() for i in range(len(LAYER_CASES.get(name, [None])))]
 
