@@ -70,21 +70,24 @@ class _Pool(Layer):
 
     @staticmethod
     def _max(img, win, _counts):
-        xp = win.pad(img, -np.inf)
-        y = arg = None
-        for k, (_, _, rows, cols) in enumerate(win.offsets()):
-            part = xp[:, rows, cols]
-            if y is None:
-                y, arg = part.copy(), np.zeros(part.shape, np.int16)
-            else:
-                better = part > y  # strictly: the first maximum keeps the gradient
-                np.copyto(y, part, where=better)
-                arg[better] = k
+        xp = win.pad(img, -np.inf)  # padding never wins
+        parts = [(rows, cols, xp[:, rows, cols]) for _, _, rows, cols in win.offsets()]
+        y = parts[0][2].copy()
+        for _, _, part in parts[1:]:
+            np.maximum(y, part, out=y)
+        overlap = any(s < k for s, k in zip(win.strides, win.kernel))
 
         def backward(dy):
             dxp = win.padded_zeros(len(dy), dy.shape[-1], dy.dtype)
-            for k, (_, _, rows, cols) in enumerate(win.offsets()):
-                dxp[:, rows, cols] += np.where(arg == k, dy, 0)
+            left = dy.copy()  # what no earlier offset of the window has taken: only the first maximum gets dy
+            for rows, cols, part in parts:
+                if overlap:
+                    taken = left * (part == y)
+                    dxp[:, rows, cols] += taken
+                else:  # the windows' pixels are disjoint: write in place, without a temporary
+                    taken = dxp[:, rows, cols]
+                    np.multiply(left, part == y, out=taken)
+                left -= taken
             return win.crop(dxp)
 
         return y, backward

@@ -21,13 +21,12 @@ PADDINGS = ("valid", "same")
 
 def int_tuple(layer: str, arg: str, value, rank: int) -> tuple[int, ...]:
     """An int or a list of `rank` positive ints as a tuple, else ConfigError naming the layer and the argument."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value,) * rank
-    if (not isinstance(value, (list, tuple)) or len(value) != rank
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+    values = (value,) * rank if isinstance(value, int) and not isinstance(value, bool) else value
+    if (not isinstance(values, (list, tuple)) or len(values) != rank
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)):
         what = "a positive integer" if rank == 1 else f"a positive integer or a list of {rank} positive integers"
         raise ConfigError(f"{layer}({arg}=...) expects {what}, got {arg}={value!r}")
-    return tuple(value)
+    return tuple(values)
 
 
 def check_padding(layer: str, padding, allowed=PADDINGS) -> str:
