@@ -28,6 +28,7 @@ from nntrain.engine.model import Model, Node, Sequential
 from nntrain.engine.regularizers import REGULARIZERS
 from nntrain.training.loop import predict
 from tests.test_recurrent_layers import RECURRENT_GRADIENT_CASES
+from tests import conv_cases
 
 SGD0 = {"name": "sgd", "learning_rate": 0.0}  # train_on_batch computes the gradients and leaves the weights alone
 
@@ -82,6 +83,8 @@ LAYER_CASES: dict[str, list[Case]] = {
     "GlobalAveragePooling1D": [Case(lambda: GlobalAveragePooling1D(), _normal(3, 5, 2))],
     **{name: [Case(make, _normal(3, 4, 2)) for make in makes] for name, makes in RECURRENT_GRADIENT_CASES.items()},
 }
+
+LAYER_CASES.update({n: [Case(**c) for c in cases] for n, cases in conv_cases.GRADIENT_CASES.items()})
 
 _LAYER_PARAMS = [(name, i) for name in LAYERS.names() for i in range(len(LAYER_CASES.get(name, [None])))]
 

@@ -31,6 +31,7 @@ from nntrain.engine.model import Model, Node, Sequential
 from nntrain.errors import ConfigError, ShapeError
 from nntrain.training.loop import predict
 from tests.test_recurrent_layers import RECURRENT_CONFIG_CASES
+from tests import conv_cases
 
 
 def _built(layer, input_shape, dtype=np.float32, seed=0):
@@ -67,6 +68,7 @@ CONFIG_CASES: dict[str, list] = {
     "GlobalAveragePooling1D": [lambda: GlobalAveragePooling1D(name="pool")],
     **RECURRENT_CONFIG_CASES,
 }
+CONFIG_CASES.update(conv_cases.CONFIG_CASES)
 
 
 @pytest.mark.parametrize("name,i", [(n, i) for n in LAYERS.names() for i in range(len(CONFIG_CASES.get(n, [None])))])
@@ -109,6 +111,9 @@ def _float32_model(name: str) -> tuple[Model, object]:
         return Sequential([GlobalAveragePooling1D()], input_shape=(3, 2)), x.reshape(5, 3, 2)
     if name in RECURRENT_CONFIG_CASES:
         return Sequential([RECURRENT_CONFIG_CASES[name][0]()], input_shape=(3, 2)), x.reshape(5, 3, 2)
+    if name in conv_cases.FLOAT32_CASES:
+        make, shape = conv_cases.FLOAT32_CASES[name]
+        return Sequential([make()], input_shape=shape), np.random.default_rng(0).random((5, *shape), np.float32)
     layer = {"Dense": lambda: Dense(4, activation="relu"), "Activation": lambda: Activation("tanh"),
              "Dropout": lambda: Dropout(0.5), "Flatten": lambda: Flatten(), "Reshape": lambda: Reshape([3, 2]),
              "BatchNormalization": lambda: BatchNormalization()}[name]()

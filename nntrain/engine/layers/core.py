@@ -1,4 +1,4 @@
-"""The core layers: Input, Dense, Activation, Dropout."""
+"""The core layers: Input, Dense, Activation, Dropout, SpatialDropout1D, SpatialDropout2D."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from nntrain.engine.activations import get_activation
 from nntrain.engine.initializers import get_initializer
 from nntrain.engine.kernels import ones
 from nntrain.engine.layer import LAYERS, Layer, config_form, positive_int, shape_tuple
+from nntrain.engine.layers.windows import check_data_format
 from nntrain.engine.regularizers import get_regularizer
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError
@@ -191,8 +192,51 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             return x, lambda dy: dy
         keep = 1.0 - self.rate
-        mask = (self.rng.random(x.shape, dtype=np.float32) < keep) * x.dtype.type(1.0 / keep)
+        mask = (self.rng.random(self.noise_shape(x), dtype=np.float32) < keep) * x.dtype.type(1.0 / keep)
         return x * mask, lambda dy: dy * mask
+
+    def noise_shape(self, x) -> tuple:
+        """The shape of the mask, broadcast over x: one draw per value."""
+        return x.shape
 
     def get_config(self):
         return {"rate": self.rate, "seed": self.seed, **super().get_config()}
+
+
+@LAYERS.register("SpatialDropout1D")
+class SpatialDropout1D(Dropout):
+    """Dropout of whole channels: in training, each example loses each channel at every step at once.
+
+    Neighbouring steps of a convolution's output are strongly correlated, so dropping single values regularizes
+    little; x: (batch, steps, channels), one draw per (example, channel).
+    """
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 2:
+            raise self.shape_error(input_shape, "a 3-D input (None, steps, channels)")
+        return input_shape
+
+    def noise_shape(self, x):
+        return (len(x), 1, x.shape[-1])
+
+
+@LAYERS.register("SpatialDropout2D")
+class SpatialDropout2D(Dropout):
+    """Dropout of whole feature maps: x: (batch, height, width, channels), one draw per (example, channel)."""
+
+    def __init__(self, rate: float, data_format: str | None = None, seed: int | None = None,
+                 name: str | None = None, trainable: bool = True):
+        super().__init__(rate, seed=seed, name=name, trainable=trainable)
+        check_data_format("SpatialDropout2D", data_format)
+        self.data_format = data_format
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise self.shape_error(input_shape, "a 4-D input (None, height, width, channels)")
+        return input_shape
+
+    def noise_shape(self, x):
+        return (len(x), 1, 1, x.shape[-1])
+
+    def get_config(self):
+        return {"data_format": self.data_format, **super().get_config()}

@@ -1,4 +1,5 @@
-"""Layers that reshape one tensor or merge several: Flatten, Reshape, Concatenate, Add."""
+"""Layers that reshape one tensor or merge several: Flatten, Reshape, Concatenate, Add; and that resize images:
+ZeroPadding2D, UpSampling2D."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import numpy as np
 
 from nntrain.engine.layer import LAYERS, Layer, shape_tuple
+from nntrain.engine.layers.windows import check_data_format, int_tuple, spatial_size
 from nntrain.errors import ConfigError
 
 
@@ -128,3 +130,79 @@ class Add(Layer):
             y += x
         n = len(xs)
         return y, lambda dy: [dy] * n
+
+
+@LAYERS.register("ZeroPadding2D")
+class ZeroPadding2D(Layer):
+    """Zeros around each image: (batch, h, w, channels) -> (batch, top + h + bottom, left + w + right, channels).
+
+    Args:
+        padding: one int (all four sides), [rows, cols] (top = bottom = rows, left = right = cols), or
+            [[top, bottom], [left, right]].
+    """
+
+    def __init__(self, padding: int | list = (1, 1), data_format: str | None = None, name: str | None = None,
+                 trainable: bool = True):
+        super().__init__(name=name, trainable=trainable)
+        check_data_format("ZeroPadding2D", data_format)
+        self.padding = _pad_pairs(padding)
+        self.data_format = data_format
+
+    def compute_output_shape(self, input_shape):
+        h, w = spatial_size(input_shape, 2, self)
+        (t, b), (l, r) = self.padding
+        return (None if h is None else t + h + b, None if w is None else l + w + r, input_shape[-1])
+
+    def forward(self, x, training):
+        (t, b), (l, r) = self.padding
+        y = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))
+        return y, lambda dy: dy[:, t:t + x.shape[1], l:l + x.shape[2]]
+
+    def get_config(self):
+        return {"padding": [list(p) for p in self.padding], "data_format": self.data_format, **super().get_config()}
+
+
+def _pad_pairs(padding) -> tuple[tuple[int, int], tuple[int, int]]:
+    def count(v):
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    if count(padding):
+        return (padding, padding), (padding, padding)
+    if isinstance(padding, (list, tuple)) and len(padding) == 2:
+        if all(count(v) for v in padding):
+            return (padding[0], padding[0]), (padding[1], padding[1])
+        if all(isinstance(p, (list, tuple)) and len(p) == 2 and all(count(v) for v in p) for p in padding):
+            return tuple(padding[0]), tuple(padding[1])
+    raise ConfigError(f"ZeroPadding2D(padding=...) expects an int, [rows, cols] or [[top, bottom], [left, right]] "
+                      f"of non-negative integers, got padding={padding!r}")
+
+
+@LAYERS.register("UpSampling2D")
+class UpSampling2D(Layer):
+    """Repeats each pixel size[0] times down and size[1] times across (nearest neighbour):
+    (batch, h, w, channels) -> (batch, h * size[0], w * size[1], channels)."""
+
+    def __init__(self, size: int | list = (2, 2), data_format: str | None = None, interpolation: str = "nearest",
+                 name: str | None = None, trainable: bool = True):
+        super().__init__(name=name, trainable=trainable)
+        check_data_format("UpSampling2D", data_format)
+        if interpolation != "nearest":
+            raise ConfigError(f"UpSampling2D(interpolation=...) supports 'nearest' only, got {interpolation!r}")
+        self.size = int_tuple("UpSampling2D", "size", size, 2)
+        self.data_format, self.interpolation = data_format, interpolation
+
+    def compute_output_shape(self, input_shape):
+        h, w = spatial_size(input_shape, 2, self)
+        sh, sw = self.size
+        return (None if h is None else h * sh, None if w is None else w * sw, input_shape[-1])
+
+    def forward(self, x, training):
+        sh, sw = self.size
+        b, h, w, c = x.shape
+        # a broadcast view (b, h, sh, w, sw, c) copied once, rather than two np.repeat passes
+        y = np.broadcast_to(x[:, :, None, :, None], (b, h, sh, w, sw, c)).reshape(b, h * sh, w * sw, c)
+        return y, lambda dy: dy.reshape(b, h, sh, w, sw, c).sum(axis=(2, 4))
+
+    def get_config(self):
+        return {"size": list(self.size), "data_format": self.data_format, "interpolation": self.interpolation,
+                **super().get_config()}
