@@ -349,6 +349,45 @@ def tune(
     raise typer.Exit(result.exit_code)
 
 
+@app.command("lr-find")
+def lr_find(
+    config: Path = typer.Argument(..., metavar="CONFIG", help="The YAML config file."),
+    start: float = typer.Option(1e-6, "--start", metavar="LR", help="The first learning rate."),
+    end: float = typer.Option(10.0, "--end", metavar="LR", help="The last learning rate (the sweep stops earlier "
+                                                                "when the loss diverges)."),
+    steps: Optional[int] = typer.Option(None, "--steps", metavar="N", help="Steps of the sweep (default: one "
+                                        "epoch, at least 100, at most 500)."),
+    method: str = typer.Option("valley", "--suggest", metavar="METHOD", help="valley (default), steep or "
+                                                                             "minimum/10."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="The PNG (default: "
+                                          "RUNS_DIR/NAME-lr-find.png; needs the plot extra)."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", metavar="DIR", help="Where the default PNG goes."),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print the suggestions and the whole curve as JSON."),
+):
+    """The learning-rate range test: train briefly while the learning rate grows from --start to --end, plot the
+    smoothed loss against it and suggest a rate. Creates no run.
+
+    \b
+    Examples:
+      nntrain lr-find configs/iris.yaml
+      nntrain lr-find configs/boston_housing.yaml --suggest steep --json > curve.json
+    """
+    from nntrain.cli import tuning
+    from nntrain.commands.lrfind import lr_find as find
+
+    def default_png():
+        from nntrain.config import load_config
+
+        return runs_dir / f"{load_config(config, set_)['name']}-lr-find.png"
+
+    plot = output if output is not None else _guard(default_png)
+    result = _guard(find, config, set_, start=start, end=end, steps=steps, method=method, plot=plot)
+    if json_out:
+        return render.emit_json(result.document(config))
+    tuning.lr_find_report(result, config)
+
+
 @app.command()
 def plot(run: Path = typer.Argument(..., metavar="RUN", help="A run folder or a k-fold folder.")):
     """PNG charts into the run folder: learning curves (training vs validation), the learning rate when it

@@ -101,3 +101,21 @@ def leaderboard_table(doc: dict, out=None) -> None:
     out.print(table)
     if len(doc["trials"]) > SHOWN_ROWS:
         out.print(lit(f"... {len(doc['trials']) - SHOWN_ROWS} more in leaderboard.csv"))
+
+
+def lr_find_report(result, config) -> None:
+    """The sweep, each suggestion (the chosen one marked) and how to apply it."""
+    out = console()
+    out.print(lit(f"learning-rate range test: {len(result.lrs)} of {result.steps} steps from {result.start:g}; "
+                  f"{result.stopped}"))
+    if not result.suggestions:
+        out.print(lit("the curve is too short to suggest a rate: give more --steps or a larger --end"))
+        return
+    for name, lr in result.suggestions.items():
+        chosen = name == result.method
+        out.print(styled(f"  {name:<11} ", (f"{lr:.3g}", "bold green" if chosen else ""),
+                         "  (suggested)" if chosen else ""))
+    out.print(styled("apply it: ", (f"nntrain fit {config} --set optimizer.learning_rate={result.suggested:.3g}",
+                                    "cyan")))
+    if result.plot:
+        out.print(styled("plot: ", (result.plot, "cyan")))

@@ -24,13 +24,14 @@ def leaderboard(session, study) -> dict:
     rows = []
     for t in study.get_trials(deepcopy=False):
         state = t.state.name
-        if state == "WAITING" or t.user_attrs.get("surplus"):
+        a = studies.attrs(t)
+        if state == "WAITING" or a.get("surplus"):
             continue
         value = t.value if state == "COMPLETE" else (t.intermediate_values[max(t.intermediate_values)]
                                                       if t.intermediate_values else None)
         rows.append({"trial": t.number, "state": _state(t), "value": value, "params": t.params,
-                     "epochs": t.user_attrs.get("epochs"), "seconds": t.user_attrs.get("seconds"),
-                     "where": _where(t.user_attrs, tune_dir), "message": t.user_attrs.get("message") or ""})
+                     "epochs": a.get("epochs"), "seconds": a.get("seconds"), "where": _where(a, tune_dir),
+                     "message": a.get("message") or ""})
     rows.sort(key=lambda r: (ORDER.get(r["state"].upper() if r["state"] != "interrupted" else "FAIL", 3),
                              sign * r["value"] if _finite(r["value"]) else math.inf, r["trial"]))
     counts = {s: sum(1 for r in rows if r["state"] == s) for s in ("complete", "pruned", "running", "failed",
@@ -38,8 +39,9 @@ def leaderboard(session, study) -> dict:
     best = None
     try:
         b = study.best_trial
-        best = {"trial": b.number, "value": b.value, "params": b.params, "epoch": b.user_attrs.get("best_epoch"),
-                "where": _where(b.user_attrs, tune_dir)}
+        a = studies.attrs(b)
+        best = {"trial": b.number, "value": b.value, "params": b.params, "epoch": a.get("best_epoch"),
+                "where": _where(a, tune_dir)}
     except ValueError:  # nothing completed yet
         pass
     return {"tune_dir": str(session.setup.tune_dir), "study": session.study, "storage": studies.shown_url(session.url),
@@ -48,7 +50,7 @@ def leaderboard(session, study) -> dict:
 
 
 def _state(t) -> str:
-    if t.state.name == "FAIL" and t.user_attrs.get("interrupted"):
+    if t.state.name == "FAIL" and studies.attrs(t).get("interrupted"):
         return "interrupted"
     return {"COMPLETE": "complete", "PRUNED": "pruned", "RUNNING": "running"}.get(t.state.name, "failed")
 
@@ -98,9 +100,8 @@ def best_config(session, best: dict) -> tuple[Path, object]:
     return path, cfg
 
 
-def finish(session, plots: bool, refit: bool, on_event) -> dict:
+def finish(session, study, plots: bool, refit: bool, on_event) -> dict:
     """The leaderboard written as leaderboard.csv, best.yaml, the plots, and the refit when asked."""
-    study = studies.optuna().load_study(study_name=session.study, storage=session.url)
     document = leaderboard(session, study)
     tune_dir = Path(session.setup.tune_dir)
     runs.atomic_write_text(tune_dir / "leaderboard.csv", leaderboard_csv(document))

@@ -46,9 +46,26 @@ def shown_url(url: str) -> str:
         return url
 
 
-def _storage(url: str):
+def _sqlite_connector(url: str):
+    """SQLite connections in WAL mode with synchronous=NORMAL: a commit (several per trial) then costs no fsync,
+    and readers never block the writer; still safe when a process is killed (not against a power cut)."""
+    import sqlite3
+
+    path = url.removeprefix("sqlite:///")
+
+    def connect():
+        connection = sqlite3.connect(path, timeout=60, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+    return connect
+
+
+def storage(url: str):
+    """Optuna's RDB storage for `url` (made once per process: opening it checks the schema)."""
     o = optuna()
-    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    kwargs = ({"creator": _sqlite_connector(url)} if url.startswith("sqlite:///") else {"pool_pre_ping": True})
     try:
         return o.storages.RDBStorage(url, engine_kwargs=kwargs)
     except ImportError as exc:  # a database driver that is not installed (psycopg2 for postgresql://)
@@ -85,11 +102,11 @@ def pruner(space: SearchSpace, epochs: int):
 def open_study(url: str, name: str, direction: str, space: SearchSpace, seed: int | None, epochs: int):
     """The study `name` in `url`, created when new; its direction must be the objective's."""
     o = optuna()
-    storage = _storage(url)
+    store = storage(url)
     way = "maximize" if direction == "up" else "minimize"
     for attempt in range(5):  # workers starting together may both try to create it
         try:
-            study = o.create_study(storage=storage, study_name=name, direction=way, load_if_exists=True,
+            study = o.create_study(storage=store, study_name=name, direction=way, load_if_exists=True,
                                    sampler=sampler(space, seed), pruner=pruner(space, epochs))
             break
         except o.exceptions.DuplicatedStudyError:
@@ -128,22 +145,33 @@ def suggest(trial, p: Param):
 
 
 def mark_worker(trial, run_dir: Path) -> None:
-    """Where the trial runs: this host, this process and its run folder (the leaderboard shows it)."""
-    trial.set_user_attr("host", HOST)
-    trial.set_user_attr("pid", os.getpid())
-    trial.set_user_attr("run_dir", str(Path(run_dir).resolve()))
+    """Where the trial runs: this host, this process and its run folder (the leaderboard shows it). One write:
+    each is a database commit."""
+    trial.set_user_attr("worker", {"host": HOST, "pid": os.getpid(), "run_dir": str(Path(run_dir).resolve())})
+
+
+def mark_result(trial, **result) -> None:
+    """How the trial ended (epochs, seconds, message, interrupted, ...), in one write."""
+    trial.set_user_attr("result", result)
+
+
+def attrs(trial) -> dict:
+    """What nntrain recorded of a trial: its worker and its result in one mapping."""
+    return {**trial.user_attrs.get("worker", {}), **trial.user_attrs.get("result", {}),
+            **({"retry_of": trial.user_attrs["retry_of"]} if "retry_of" in trial.user_attrs else {})}
 
 
 def fail_abandoned(study) -> list[int]:
     """Trials left running by a process of this host that no longer runs (killed): marked failed, so they neither
     count nor block. Returns their numbers."""
-    from nntrain.runs.folder import process_alive
+    from nntrain.runs import process_alive
 
     o = optuna()
     gone = []
     for t in state_names(study, ("RUNNING",)):
-        if t.user_attrs.get("host") == HOST and not process_alive(int(t.user_attrs.get("pid", 0))):
-            study._storage.set_trial_user_attr(t._trial_id, "stop", "its process ended without recording it")
+        if attrs(t).get("host") == HOST and not process_alive(int(attrs(t).get("pid", 0))):
+            study._storage.set_trial_user_attr(t._trial_id, "result", {"message": "its process ended without "
+                                                                                  "recording it"})
             study._storage.set_trial_state_values(t._trial_id, o.trial.TrialState.FAIL)
             gone.append(t.number)
     return gone
@@ -152,7 +180,7 @@ def fail_abandoned(study) -> list[int]:
 def requeue_interrupted(study) -> list[int]:
     """Trials an interrupt discarded are proposed again, once each, before anything new."""
     done = set(study.user_attrs.get("requeued", []))
-    again = [t for t in state_names(study, ("FAIL",)) if t.user_attrs.get("interrupted") and t.number not in done
+    again = [t for t in state_names(study, ("FAIL",)) if attrs(t).get("interrupted") and t.number not in done
              and t.params]
     for t in again:
         study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})

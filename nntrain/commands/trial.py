@@ -113,6 +113,7 @@ def run_trial(setup: TrialSetup, trial, stop) -> Outcome:
 
 def _trained(setup: TrialSetup, space: SearchSpace, trial, overrides: list, run_dir: Path, stop, out: Outcome) -> None:
     """A run of the trial's config; its folder is made once the config and data are known to be good."""
+    from nntrain.commands import study as studies
     from nntrain.commands.session import train_run
     from nntrain.config import load_config
 
@@ -126,7 +127,7 @@ def _trained(setup: TrialSetup, space: SearchSpace, trial, overrides: list, run_
         made = runs.new_run_dir(Path(run_dir).parent, Path(run_dir).name)  # -2 beside a stray folder
         if made != Path(run_dir):
             out.run_dir = str(made)
-            trial.set_user_attr("run_dir", str(made.resolve()))
+            studies.mark_worker(trial, made)
         return made
 
     result = train_run(cfg, folder, info, callbacks=[report], stop=stop)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from nntrain import interrupts, runs
 from nntrain.commands import study as studies
-from nntrain.commands.leaderboard import finish, leaderboard
+from nntrain.commands.leaderboard import BEST_FILE, finish, leaderboard
 from nntrain.commands.trial import Outcome, TrialSetup, run_trial
 from nntrain.config.search import DEFAULT_TRIALS, SearchSpace
 from nntrain.errors import ConfigError
@@ -107,7 +107,7 @@ def tune(config_path=None, *, space_file=None, trials: int | None = None, timeou
     if on_start is not None:
         on_start(tune_dir, session)
     code, message = _search(session, found, on_trial or (lambda event: None))
-    return _finish(session, code, message, plots, on_trial)
+    return _finish(session, found, code, message, plots, on_trial)
 
 
 def _check_counts(trials, timeout, jobs, cv) -> None:
@@ -173,7 +173,7 @@ def _prior(session: Session) -> list:
     if session.storage is None and not (Path(session.setup.tune_dir) / studies.STUDY_FILE).exists():
         return []
     try:
-        return studies.optuna().load_study(study_name=session.study, storage=session.url).trials
+        return studies.optuna().load_study(study_name=session.study, storage=studies.storage(session.url)).trials
     except KeyError:  # no such study yet
         return []
 
@@ -214,13 +214,13 @@ def work(session: Session, study, stop, emit, deadline: float | None, parent: in
             break
         trial = study.ask()
         if studies.surplus(study, trial, session.target):
-            trial.set_user_attr("surplus", True)  # another worker asked at the same moment and got the last slot
+            studies.mark_result(trial, surplus=True)  # another worker asked at the same moment: the last slot is its
             study.tell(trial, state=studies.optuna().trial.TrialState.FAIL)
             break
         try:
             outcome = run_trial(session.setup, trial, stop)
         except BaseException as exc:  # a second Ctrl-C, or an objective the config does not log
-            trial.set_user_attr("interrupted", isinstance(exc, KeyboardInterrupt))
+            studies.mark_result(trial, interrupted=isinstance(exc, KeyboardInterrupt), message=str(exc))
             study.tell(trial, state=studies.optuna().trial.TrialState.FAIL, skip_if_finished=True)
             raise
         _tell(study, trial, outcome)
@@ -237,17 +237,12 @@ def work(session: Session, study, stop, emit, deadline: float | None, parent: in
 
 def _tell(study, trial, outcome: Outcome) -> None:
     states = studies.optuna().trial.TrialState
-    for key in ("epochs", "best_epoch", "seconds", "message"):
-        trial.set_user_attr(key, getattr(outcome, key))
-    if outcome.run_dir:
-        trial.set_user_attr("run_dir", str(Path(outcome.run_dir).resolve()))
+    studies.mark_result(trial, epochs=outcome.epochs, best_epoch=outcome.best_epoch, seconds=outcome.seconds,
+                        message=outcome.message, interrupted=outcome.state == "interrupted")
     if outcome.state == "complete":
         study.tell(trial, outcome.value)
-    elif outcome.state == "pruned":
-        study.tell(trial, state=states.PRUNED)
     else:
-        trial.set_user_attr("interrupted", outcome.state == "interrupted")
-        study.tell(trial, state=states.FAIL)
+        study.tell(trial, state=states.PRUNED if outcome.state == "pruned" else states.FAIL)
 
 
 def trial_event(study, outcome: Outcome, target: int) -> dict:
@@ -264,10 +259,10 @@ def trial_event(study, outcome: Outcome, target: int) -> dict:
             "run_dir": outcome.run_dir, "message": outcome.message, "best": best, "done": done, "target": target}
 
 
-def _finish(session: Session, code: int, message: str, plots: bool, on_trial) -> TuneResult:
+def _finish(session: Session, study, code: int, message: str, plots: bool, on_trial) -> TuneResult:
     """Leaderboard, best.yaml, plots and the refit; tune.json with how the search ended."""
     try:
-        document = finish(session, plots, refit=session.refit and code == 0, on_event=on_trial or (lambda e: None))
+        document = finish(session, study, plots, refit=session.refit and code == 0, on_event=on_trial or (lambda e: None))
     except BaseException:
         _write(session, status="interrupted" if code else "failed", finished=runs.timestamp())
         raise
@@ -290,5 +285,10 @@ def show(tune_dir: Path, storage: str | None = None) -> TuneResult:
         raise ConfigError(f"--show {tune_dir}: no {TUNE_FILE} there; give the folder `nntrain tune` made")
     info = runs.read_json(tune_dir / TUNE_FILE)
     session = session_from(info, tune_dir, storage)
-    document = leaderboard(session, studies.optuna().load_study(study_name=session.study, storage=session.url))
+    study = studies.optuna().load_study(study_name=session.study, storage=studies.storage(session.url))
+    document = leaderboard(session, study)
+    best_yaml = tune_dir / BEST_FILE
+    if document["best"] and best_yaml.is_file() and best_yaml.read_text().startswith(
+            f"# the best trial ({document['best']['trial']}) "):  # not one a later trial has beaten
+        document["best_config"] = str(best_yaml)
     return TuneResult(tune_dir, {**document, "status": info.get("status")})
