@@ -163,7 +163,7 @@ def mark_unfinished(run_dir: Path, pid: int, status: str, reason: str) -> None:
 
 
 @contextmanager
-def _single_threaded_blas():
+def single_threaded_blas():
     """Worker processes inherit one BLAS/OpenMP thread each, so N workers do not fight over the cores."""
     old = {k: os.environ.get(k) for k in THREAD_VARS}
     os.environ.update({k: "1" for k in THREAD_VARS})
@@ -178,7 +178,7 @@ def _single_threaded_blas():
 
 
 @contextmanager
-def _ignoring_signals():
+def ignoring_signals():
     """A Ctrl-C or SIGTERM while the workers are being stopped would leave them running: ignore both meanwhile."""
     old = {}
     for sig in interrupts.SIGNALS:
@@ -208,7 +208,7 @@ class _Pool:
     def start(self, job: FoldJob, epochs: int) -> None:
         proc = self.ctx.Process(target=_worker, args=(job, self.events, os.getpid()), name=f"nntrain-fold-{job.fold}",
                                 daemon=True)
-        with _single_threaded_blas():
+        with single_threaded_blas():
             proc.start()
         self.running[job.fold] = (proc, job)
         self.on_event({"type": "start", "fold": job.fold, "epochs": epochs})
@@ -244,7 +244,7 @@ class _Pool:
     def stop_all(self) -> None:
         """SIGTERM every worker (each records its fold as interrupted), read their last messages for a grace
         period, then kill what is left. Nothing is shown: the display may be what failed."""
-        with _ignoring_signals():
+        with ignoring_signals():
             for proc, _ in self.running.values():
                 if proc.is_alive():
                     proc.terminate()

@@ -300,25 +300,9 @@ def _refit_outcome(refit: dict, code: int, message: str) -> tuple[int, str]:
 
 def _refit(cfg, raw, run_dir: Path, summary: dict, on_event, command) -> dict:
     """Train on every training row for the best averaged epoch count, then evaluate on the test split."""
-    from nntrain.config import load_config
+    from nntrain.commands.refit import refit
 
     best = summary.get("best_epoch")
     epochs = best["epoch"] if best else cfg["training"]["epochs"]
-    refit_cfg = load_config(cfg.path, [*cfg.overrides, f"seed={cfg['seed']}", f"training.epochs={epochs}"],
-                            base_dir=cfg.base)
-    refit_cfg.resolved["name"] = cfg["name"]
-    on_event({"type": "start", "fold": "refit", "epochs": epochs})
-    everything = np.arange(len(raw.train), dtype=np.int64)
-    try:
-        with STOP.on_signals(raise_on_exit=True):
-            result = train_fold(refit_cfg, raw, everything, None, run_dir / "refit", "refit", on_event,
-                                {"kind": "kfold-refit", "kfold_dir": str(run_dir.resolve()), "command": command})
-    except KeyboardInterrupt:
-        result = {"status": "interrupted", "final": {}, "message": "interrupted"}
-    out = {"status": result["status"], "epochs": epochs, "run_dir": "refit", "final": result["final"],
-           "message": result["message"]}
-    if result["status"] == "finished" and raw.test is not None:
-        from nntrain.commands.evaluate import evaluate
-
-        out["test"] = evaluate(run_dir / "refit", checkpoint="last", split="test").report["metrics"]
-    return out
+    return refit(cfg.path, [*cfg.overrides, f"seed={cfg['seed']}"], cfg.base, cfg["name"], raw, run_dir / "refit",
+                 epochs, on_event, {"kind": "kfold-refit", "kfold_dir": str(run_dir.resolve()), "command": command})

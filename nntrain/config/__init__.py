@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from nntrain.config.loader import Positions, apply_overrides, load_yaml
+from nntrain.config.repeat import expand_repeats
 from nntrain.config.resolve import Recipes
 from nntrain.config.sections import SECTIONS, check_sections
 from nntrain.config.validator import Issue, type_name
@@ -70,13 +71,8 @@ def format_issues(issues: list[Issue], pos: Positions) -> str:
     return "\n".join(([head] if head else []) + lines)
 
 
-def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None = None) -> RunConfig:
-    """Read, override and validate a config file. Raises ConfigError listing every problem found.
-
-    base_dir: where relative paths in the config point (default: the config file's folder).
-    """
-    path = Path(path)
-    base = Path(base_dir) if base_dir is not None else None
+def read_config(path: Path) -> tuple[dict, Positions]:
+    """A config file's tree (a mapping of sections) and where each value is; ConfigError when it is not one."""
     try:
         tree, pos = load_yaml(path)
     except RecursionError:  # hundreds of nested lists or mappings: more than the parser can follow
@@ -86,8 +82,26 @@ def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None =
     if not isinstance(tree, dict):
         raise ConfigError(f"{path}:1:1  the config must be a mapping of sections ({', '.join(SECTIONS)}), "
                           f"got a {type_name(tree)}")
+    return tree, pos
+
+
+def check_tree(tree: dict, pos: Positions, overrides, base_dir: Path) -> tuple[dict, Recipes, list[Issue]]:
+    """--set, `repeat:` blocks, then every section checked: (resolved tree, recipes, issues). Changes `tree`."""
     apply_overrides(tree, overrides, pos)
-    resolved, recipes, issues = check_sections(tree, base if base is not None else path.parent)
+    issues = expand_repeats(tree, pos)
+    resolved, recipes, more = check_sections(tree, base_dir)
+    return resolved, recipes, issues + more
+
+
+def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None = None) -> RunConfig:
+    """Read, override and validate a config file. Raises ConfigError listing every problem found.
+
+    base_dir: where relative paths in the config point (default: the config file's folder).
+    """
+    path = Path(path)
+    base = Path(base_dir) if base_dir is not None else None
+    tree, pos = read_config(path)
+    resolved, recipes, issues = check_tree(tree, pos, overrides, base if base is not None else path.parent)
     if issues:
         for issue in issues:
             issue.message += pos.from_set(issue.path)
@@ -105,4 +119,4 @@ def load_config(path, overrides: list[str] | tuple = (), base_dir: Path | None =
     return RunConfig(path, resolved, pos, recipes, list(overrides), base)
 
 
-__all__ = ["RunConfig", "dump_yaml", "format_issues", "load_config"]
+__all__ = ["RunConfig", "check_tree", "dump_yaml", "format_issues", "load_config", "read_config"]

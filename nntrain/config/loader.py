@@ -313,6 +313,8 @@ def _set(tree: dict, parts: list, value, text: str) -> None:
             raise ConfigError(f"--set {text!r}: `{'.'.join(map(str, parts[:i]))}` is not a mapping")
         if part not in node or node[part] is None:
             node[part] = {}
+        elif isinstance(node[part], str):  # `optimizer: adam` and --set optimizer.learning_rate=0.1
+            node[part] = {"name": node[part]}
         node = node[part]
     last = parts[-1]
     if isinstance(node, list):

@@ -176,6 +176,42 @@ def _layer_forms(LAYERS: Registry) -> list[dict]:
     return layer_forms
 
 
+def _repeat_form(layer_forms: list[dict]) -> dict:
+    """`- repeat: {times: 2, layers: [...]}`: a block of layers stacked `times` times (config/repeat.py)."""
+    return {"type": "object", "additionalProperties": False, "required": ["repeat"], "properties": {"repeat": {
+        "type": "object", "additionalProperties": False, "required": ["times", "layers"],
+        "description": "The block `layers` stacked `times` times (0: left out); searchable as repeat.times.",
+        "properties": {"times": {"type": "integer", "minimum": 0},
+                       "layers": {"type": "array", "minItems": 1, "items": {"anyOf": layer_forms}}}}}}
+
+
+_RANGE = {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}}
+_DISTRIBUTION = {"anyOf": [
+    {"type": "object", "additionalProperties": False, "required": ["loguniform"], "properties": {"loguniform": _RANGE}},
+    {"type": "object", "additionalProperties": False, "required": ["uniform"],
+     "properties": {"uniform": _RANGE, "step": {"type": "number", "exclusiveMinimum": 0}}},
+    {"type": "object", "additionalProperties": False, "required": ["int"],
+     "properties": {"int": {**_RANGE, "items": {"type": "integer"}}, "log": {"type": "boolean"},
+                    "step": {"type": "integer", "minimum": 1}}},
+    {"type": "object", "additionalProperties": False, "required": ["choice"],
+     "properties": {"choice": {"type": "array", "minItems": 1}}}]}
+_NAMED = {"anyOf": [{"type": "string"}, {"type": "object", "required": ["name"],
+                                         "additionalProperties": {"type": "integer", "minimum": 1},
+                                         "properties": {"name": {"type": "string"}}}]}
+SEARCH_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["params"],
+    "description": "`nntrain tune`'s search space (`nntrain fit` ignores it).",
+    "properties": {
+        "objective": {"type": "string", "default": "val_loss", "description": "Any logged value."},
+        "sampler": {**_NAMED, "description": "tpe (default), random or grid."},
+        "pruner": {**_NAMED, "description": "none (default), median, successive_halving or hyperband."},
+        "trials": {"type": "integer", "minimum": 1},
+        "params": {"type": "object", "minProperties": 1, "additionalProperties": _DISTRIBUTION,
+                   "description": "Key paths as --set writes them -> a distribution."},
+    },
+}
+
+
 def config_schema() -> dict:
     """The whole config format as JSON Schema (draft 2020-12), for editors and `nntrain schema`."""
     LAYERS, LOSSES, METRICS, OPTIMIZERS, SCHEDULES, CALLBACKS = _registries()
@@ -204,7 +240,8 @@ def config_schema() -> dict:
                     "name": {"type": "string"},
                     "input_shape": {**SHAPE, "description": "Sequential input shape (default: from the data)."},
                     "inputs": MODEL_INPUTS,
-                    "layers": {"type": "array", "minItems": 1, "items": {"anyOf": layer_forms}},
+                    "layers": {"type": "array", "minItems": 1, "items": {"anyOf": [*layer_forms,
+                                                                                    _repeat_form(layer_forms)]}},
                     "outputs": NAMES,
                 },
             },
@@ -217,5 +254,6 @@ def config_schema() -> dict:
             "training": TRAINING_SCHEMA,
             "callbacks": {"type": "array", "items": {"anyOf": [{"enum": CALLBACKS.names(aliases=True)}, *callback_forms,
                                                                *CUSTOM_CALLBACK]}},
+            "search": SEARCH_SCHEMA,
         },
     }

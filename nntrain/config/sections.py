@@ -13,7 +13,9 @@ from nntrain.config.validator import Issue, type_name, validate
 from nntrain.registry import did_you_mean
 from nntrain.runs.folder import name_problem
 
-SECTIONS = ["name", "seed", "data", "model", "loss", "loss_weights", "metrics", "optimizer", "training", "callbacks"]
+# `search` is `nntrain tune`'s search space (commands/tune/space.py); every other command leaves it out
+SECTIONS = ["name", "seed", "data", "model", "loss", "loss_weights", "metrics", "optimizer", "training", "callbacks",
+            "search"]
 LAYER_KEYS = ("type", "name", "inputs", "trainable")
 _LOSS_WEIGHTS = {"anyOf": [{"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
                            {"type": "array", "items": {"type": "number", "minimum": 0}}]}
