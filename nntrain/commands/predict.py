@@ -205,7 +205,8 @@ def _kept_values(input_path: Path, keep: list[str], chunk_rows: int):
 
     def chunks():
         for chunk in stream_table(input_path, keep, {c: "categorical" for c in keep}, chunk_rows, fmt.delimiter):
-            yield [list(values) for values in zip(*(chunk.columns[c] for c in keep))]
+            # a missing value is kept as the empty text it most often was
+            yield [["" if v is None else v for v in values] for values in zip(*(chunk.columns[c] for c in keep))]
 
     return chunks()
 

@@ -24,10 +24,12 @@ import numpy as np
 
 from nntrain.data.raw import object_array
 from nntrain.data.state import as_str, as_str_list, plain
-from nntrain.data.tables import Table, check_columns
+from nntrain.data.tables import Table, check_columns, refuse_missing
 from nntrain.errors import DataError
 
 MAX_NUMBER_CLASSES = 20  # see is_class_label
+IMPUTE_HINT = ("fill them in the file, or add an `impute` step to data.preprocessing (mean, median, most_frequent "
+               "or constant)")
 OOV_ID = 1
 FIRST_WORD_ID = 2
 
@@ -138,28 +140,33 @@ class ColumnEncoder:
     def fit(self, table: Table) -> ColumnEncoder:
         self.columns = table.names
         self.categories = {
-            c: sorted({str(v) for v in table.columns[c]}) for c in table.names if not table.is_numeric(c)
+            c: sorted({str(v) for v in table.columns[c] if v is not None}) for c in table.names
+            if not table.is_numeric(c)
         }
         return self
 
     def transform(self, table: Table) -> np.ndarray:
         """(rows, width) float32."""
         check_columns(self.columns, table.names, table.source or "input", "feature")
-        parts = []
+        out = np.zeros((len(table), self.width), dtype=np.float32)  # filled column by column: no temporaries
+        j = 0
         for c in self.columns:
+            refuse_missing(table, c, IMPUTE_HINT)
             col = table.columns[c]
             if c in self.categories:
-                idx, known = _lookup(self.categories[c], np.asarray([str(v) for v in col], dtype=object))
-                parts.append(known[:, None] & (idx[:, None] == np.arange(len(self.categories[c]))))
+                cats = self.categories[c]
+                idx, known = _lookup(cats, np.asarray([str(v) for v in col], dtype=object))
+                rows = np.flatnonzero(known)
+                out[rows, j + idx[rows]] = 1.0
+                j += len(cats)
             else:
                 if col.dtype == object:
                     raise DataError(
                         f"{table.source or 'input'}: column {c!r} holds text, but it was numeric in the training data"
                     )
-                parts.append(col[:, None])
-        if not parts:
-            return np.zeros((len(table), 0), dtype=np.float32)
-        return np.concatenate([p.astype(np.float32) for p in parts], axis=1)
+                out[:, j] = col
+                j += 1
+        return out
 
     def get_state(self) -> dict:
         return {"columns": list(self.columns), "categories": {c: list(v) for c, v in self.categories.items()}}

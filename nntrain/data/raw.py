@@ -72,8 +72,10 @@ class RawSplit:
         return len(self.rows)
 
     def take(self, idx: np.ndarray) -> RawSplit:
-        """The rows at positions `idx` of this split."""
+        """The rows at positions `idx` of this split (itself when idx is every row in order: no copy)."""
         idx = np.asarray(idx, dtype=np.int64)
+        if len(idx) == len(self.rows) and (len(idx) == 0 or (idx[0] == 0 and np.all(np.diff(idx) == 1))):
+            return self
         return RawSplit(
             {k: take_rows(v, idx) for k, v in self.x.items()},
             {k: v[idx] for k, v in self.y.items()},

@@ -3,6 +3,15 @@ column. `delimiter` is "," for CSV and "\t" for TSV; everything else (quoting, g
 
 A column is numeric (float64) or categorical (an object array of str). A column counts as categorical only when
 most of its values are not numbers; a numeric column with a stray word is an error pointing at that value.
+
+Missing values: a cell that is empty or holds one of MISSING_TOKENS (NA, N/A, NaN, nan, ?; surrounding spaces
+ignored) is missing: NaN in a numeric column, None in a categorical one. Reading never fails on them; the encoder
+refuses them, naming the column and lines, unless an `impute` step fills them (nntrain.data.steps). Infinity is
+not missing but an error. Categorical values lose surrounding whitespace; case is kept ("Red" is not "red").
+
+Two readers produce the same Table: pandas' C parser (tables_pandas.py, when pandas is installed: the `data`
+extra) for speed, and the csv-module reader here, which every file pandas has any doubt about falls back to, so
+that messages (file, line, column) come from one place.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ import numpy as np
 from nntrain.errors import DataError
 from nntrain.registry import did_you_mean
 
+MISSING_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "?"})  # what a missing value looks like in a cell
+
 
 class Table:
     """Equal-length named columns.
@@ -28,12 +39,14 @@ class Table:
         source: where the rows came from, for error messages.
     """
 
-    def __init__(self, columns: dict[str, np.ndarray], source: str = ""):
+    def __init__(self, columns: dict[str, np.ndarray], source: str = "", rows: np.ndarray | None = None):
         self.columns = dict(columns)
         self.source = source
         lengths = {len(c) for c in self.columns.values()}
         if len(lengths) > 1:
             raise DataError(f"{source}: columns of different lengths {sorted(lengths)}")
+        # (rows,) each row's 0-based data row number in `source`, for messages that point at a line
+        self.rows = np.arange(len(self), dtype=np.int64) if rows is None else np.asarray(rows, np.int64)
 
     @property
     def names(self) -> list[str]:
@@ -47,12 +60,22 @@ class Table:
 
     def take(self, rows: np.ndarray) -> Table:
         """The given rows (int indices), same columns."""
-        return Table({k: v[rows] for k, v in self.columns.items()}, self.source)
+        return Table({k: v[rows] for k, v in self.columns.items()}, self.source, self.rows[rows])
 
     def select(self, names: list[str], role: str = "feature") -> Table:
         """The named columns, in the given order; a missing one raises DataError with the closest name."""
         check_columns(names, self.names, self.source, role)
-        return Table({n: self.columns[n] for n in names}, self.source)
+        return Table({n: self.columns[n] for n in names}, self.source, self.rows)
+
+    def missing(self, name: str) -> np.ndarray:
+        """(rows,) bool: where column `name` has a missing value (NaN, or None in a categorical column)."""
+        col = self.columns[name]
+        return np.isnan(col) if col.dtype != object else np.equal(col, None)
+
+    def where(self, i: int) -> str:
+        """Row i's line in its file, as messages show it."""
+        row = int(self.rows[i])
+        return f"line {row + 2} (data row {row + 1})"
 
 
 def check_columns(wanted: list[str], available: list[str], source: str, role: str = "feature") -> None:
@@ -63,6 +86,20 @@ def check_columns(wanted: list[str], available: list[str], source: str, role: st
             raise DataError(
                 f"{source}: no {role} column {name!r}{did_you_mean(name, available)}; the columns are: {shown}"
             )
+
+
+def refuse_missing(table: Table, column: str, fix: str) -> None:
+    """DataError naming the column and the first lines where it has missing values (when it has any).
+
+    Args:
+        fix: what the user can do about it, appended to the message.
+    """
+    where = np.flatnonzero(table.missing(column))
+    if len(where):
+        lines = ", ".join(table.where(i) for i in where[:3]) + (", ..." if len(where) > 3 else "")
+        plural = "s" if len(where) > 1 else ""
+        raise DataError(f"{table.source or 'input'}: column {column!r} has {len(where)} missing value{plural} "
+                        f"(empty, NA, NaN or ?) at {lines}; {fix}")
 
 
 def _binary(path: Path):
@@ -151,59 +188,57 @@ def _parse_number(value: str) -> float | None:
         return None
 
 
-def to_numeric(values: list[str] | np.ndarray, column: str, path: Path, first_row: int = 0) -> np.ndarray:
-    """(rows,) float64 from strings; empty, non-numeric, NaN and infinite values raise DataError with the line."""
+def is_missing(value: str) -> bool:
+    return value.strip() in MISSING_TOKENS
+
+
+def to_numeric(values: list[str] | tuple, column: str, path: Path, first_row: int = 0) -> np.ndarray:
+    """(rows,) float64 from strings, NaN where a value is missing; a non-number or infinity raises DataError with
+    the line."""
     try:
-        out = np.array(values, dtype=np.float64)
+        out = np.array(values, dtype=np.float64)  # one C loop for the common, clean column
     except ValueError:
-        for i, v in enumerate(values):
-            if v.strip() == "":
-                raise DataError(f"{_where(path, first_row + i, column)}: the value is missing (empty)") from None
-            if _parse_number(v) is None:
-                raise DataError(f"{_where(path, first_row + i, column)}: {v!r} is not a number") from None
-        raise
-    bad = ~np.isfinite(out)
-    if bad.any():
-        i = int(np.argmax(bad))
+        cleaned = ["nan" if is_missing(v) else v for v in values]
+        try:
+            out = np.array(cleaned, dtype=np.float64)
+        except ValueError:
+            i = next(i for i, v in enumerate(cleaned) if _parse_number(v) is None)
+            raise DataError(f"{_where(path, first_row + i, column)}: {values[i]!r} is not a number") from None
+    infinite = np.isinf(out)
+    if infinite.any():
+        i = int(np.argmax(infinite))
         raise DataError(
-            f"{_where(path, first_row + i, column)}: {values[i].strip()!r} is not a finite number "
-            "(NaN and infinity are not allowed; fill or drop missing values first)"
+            f"{_where(path, first_row + i, column)}: {values[i].strip()!r} is not a finite number (infinity is not "
+            "allowed)"
         )
     return out
 
 
-def to_categorical(values: list[str], column: str, path: Path, first_row: int = 0) -> np.ndarray:
-    """(rows,) object array of stripped strings; an empty value raises DataError with the line."""
-    out = np.array([v.strip() for v in values], dtype=object)
-    empty = out == ""
-    if empty.any():
-        i = int(np.argmax(empty))
-        raise DataError(f"{_where(path, first_row + i, column)}: the value is missing (empty)")
+def to_categorical(values: list[str] | tuple, column: str, path: Path, first_row: int = 0) -> np.ndarray:
+    """(rows,) object array of stripped strings, None where a value is missing."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = [None if v in MISSING_TOKENS else v for v in (v.strip() for v in values)]
     return out
 
 
-def _mostly_numeric(values: list[str]) -> bool:
-    try:
-        np.array(values, dtype=np.float64)
-        return True
-    except ValueError:
-        pass
-    parsed = sum(_parse_number(v) is not None for v in values if v.strip() != "")
-    filled = sum(v.strip() != "" for v in values)
-    return filled > 0 and parsed * 2 > filled
+def mostly_numeric(values) -> bool:
+    """Whether more than half of the values that are not missing are numbers (the column-type rule)."""
+    filled = [v for v in values if not is_missing(v)]
+    parsed = sum(_parse_number(v) is not None for v in filled)
+    return bool(filled) and parsed * 2 > len(filled)
 
 
 def _rows(reader, header: list[str], path: Path, first_row: int, limit: int | None) -> list[list[str]]:
     """Up to `limit` data rows, each checked to have one value per column."""
     rows = []
+    width = len(header)
     for row in reader:
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue  # blank line
-        if len(row) != len(header):
+        if len(row) != width:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # blank line
             i = first_row + len(rows)
             raise DataError(
-                f"{path}: line {i + 2} (data row {i + 1}) has {len(row)} values; the header has {len(header)} "
-                "columns"
+                f"{path}: line {i + 2} (data row {i + 1}) has {len(row)} values; the header has {width} columns"
             )
         rows.append(row)
         if limit is not None and len(rows) >= limit:
@@ -211,18 +246,37 @@ def _rows(reader, header: list[str], path: Path, first_row: int, limit: int | No
     return rows
 
 
+def convert_column(values, name: str, path: Path, first_row: int, kind: str | None) -> np.ndarray:
+    """One column's strings as numbers or categories; `kind` 'numeric' | 'categorical' | None (detect)."""
+    if kind is None:
+        try:
+            return to_numeric(values, name, path, first_row)
+        except DataError:
+            kind = "numeric" if mostly_numeric(values) else "categorical"
+    convert = to_numeric if kind == "numeric" else to_categorical
+    return convert(values, name, path, first_row)
+
+
 def _columns(
     rows: list[list[str]], header: list[str], wanted: list[str], path: Path, first_row: int, kinds: dict[str, str]
 ) -> dict[str, np.ndarray]:
     """Convert the wanted columns of string rows; kinds[name] is 'numeric', 'categorical' or absent (detect)."""
     position = {name: i for i, name in enumerate(header)}
-    out = {}
-    for name in wanted:
-        values = [r[position[name]] for r in rows]
-        kind = kinds.get(name) or ("numeric" if _mostly_numeric(values) else "categorical")
-        convert = to_numeric if kind == "numeric" else to_categorical
-        out[name] = convert(values, name, path, first_row)
-    return out
+    transposed = list(zip(*rows))  # one pass over the rows for every column
+    return {name: convert_column(transposed[position[name]], name, path, first_row, kinds.get(name))
+            for name in wanted}
+
+
+def read_table_csv(path: Path, header: list[str], wanted: list[str], kinds: dict[str, str],
+                   delimiter: str) -> dict[str, np.ndarray]:
+    """The wanted columns of a delimited file with the csv module (the reference reader)."""
+    with open_text(path) as stream:
+        reader = _reader(stream, delimiter, path)
+        _header(reader, path)
+        rows = _rows(reader, header, path, 0, None)
+    if not rows:
+        raise DataError(f"{path}: the header names {len(header)} columns but there are no data rows")
+    return _columns(rows, header, wanted, path, 0, kinds)
 
 
 def read_table(
@@ -239,16 +293,17 @@ def read_table(
     Returns:
         Table of (rows,) columns.
     """
+    from nntrain.data import tables_pandas
+
     path = Path(path)
-    with open_text(path) as stream:
-        reader = _reader(stream, delimiter, path)
-        header = _header(reader, path)
-        wanted = header if columns is None else list(columns)
-        check_columns(wanted, header, str(path), "")
-        rows = _rows(reader, header, path, 0, None)
-    if not rows:
-        raise DataError(f"{path}: the header names {len(header)} columns but there are no data rows")
-    return Table(_columns(rows, header, wanted, path, 0, kinds or {}), str(path))
+    header = read_header(path, delimiter)
+    wanted = header if columns is None else list(columns)
+    check_columns(wanted, header, str(path), "")
+    kinds = kinds or {}
+    columns_read = tables_pandas.read(path, header, wanted, kinds, delimiter) if tables_pandas.available() else None
+    if columns_read is None:  # no pandas, or a file it had doubts about: the reference reader decides
+        columns_read = read_table_csv(path, header, wanted, kinds, delimiter)
+    return Table(columns_read, str(path))
 
 
 def stream_table(
@@ -273,7 +328,8 @@ def stream_table(
             rows = _rows(reader, header, path, first_row, chunk_rows)
             if not rows:
                 return
-            yield Table(_columns(rows, header, columns, path, first_row, kinds), str(path))
+            yield Table(_columns(rows, header, columns, path, first_row, kinds), str(path),
+                        np.arange(first_row, first_row + len(rows), dtype=np.int64))
             first_row += len(rows)
 
 
@@ -296,11 +352,12 @@ def describe_table(path: Path, columns: list[str], limit: int, delimiter: str = 
                 values = [r[pos] for r in rows]
                 entry = info[name]
                 if entry["kind"] is None:
-                    entry["kind"] = "numeric" if _mostly_numeric(values) else "categorical"
+                    entry["kind"] = "numeric" if mostly_numeric(values) else "categorical"
                 if entry["kind"] == "categorical":
-                    entry["values"].update(v.strip() for v in values)
+                    entry["values"].update(v for v in (v.strip() for v in values) if v not in MISSING_TOKENS)
                 elif entry["values"] is not None:
-                    entry["values"].update(np.unique([_parse_number(v) or 0.0 for v in values]).tolist())
+                    numbers = (_parse_number(v) for v in values if not is_missing(v))
+                    entry["values"].update(np.unique([v or 0.0 for v in numbers]).tolist())
                     if len(entry["values"]) > limit:
                         entry["values"] = None
             seen += len(rows)

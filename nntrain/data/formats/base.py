@@ -11,7 +11,7 @@ import numpy as np
 
 from nntrain.data.raw import RawSplit
 from nntrain.data.roles import Roles
-from nntrain.data.tables import Table
+from nntrain.data.tables import Table, refuse_missing
 from nntrain.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -103,6 +103,8 @@ def table_data(table: Table, roles: Roles, source: str) -> FileData:
     """FileData of a table: each input a Table of its columns, each output one column or a (rows, k) stack."""
     x = {n: table.select(cols, "feature") for n, cols in roles.inputs.items()}
     y = {}
+    for c in dict.fromkeys(c for cols in roles.outputs.values() for c in (cols if isinstance(cols, list) else [cols])):
+        refuse_missing(table, c, "a row without a label cannot be trained on or scored: drop it from the file")
     for n, cols in roles.outputs.items():
         if isinstance(cols, list):
             part = table.select(cols, "target")
