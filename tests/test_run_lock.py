@@ -108,8 +108,12 @@ def test_two_real_processes_one_killed(tmp_path):
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=60)
     assert (tmp_path / "runs" / "iris" / LOCK_FILE).exists()  # SIGKILL: the file stays, the OS lock does not
+    from nntrain.runs.checkpoint import load
+
+    done = load(tmp_path / "runs" / "iris" / "checkpoints" / "last.h5").epoch  # more on a loaded machine
     start = time.perf_counter()
-    third = run_process("fit", "--resume", "runs/iris", "--set", "training.epochs=2", "-q", cwd=tmp_path, timeout=120)
+    third = run_process("fit", "--resume", "runs/iris", "--set", f"training.epochs={done + 1}", "-q", cwd=tmp_path,
+                        timeout=120)
     assert third.returncode == 0, third.stderr
     info = json.loads((tmp_path / "runs" / "iris" / "run.json").read_text())
     assert info["resumes"][-1]["stale_lock"]["pid"] == first.pid
