@@ -41,7 +41,6 @@ FIGURES = {
                                                                         "refit_test_mae", 2)],
     "xor": [("accuracy", "accuracy", 2), ("loss", "loss", 4)],
 }
-LOWER_IS_BETTER = {"mae", "loss", "val_mae", "refit_test_mae"}
 KFOLD = {"boston_housing_kfold": 4}  # config -> folds
 
 
@@ -90,7 +89,9 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def worst(key: str, values: list[float]) -> float:
-    return max(values) if key in LOWER_IS_BETTER else min(values)
+    from nntrain.engine.monitor import direction  # the one "which way is better" rule
+
+    return max(values) if direction(key.removeprefix("refit_test_")) == "down" else min(values)
 
 
 def cell(name: str, record: dict) -> str:

@@ -1,9 +1,10 @@
 """Quality bars on the bundled data, and the documented figures over seeds.
 
 Each bundled example config, run as it is (its own seed; a second or two each on 2 cores), reaches its bar on the
-held-out test split. The bars are ones that every seed benchmarks/seeds.py recorded reaches too (checked here
-from benchmarks/results/seeds.json without training), so a user who changes the seed gets what configs/README.md
-promises; and configs/README.md and the README say exactly what that file holds."""
+held-out test split, and the figure benchmarks/results/seeds.json recorded for that seed (so the documented figures
+are regenerated when training changes). The bars are ones that every recorded seed reaches too (checked here from
+seeds.json without training), so a user who changes the seed gets what configs/README.md promises; and
+configs/README.md and the README say exactly what that file holds."""
 
 from __future__ import annotations
 
@@ -51,6 +52,10 @@ def test_example_config_reaches_its_bar_on_the_test_split(tmp_path, name, metric
     bundle = load_bundle(seen["cfg"])
     value = evaluate(seen["model"], bundle.test.x, bundle.test.y, batch_size=64)[metric]
     assert _meets(value, op, bar), f"{name}: test {metric} = {value:.4f}"
+    recorded = json.loads((ROOT / "benchmarks" / "results" / "seeds.json").read_text(encoding="utf-8"))[name]
+    assert value == pytest.approx(recorded["values"][metric][0], rel=1e-3, abs=1e-3), (
+        f"{name} with its own seed now gives test {metric} {value:.4f}, but configs/README.md was written from "
+        f"{recorded['values'][metric][0]:.4f}: training changed, so run `nice python benchmarks/seeds.py`")
 
 
 def test_every_recorded_seed_reaches_the_bars_and_the_documents_quote_the_record():
