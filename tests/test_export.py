@@ -94,10 +94,10 @@ def test_a_model_keras_cannot_express_is_refused_naming_the_layer():
 
 def test_export_refusals_exit_2(iris, monkeypatch):
     run_dir, root = iris
-    r = invoke("export", run_dir, "-o", root / "iris.h5")
-    assert r.returncode == 2 and "ending in .keras or .onnx" in r.stderr
+    r = invoke("export", run_dir, "-o", root / "iris.txt")
+    assert r.returncode == 2 and "ending in .keras, .h5, .onnx" in r.stderr
     r = invoke("export", run_dir, "--format", "keras", "-o", root / "iris.onnx")
-    assert r.returncode == 2 and "a keras file must end in .keras" in r.stderr
+    assert r.returncode == 2 and "a keras file ends in .keras or .h5" in r.stderr
     r = invoke("export", run_dir, "-o", root / "no" / "such" / "iris.keras")
     assert r.returncode == 2 and "No such file or directory" in r.stderr and "Traceback" not in r.stderr
     monkeypatch.setitem(sys.modules, "onnx", None)  # as where the onnx extra is not installed
