@@ -90,6 +90,8 @@ def test_a_model_keras_cannot_express_is_refused_naming_the_layer():
     with pytest.raises(ConfigError, match=r"layer `h` \(Dense\): activation gelu\(approximate=True\) has no Keras "
                                           r"equivalent"):
         keras_config(model)
+    with pytest.raises(ConfigError, match=r"layer `a/b` \(Dense\): Keras does not allow '/' in a layer name"):
+        keras_config(Sequential([Dense(1, name="a/b")], input_shape=[3]))
 
 
 def test_export_refusals_exit_2(iris, monkeypatch):

@@ -156,6 +156,9 @@ def test_import_refuses_what_nntrain_has_not_naming_the_layer(tmp_path):
     assert "layer `steps` (Conv1D): nntrain has no such layer; it reads Dense, " in r.stderr
     r = invoke("import", tmp_path / "nothing.keras")
     assert r.returncode == 2 and "no such Keras model file" in r.stderr
+    (tmp_path / "cut.keras").write_bytes((FIXTURES / "text.keras").read_bytes()[:3000])
+    r = invoke("import", tmp_path / "cut.keras")
+    assert r.returncode == 2 and "not a readable Keras model file (BadZipFile" in r.stderr
     r = invoke("import", FIXTURES / "text.keras")  # no -o: the config on stdout
     assert r.returncode == 0 and yaml.safe_load(r.stdout)["model"]["layers"][0] == {
         "type": "Input", "shape": [8], "dtype": "int32", "name": "tokens"}

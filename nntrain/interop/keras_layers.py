@@ -83,6 +83,8 @@ def to_keras(layer) -> dict:
     cfg.pop("trainable", None)
     if kind not in EXPORTS:
         raise _refuse(name, kind, f"no Keras layer corresponds; exportable: {', '.join(EXPORTS)}")
+    if "/" in name:  # Keras refuses the name: it separates weight paths
+        raise _refuse(name, kind, "Keras does not allow '/' in a layer name; rename the layer in the config")
     keras_cfg = EXPORTS[kind](cfg, name, kind)
     return {"class_name": kind, "config": {"name": name, "trainable": layer.trainable, "dtype": "float32",
                                            **keras_cfg}}
