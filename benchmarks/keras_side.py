@@ -2,9 +2,9 @@
 
     KERAS_BACKEND=torch /work/venv-keras/bin/python benchmarks/keras_side.py WORK_DIR
 
-For every NAME.keras that nntrain exported into WORK_DIR (with NAME.npz: the model inputs, nntrain's outputs, and
+For every NAME.keras (and NAME.h5) that nntrain exported into WORK_DIR (with NAME.npz: the model inputs, nntrain's outputs, and
 for table data the raw rows and nntrain's preprocessed inputs):
-1. keras.models.load_model(NAME.keras), predict the inputs: max |Keras - nntrain| per output;
+1. keras.models.load_model(NAME.keras) and (NAME.h5), predict the inputs: max |Keras - nntrain| over the outputs;
 2. where raw rows are given, preprocess them with NAME.preprocessing.json alone, as the README shows: max |recipe -
    nntrain's preprocessed inputs|, and max |Keras(recipe inputs) - nntrain| (the whole served path);
 3. the reverse: Keras changes every weight, saves NAME.back.keras and NAME.back.h5, and write
@@ -50,6 +50,10 @@ def check(work: Path, name: str) -> dict:
     outs = outs if isinstance(outs, list) else [outs]
     ours = [data[f"y_{i}"] for i in range(len(outs))]
     result = {"inputs": input_names, "max_abs_diff": max(float(np.abs(a - b).max()) for a, b in zip(outs, ours))}
+    legacy = keras.models.load_model(work / f"{name}.h5")  # the same model exported as a legacy .h5
+    h5_outs = legacy.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+    h5_outs = h5_outs if isinstance(h5_outs, list) else [h5_outs]
+    result["h5_max_abs_diff"] = max(float(np.abs(a - b).max()) for a, b in zip(h5_outs, ours))
     if "raw" in data.files:
         pre = json.loads((work / f"{name}.preprocessing.json").read_text())
         x = preprocess(data["raw"], pre)

@@ -78,6 +78,15 @@ def test_a_functional_run_with_two_inputs_and_two_outputs_round_trips(tmp_path):
     xs = [rng.normal(size=(5, 5)).astype(np.float32), rng.normal(size=(5, 6)).astype(np.float32)]
     for ours, theirs in zip(engine_model(km).predict_on_batch(xs), run.model.predict_on_batch(xs)):
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    # the Python API on the same two-input, two-output run: raw columns in, one array per output
+    values = run.predict({f"c{i}": np.round(x[:4, i], 4) for i in range(8)})  # the values rows.csv holds
+    assert sorted(values) == ["aux", "main"] and values["main"].shape == (4,)
+    with open(tmp_path / "rows.csv", "w") as fp:
+        fp.write(header + "".join(",".join(f"{v:.4f}" for v in (*r, 0)) + "\n" for r in x[:4]))
+    r = invoke("predict", "runs/wide_deep_aux", "rows.csv", "-o", "p.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    cli = np.genfromtxt(tmp_path / "p.csv", delimiter=",", names=True)
+    np.testing.assert_allclose(values["main"], cli["main_prediction"], rtol=1e-5)
 
 
 def test_a_model_keras_cannot_express_is_refused_naming_the_layer():
@@ -90,14 +99,16 @@ def test_a_model_keras_cannot_express_is_refused_naming_the_layer():
     with pytest.raises(ConfigError, match=r"layer `h` \(Dense\): activation gelu\(approximate=True\) has no Keras "
                                           r"equivalent"):
         keras_config(model)
+    with pytest.raises(ConfigError, match=r"layer `a/b` \(Dense\): Keras does not allow '/' in a layer name"):
+        keras_config(Sequential([Dense(1, name="a/b")], input_shape=[3]))
 
 
 def test_export_refusals_exit_2(iris, monkeypatch):
     run_dir, root = iris
-    r = invoke("export", run_dir, "-o", root / "iris.h5")
-    assert r.returncode == 2 and "ending in .keras or .onnx" in r.stderr
+    r = invoke("export", run_dir, "-o", root / "iris.txt")
+    assert r.returncode == 2 and "ending in .keras, .h5, .onnx" in r.stderr
     r = invoke("export", run_dir, "--format", "keras", "-o", root / "iris.onnx")
-    assert r.returncode == 2 and "a keras file must end in .keras" in r.stderr
+    assert r.returncode == 2 and "a keras file ends in .keras or .h5" in r.stderr
     r = invoke("export", run_dir, "-o", root / "no" / "such" / "iris.keras")
     assert r.returncode == 2 and "No such file or directory" in r.stderr and "Traceback" not in r.stderr
     monkeypatch.setitem(sys.modules, "onnx", None)  # as where the onnx extra is not installed

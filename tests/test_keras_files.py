@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from nntrain.interop.keras_read import engine_model, model_section, read_keras
-from nntrain.interop.keras_write import keras_order, write_keras
+from nntrain.interop.keras_write import keras_order, write_h5, write_keras
 from tests.helpers import ROOT, invoke
 
 FIXTURES = ROOT / "tests" / "fixtures" / "keras"
@@ -78,6 +78,24 @@ def test_an_exported_file_is_laid_out_as_keras_lays_out_the_same_model(name, tmp
         np.testing.assert_array_equal(arrays[key], value, err_msg=key)
 
 
+def _legacy(path):
+    with h5py.File(path, "r") as f:
+        config = json.loads(f.attrs["model_config"])
+        group = f["model_weights"]
+        weights = {n: [group[n][w].shape for w in group[n].attrs["weight_names"]] for n in group.attrs["layer_names"]}
+        return sorted(f.attrs), config, weights, list(group.attrs["layer_names"])
+
+
+def test_an_exported_legacy_h5_is_laid_out_as_keras_writes_it(tmp_path):
+    """Keras 3 loads a legacy .h5 by layer order: layer_names, then each group's weight_names in Keras's order."""
+    path, _, _ = keras_case("iris")
+    write_h5(tmp_path / "ours.h5", engine_model(read_keras(path)), {"nntrain_version": "test"})
+    attrs, config, weights, names = _legacy(tmp_path / "ours.h5")
+    k_attrs, k_config, k_weights, k_names = _legacy(path)
+    assert set(k_attrs) <= set(attrs) and config["class_name"] == k_config["class_name"] == "Sequential"
+    assert _layers(config) == _layers(k_config) and names == k_names and weights == k_weights
+
+
 def test_keras_order_is_the_order_keras_derives_from_the_graph():
     # deep -> hidden1 -> drop; concat reads wide and drop; main reads concat, aux reads drop (Keras wrote: deep,
     # hidden1, wide, drop, concat, main, aux)
@@ -138,6 +156,9 @@ def test_import_refuses_what_nntrain_has_not_naming_the_layer(tmp_path):
     assert "layer `steps` (Conv1D): nntrain has no such layer; it reads Dense, " in r.stderr
     r = invoke("import", tmp_path / "nothing.keras")
     assert r.returncode == 2 and "no such Keras model file" in r.stderr
+    (tmp_path / "cut.keras").write_bytes((FIXTURES / "text.keras").read_bytes()[:3000])
+    r = invoke("import", tmp_path / "cut.keras")
+    assert r.returncode == 2 and "not a readable Keras model file (BadZipFile" in r.stderr
     r = invoke("import", FIXTURES / "text.keras")  # no -o: the config on stdout
     assert r.returncode == 0 and yaml.safe_load(r.stdout)["model"]["layers"][0] == {
         "type": "Input", "shape": [8], "dtype": "int32", "name": "tokens"}

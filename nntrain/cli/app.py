@@ -407,15 +407,15 @@ def plot(run: Path = typer.Argument(..., metavar="RUN", help="A run folder or a 
 @app.command()
 def export(
     run: Path = typer.Argument(..., metavar="RUN", help="A run folder (runs/NAME) or a checkpoint file."),
-    output: Path = typer.Option(..., "--output", "-o", metavar="FILE", help="The file to write: .keras or .onnx."),
+    output: Path = typer.Option(..., "--output", "-o", metavar="FILE", help="The file: .keras, .h5 or .onnx."),
     fmt: Optional[str] = typer.Option(None, "--format", metavar="keras|onnx", help="Default: from FILE's suffix."),
     checkpoint: str = typer.Option("best", "--checkpoint", metavar="best|last", help=CHECKPOINT_HELP),
     preprocessing: bool = typer.Option(True, "--preprocessing/--no-preprocessing",
                                        help="ONNX: fold the fitted preprocessing into the graph (raw values in)."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
-    """Write a trained model for other tools: a Keras 3 .keras file (keras.models.load_model opens it) with
-    FILE-stem.preprocessing.json beside it, or ONNX. Both record nntrain's version, the run and the epoch.
+    """Write a trained model for other tools: a Keras .keras (or legacy .h5) file that keras.models.load_model
+    opens, with FILE-stem.preprocessing.json beside it, or ONNX. Both record nntrain's version, the run and the epoch.
 
     \b
     Examples:

@@ -1,5 +1,5 @@
-"""`nntrain export`: a trained run's model as a file other tools open: Keras 3 (.keras, with the preprocessing as
-JSON beside it) or ONNX (nntrain.interop.onnx_export, the preprocessing folded into the graph as an option).
+"""`nntrain export`: a trained run's model as a file other tools open: Keras (.keras, or the legacy .h5 of
+`model.save("model.h5")`, with the preprocessing as JSON beside it) or ONNX (nntrain.interop.onnx_export, the preprocessing folded into the graph as an option).
 
     export("runs/iris", Path("iris.keras"))                 # -> what was written, for the report
 """
@@ -13,21 +13,21 @@ from nntrain.errors import ConfigError
 from nntrain.runs.folder import timestamp, write_json
 from nntrain.runs.trained import load_trained
 
-FORMATS = {"keras": ".keras", "onnx": ".onnx"}
+FORMATS = {"keras": (".keras", ".h5"), "onnx": (".onnx",)}
 
 
 def export_format(out: Path, fmt: str | None) -> str:
     """keras or onnx: `fmt` when given, else from the file's suffix; the suffix must fit the format."""
-    by_suffix = {suffix: name for name, suffix in FORMATS.items()}
+    by_suffix = {suffix: name for name, suffixes in FORMATS.items() for suffix in suffixes}
     if fmt is None:
         fmt = by_suffix.get(out.suffix.lower())
         if fmt is None:
-            raise ConfigError(f"{out}: give --format keras or onnx, or a file name ending in .keras or .onnx")
+            raise ConfigError(f"{out}: give --format keras or onnx, or a file name ending in "
+                              f"{', '.join(by_suffix)}")
     if fmt not in FORMATS:
         raise ConfigError(f"--format expects one of {', '.join(FORMATS)}, got {fmt!r}")
-    if out.suffix.lower() != FORMATS[fmt]:
-        hint = " (Keras 3 loads the native .keras format; nntrain does not write legacy .h5)" if fmt == "keras" else ""
-        raise ConfigError(f"{out}: a {fmt} file must end in {FORMATS[fmt]}{hint}")
+    if out.suffix.lower() not in FORMATS[fmt]:
+        raise ConfigError(f"{out}: a {fmt} file ends in {' or '.join(FORMATS[fmt])}")
     return fmt
 
 
@@ -57,11 +57,11 @@ def export(target, out, fmt: str | None = None, checkpoint: str = "best", prepro
     trained = load_trained(target, checkpoint)
     if fmt == "onnx":
         return _onnx(trained, out, preprocessing)
-    from nntrain.interop.keras_write import write_keras
+    from nntrain.interop.keras_write import write_h5, write_keras
     from nntrain.interop.preprocessing import preprocessing_document, preprocessing_path
 
     source = provenance(trained)
-    written = write_keras(out, trained.model, source)
+    written = (write_keras if out.suffix.lower() == ".keras" else write_h5)(out, trained.model, source)
     beside = preprocessing_path(out)
     write_json(beside, preprocessing_document(trained, source))
     return {"format": "keras", "file": str(out), "preprocessing": str(beside), **written, **source}

@@ -1,7 +1,7 @@
-"""Other tools' model files: Keras 3 (.keras written; .keras and legacy .h5 read) and ONNX (written).
+"""Other tools' model files: Keras (.keras and legacy .h5, written and read) and ONNX (written).
 
     keras_layers.py   each nntrain layer and its Keras counterpart: config both ways, weights in Keras's order
-    keras_write.py    an engine model as a .keras zip (config.json, metadata.json, model.weights.h5)
+    keras_write.py    an engine model as a .keras zip (config.json, metadata.json, model.weights.h5) or legacy .h5
     keras_read.py     a Keras model file's architecture and weights by layer name; the engine model it describes
     preprocessing.py  the fitted preprocessing as JSON beside an exported model
     onnx_export.py    an ONNX graph of a trained run, the preprocessing folded in as an option

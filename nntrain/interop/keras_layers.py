@@ -46,8 +46,13 @@ def _refuse(layer: str, kind: str, what: str) -> ConfigError:
 
 
 # --- nntrain -> Keras ----------------------------------------------------------------------------------------
+def _named(spec) -> tuple[str, dict]:
+    """An nntrain activation/initializer/regularizer in config form ("relu" or {"name": ..., args}) as (name, args)."""
+    return (spec, {}) if isinstance(spec, str) else (spec["name"], {k: v for k, v in spec.items() if k != "name"})
+
+
 def _activation(spec, layer: str, kind: str) -> str:
-    name, args = (spec, {}) if isinstance(spec, str) else (spec["name"], {k: v for k, v in spec.items() if k != "name"})
+    name, args = _named(spec)
     defaults = ACTIVATION_DEFAULTS.get(name, {})
     changed = {k: v for k, v in args.items() if defaults.get(k, object()) != v}
     if name not in ACTIVATIONS or changed:
@@ -60,7 +65,7 @@ def _activation(spec, layer: str, kind: str) -> str:
 def _keras_object(spec, table: dict, module: str, layer: str, kind: str):
     if spec is None:
         return None
-    name, args = (spec, {}) if isinstance(spec, str) else (spec["name"], {k: v for k, v in spec.items() if k != "name"})
+    name, args = _named(spec)
     if name not in table:
         raise _refuse(layer, kind, f"{module} {name!r} has no Keras equivalent")
     return {"module": f"keras.{module}s", "class_name": table[name], "config": args, "registered_name": None}
@@ -78,6 +83,8 @@ def to_keras(layer) -> dict:
     cfg.pop("trainable", None)
     if kind not in EXPORTS:
         raise _refuse(name, kind, f"no Keras layer corresponds; exportable: {', '.join(EXPORTS)}")
+    if "/" in name:  # Keras refuses the name: it separates weight paths
+        raise _refuse(name, kind, "Keras does not allow '/' in a layer name; rename the layer in the config")
     keras_cfg = EXPORTS[kind](cfg, name, kind)
     return {"class_name": kind, "config": {"name": name, "trainable": layer.trainable, "dtype": "float32",
                                            **keras_cfg}}

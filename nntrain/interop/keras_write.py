@@ -1,5 +1,7 @@
 """An engine model as a Keras 3 native `.keras` file: a zip of config.json (the architecture, as Keras serializes
-it), metadata.json (versions, and where the model came from) and model.weights.h5 (each layer's arrays).
+it), metadata.json (versions, and where the model came from) and model.weights.h5 (each layer's arrays); or as the
+legacy HDF5 `.h5` file of the textbook's `model.save("model.h5")` (root attributes model_config and keras_version,
+weights under model_weights/<layer>/ named by each group's `weight_names`).
 
 Keras finds a layer's weights by position, not by name: model.weights.h5 holds `layers/<class in snake case>[_i]/
 vars/<j>`, counted over the model's layers in Keras's order. So the layers are written in the order Keras itself
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nntrain.interop.keras_layers import keras_weights, to_keras
+from nntrain.interop.keras_layers import WEIGHT_ORDER, keras_weights, to_keras
 from nntrain.runs.folder import atomic_file
 
 KERAS_VERSION = "3.15.1"  # the Keras release whose file layout this follows (benchmarks/keras_roundtrip.py checks it)
@@ -157,6 +159,36 @@ def write_keras(path: Path, model, provenance: dict) -> dict:
         z.writestr("metadata.json", json.dumps(metadata, indent=1))
         z.writestr("config.json", json.dumps(config, default=_plain))
         z.writestr("model.weights.h5", weights)
+    return _written(model, config, layers)
+
+
+def write_h5(path: Path, model, provenance: dict) -> dict:
+    """Write `model` to `path` in Keras's legacy HDF5 layout (Keras 3 loads it by layer order, as it wrote it);
+    provenance goes into the root attribute `nntrain` (JSON). Returns what `write_keras` returns."""
+    import h5py
+
+    config, layers = keras_config(model)
+    with atomic_file(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["model_config"] = json.dumps(config, default=_plain)
+        f.attrs["keras_version"] = KERAS_VERSION
+        f.attrs["backend"] = "tensorflow"
+        f.attrs["nntrain"] = json.dumps(provenance)
+        group = f.create_group("model_weights")
+        group.attrs["layer_names"] = [layer.name for layer in layers]
+        group.attrs["keras_version"], group.attrs["backend"] = KERAS_VERSION, "tensorflow"
+        for layer in layers:
+            layer_group = group.create_group(layer.name)
+            arrays = keras_weights(layer)
+            keys = [k for k in WEIGHT_ORDER.get(type(layer).registered_name, ()) if k in layer.get_weights()]
+            names = [f"{model.name}/{layer.name}/{k}" for k in keys]
+            layer_group.attrs["weight_names"] = names
+            for name, array in zip(names, arrays):
+                layer_group.create_dataset(name, data=array)
+        group.create_group("top_level_model_weights").attrs["weight_names"] = []
+    return _written(model, config, layers)
+
+
+def _written(model, config: dict, layers: list) -> dict:
     return {"class_name": config["class_name"], "keras_version": KERAS_VERSION,
             "layers": [[l.name, to_keras(l)["class_name"] if l.name not in model.input_names else "InputLayer"]
                        for l in layers]}
