@@ -148,7 +148,7 @@ def _catalogue_files(cache: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Run folder by config name: the example configs and EXTRA, each trained for an epoch or two."""
+    """Run folder by config name: the example configs (one epoch) and EXTRA (two)."""
     folder = tmp_path_factory.mktemp("onnx")
     _write_data(folder)
     env = {"NNTRAIN_CACHE_DIR": str(folder / "cache"), "KERAS_HOME": str(folder / "keras"),
@@ -192,18 +192,22 @@ def _raw_feeds(described: list[dict], raw_x: dict, pre) -> dict:
     return feeds
 
 
+def _run(path: Path, feeds: dict) -> dict[str, np.ndarray]:
+    """ONNX Runtime's outputs by name."""
+    session = ort.InferenceSession(path)
+    return dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+
+
 def _differences(run: Path, tmp_path: Path) -> dict[str, float]:
     """Largest |ONNX - nntrain| over the run's test rows, folded and plain; asserts the class names agree."""
     trained = load_trained(run)
     raw = load_raw(trained.config["data"], trained.base_dir)
     pre, model = trained.preprocessor, trained.model
-    xs = model.as_input_list(pre.transform_x(raw.test.x if len(raw.test.x) > 1 else next(iter(raw.test.x.values()))))
+    xs = model.as_input_list(pre.transform_x(raw.test.x))  # as nntrain predict computes its predictions
     outs = model.predict_on_batch(xs)
 
     folded = export_onnx(trained, tmp_path / "folded.onnx")
-    session = ort.InferenceSession(tmp_path / "folded.onnx")
-    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, _raw_feeds(folded["inputs"], raw.test.x,
-                                                                                        pre))))
+    got = _run(tmp_path / "folded.onnx", _raw_feeds(folded["inputs"], raw.test.x, pre))
     diffs = {"folded": 0.0}
     for output, out in zip(trained.outputs, outs):
         d, prefix = decode(output, out), "" if len(trained.outputs) == 1 else f"{output.name}_"
@@ -241,10 +245,9 @@ def test_served_model_reads_raw_csv_values_as_nntrain_predict_does(runs, tmp_pat
     assert [(i["name"], i["dtype"]) for i in info["inputs"]] == [("input", "float32"), ("color", "string")]
     assert info["inputs"][0]["columns"] == ["x1", "x2", "size"]
     assert info["inputs"][1]["categories"] == ["blue", "green", "red"]
-    session = ort.InferenceSession(tmp_path / "mixed.onnx")
     feeds = {"input": np.asarray([[r[0], r[2], r[3]] for r in rows], np.float32),
              "color": np.asarray([r[1] for r in rows], dtype=object)}
-    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+    got = _run(tmp_path / "mixed.onnx", feeds)
     assert list(got["kind_prediction"]) == [r["kind_prediction"] for r in expected]
     classes = ["large", "medium", "small"]
     np.testing.assert_allclose(got["kind_probabilities"], [[float(r[f"kind_p_{c}"]) for c in classes]
