@@ -126,8 +126,43 @@ loss: binary_crossentropy
 optimizer: {name: rmsprop, learning_rate: 0.01}
 training: {epochs: 2, batch_size: 16}
 """
-# runs only where the engine has recurrent layers, masks and shared layers
-EXTRA = {"mixed": MIXED, "embedding": EMBEDDING, "multi_hot": MULTI_HOT, "recurrent": RECURRENT}
+IMAGES = """\
+name: images
+seed: 4
+data:
+  dataset: digits
+  preprocessing: [{rescale: {scale: 0.0625}}, {reshape: {shape: [8, 8, 1]}}]
+model:
+  inputs: {pixels: [8, 8, 1]}
+  layers:
+    - {name: conv, type: Conv2D, filters: 4, kernel_size: 3, padding: same, activation: relu, inputs: pixels}
+    - {name: pad, type: ZeroPadding2D, padding: [[1, 0], [0, 1]], inputs: conv}
+    - {name: maxp, type: MaxPooling2D, pool_size: 3, strides: 2, padding: same, inputs: pad}
+    - {name: conv2, type: Conv2D, filters: 3, kernel_size: [2, 3], strides: 2, padding: same, inputs: maxp}
+    - {name: avg, type: AveragePooling2D, pool_size: 2, strides: 1, padding: same, inputs: conv2}
+    - {name: up, type: UpSampling2D, size: [2, 3], inputs: avg}
+    - {name: sdrop, type: SpatialDropout2D, rate: 0.2, inputs: up}
+    - {name: norm, type: LayerNormalization, axis: [1, 2, 3], inputs: sdrop}
+    - {name: gmax, type: GlobalMaxPooling2D, inputs: norm}
+    - {name: gavg, type: GlobalAveragePooling2D, inputs: conv}
+    - {name: seq, type: Reshape, target_shape: [64, 1], inputs: pixels}
+    - {name: conv1, type: Conv1D, filters: 3, kernel_size: 3, padding: causal, dilation_rate: 2, activation: tanh,
+       inputs: seq}
+    - {name: pool1, type: MaxPooling1D, pool_size: 2, inputs: conv1}
+    - {name: sdrop1, type: SpatialDropout1D, rate: 0.1, inputs: pool1}
+    - {name: gmax1, type: GlobalMaxPooling1D, inputs: sdrop1}
+    - {name: ln, type: LayerNormalization, inputs: gmax1}
+    - {name: join, type: Concatenate, inputs: [gmax, gavg, ln]}
+    - {name: out, type: Dense, units: 10, activation: softmax, inputs: join}
+  outputs: [out]
+loss: sparse_categorical_crossentropy
+optimizer: adam
+training: {epochs: 1, batch_size: 64}
+"""
+EXTRA = {"mixed": MIXED, "embedding": EMBEDDING, "multi_hot": MULTI_HOT, "recurrent": RECURRENT, "images": IMAGES}
+# the layers each needs, where the engine does not have them all yet
+NEEDS = {"recurrent": ("LSTM", "GRU", "SimpleRNN", "Bidirectional"),
+         "images": ("Conv2D", "Conv1D", "MaxPooling2D", "LayerNormalization", "UpSampling2D")}
 # the same graphs on less: 100 words instead of 10,000 (files 100 times smaller), 20 steps instead of 200
 MULTI_HOT_100 = ["data.options.num_words=100", "data.preprocessing.0.multi_hot.dimension=100"]
 SMALLER = {"imdb": MULTI_HOT_100, "reuters": MULTI_HOT_100, "reuters_bottleneck": MULTI_HOT_100,
@@ -190,7 +225,7 @@ def runs(tmp_path_factory):
            "NNTRAIN_DATASETS_URL": "http://127.0.0.1:9/"}  # nothing is downloaded: a request would fail
     configs = [ROOT / "configs" / f"{name}.yaml" for name in EXAMPLES]
     for name, text in EXTRA.items():
-        if name == "recurrent" and "LSTM" not in LAYERS:
+        if not all(kind in LAYERS for kind in NEEDS.get(name, ())):
             continue
         (folder / f"{name}.yaml").write_text(text)
         configs.append(folder / f"{name}.yaml")
@@ -205,7 +240,7 @@ def runs(tmp_path_factory):
                 sets += ["--set", key_value]
             result = invoke("fit", path, "-q", *sets, cwd=folder)
             assert result.returncode == 0, result.stderr
-        yield {p.stem: folder / "runs" / p.stem for p in configs}  # EXTRA's recurrent run only where it trains
+        yield {p.stem: folder / "runs" / p.stem for p in configs}  # EXTRA's runs only where the engine has NEEDS
 
 
 def _dense(x) -> np.ndarray:
@@ -265,7 +300,7 @@ def _differences(run: Path, tmp_path: Path) -> dict[str, float]:
 @pytest.mark.parametrize("name", [*EXAMPLES, *EXTRA])
 def test_onnx_runtime_predicts_as_nntrain(runs, name, tmp_path):
     if name not in runs:
-        pytest.skip("needs the recurrent layers (SimpleRNN, LSTM, GRU, Bidirectional), masks and shared layers")
+        pytest.skip(f"needs the layers {', '.join(NEEDS[name])}, which this engine does not have")
     diffs = _differences(runs[name], tmp_path)
     assert diffs["folded"] <= TOLERANCE and diffs["plain"] <= TOLERANCE, diffs
 

@@ -5,7 +5,8 @@
 Every layer computes what its inference-mode `forward` (or `forward_masked`) computes, in the model's dtype, with
 the same order of operations where the engine's float32 rounding could tell (BatchNormalization folds its
 statistics exactly as `forward` does). A mask travels as the engine's does: a layer that `passes_mask` keeps it,
-a recurrent layer keeps it with return_sequences, anything else ends it. The recurrent layers: onnx_recurrent.py.
+a recurrent layer keeps it with return_sequences, anything else ends it. The recurrent layers are in
+onnx_recurrent.py, convolutions, poolings and LayerNormalization in onnx_spatial.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from nntrain.errors import ConfigError
 from nntrain.interop.onnx_graph import GraphBuilder, activation_nodes
 from nntrain.interop.onnx_recurrent import bidirectional_nodes, recurrent_nodes
+from nntrain.interop.onnx_spatial import SPATIAL_OPS
 
 RECURRENT = ("SimpleRNN", "LSTM", "GRU", "Bidirectional")
 
@@ -89,6 +91,7 @@ LAYER_OPS: dict[str, Callable] = {
     "Add": lambda b, layer, xs: b.op("Sum", xs, layer.name),
     "BatchNormalization": _batch_norm,
     "Embedding": _embedding,
+    **SPATIAL_OPS,
 }
 # the layers that read a mask: (builder, layer, input tensor, mask tensor or None, node name) -> output tensor
 MASK_READERS: dict[str, Callable] = {
