@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
 import json
 import random
 import re
@@ -369,8 +370,8 @@ def test_what_has_no_onnx_form_is_named(runs, tmp_path, monkeypatch):
 
     trained = load_trained(runs["iris"])
     trained.preprocessor.inputs["input"].steps.append(Clip())
-    with pytest.raises(ConfigError, match=r"input 'input': preprocessing step 'clip' has no ONNX form; export with "
-                                          r"preprocessing=False"):
+    with pytest.raises(ConfigError, match=r"input 'input': preprocessing step 'clip' has no ONNX form; export the "
+                                          r"network alone \(--no-preprocessing; preprocessing=False in Python\)"):
         export_onnx(trained, tmp_path / "x.onnx")
     export_onnx(trained, tmp_path / "x.onnx", preprocessing=False)  # the network alone still exports
     assert not list(tmp_path.glob(".*tmp"))
@@ -441,3 +442,15 @@ def test_an_unwritable_path_is_a_storage_error(runs, tmp_path):
 
     with pytest.raises(StorageError, match=r"cannot write .*no/such/folder/m\.onnx"):
         export_onnx(runs["iris"], tmp_path / "no" / "such" / "folder" / "m.onnx")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("nntrain.commands.export") is None, reason="no `nntrain export` here")
+def test_nntrain_export_writes_the_onnx_model(runs, tmp_path):
+    result = invoke("export", runs["wine"], "--format", "onnx", "-o", tmp_path / "wine.onnx")
+    assert result.returncode == 0, result.stderr
+    assert [i.name for i in ort.InferenceSession(tmp_path / "wine.onnx").get_outputs()] == ["prediction",
+                                                                                           "probabilities"]
+    result = invoke("export", runs["wine"], "--no-preprocessing", "-o", tmp_path / "plain.onnx")
+    assert result.returncode == 0, result.stderr
+    outputs = ort.InferenceSession(tmp_path / "plain.onnx").get_outputs()
+    assert [(o.name, o.shape) for o in outputs] == [(load_trained(runs["wine"]).model.output_names[0], ["batch", 3])]
