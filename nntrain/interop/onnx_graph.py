@@ -1,13 +1,12 @@
-"""The engine's layers and activations as ONNX nodes, on a small graph builder.
+"""A small ONNX graph builder, and the engine's activations as ONNX nodes.
 
     b = GraphBuilder(onnx)
     x = b.add_input("input", np.float32, [None, 4])
-    y = layer_nodes(b, model.get_layer("dense"), [x])   # the tensor name of the layer's output
-    b.add_output(y, "probabilities", np.float32, [None, 3])
+    z = b.op("MatMul", [x, b.const("kernel", kernel)], "dense")     # each op returns its output tensor's name
+    y = activation_nodes(b, get_activation("relu"), z, np.float32, "dense")
+    b.add_output(y, "hidden", np.float32, [None, 8])
 
-Every layer computes what its inference-mode `forward` computes, in the model's dtype, with the same order of
-operations where the engine's float32 rounding could tell (BatchNormalization folds its statistics exactly as
-`forward` does). docs/export.md lists the ONNX operators of each layer type and activation.
+The layers are in onnx_layers.py; docs/export.md lists the ONNX operators of each layer type and activation.
 """
 
 from __future__ import annotations
@@ -138,72 +137,3 @@ def activation_nodes(b: GraphBuilder, act, x: str, dtype, where: str) -> str:
         raise ConfigError(f"layer `{where}`: activation {act.name!r} has no ONNX form; exportable activations: "
                           f"{', '.join(ACTIVATION_OPS)}", layer=where)
     return emit(b, act, x, dtype)
-
-
-# --- layers ----------------------------------------------------------------------------------------------
-def _dense(b: GraphBuilder, layer, xs: list[str]) -> str:
-    # the activation is always applied: predict_on_batch applies it too where training fused it with the loss
-    z = b.op("MatMul", [xs[0], b.const(f"{layer.name}/kernel", layer.params["kernel"])], f"{layer.name}/matmul")
-    if layer.use_bias:
-        z = b.op("Add", [z, b.const(f"{layer.name}/bias", layer.params["bias"])], f"{layer.name}/bias_add")
-    return activation_nodes(b, layer.activation, z, layer.params["kernel"].dtype, layer.name)
-
-
-def _activation(b: GraphBuilder, layer, xs: list[str]) -> str:
-    return activation_nodes(b, layer.activation, xs[0], layer.dtype, layer.name)
-
-
-def _batch_norm(b: GraphBuilder, layer, xs: list[str]) -> str:
-    # inference form, as forward computes it: (x - moving_mean) * (gamma / sqrt(moving_variance + epsilon)) + beta
-    t = layer.state["moving_mean"].dtype.type
-    inv = 1 / np.sqrt(layer.state["moving_variance"] + t(layer.epsilon))
-    scale = inv if "gamma" not in layer.params else inv * layer.params["gamma"]
-    y = b.op("Sub", [xs[0], b.const(f"{layer.name}/moving_mean", layer.state["moving_mean"])], f"{layer.name}/centred")
-    y = b.op("Mul", [y, b.const(f"{layer.name}/scale", scale)], f"{layer.name}/scaled")
-    if layer.center:
-        y = b.op("Add", [y, b.const(f"{layer.name}/beta", layer.params["beta"])], f"{layer.name}/shifted")
-    return y
-
-
-def _embedding(b: GraphBuilder, layer, xs: list[str]) -> str:
-    # ids may come as floats (a float Input): truncated to int64 as forward's astype does
-    ids = b.op("Cast", [xs[0]], f"{layer.name}/ids", to=b.onnx.TensorProto.INT64)
-    return b.op("Gather", [b.const(f"{layer.name}/embeddings", layer.params["embeddings"]), ids], layer.name, axis=0)
-
-
-def _reshape(b: GraphBuilder, layer, xs: list[str]) -> str:
-    shape = np.asarray([-1, *layer.output_shape], np.int64)  # every per-example size is known: -1 is the batch
-    return b.op("Reshape", [xs[0], b.const(f"{layer.name}/shape", shape)], layer.name)
-
-
-def _concatenate(b: GraphBuilder, layer, xs: list[str]) -> str:
-    return b.op("Concat", xs, layer.name, axis=layer.axis)  # both count the batch axis
-
-
-LAYER_OPS: dict[str, Callable] = {
-    "Dense": _dense,
-    "Activation": _activation,
-    "Dropout": lambda b, layer, xs: b.op("Identity", xs, layer.name),  # inference: the identity
-    "Flatten": lambda b, layer, xs: b.op("Flatten", xs, layer.name, axis=1),
-    "Reshape": _reshape,
-    "Concatenate": _concatenate,
-    "Add": lambda b, layer, xs: b.op("Sum", xs, layer.name),
-    "BatchNormalization": _batch_norm,
-    "Embedding": _embedding,
-    "GlobalAveragePooling1D": lambda b, layer, xs: b.op(
-        "ReduceMean", [xs[0], b.const(f"{layer.name}/axes", np.asarray([1], np.int64))], layer.name, keepdims=0),
-}
-
-
-def layer_nodes(b: GraphBuilder, layer, xs: list[str]) -> str:
-    """The nodes of one layer reading the tensors `xs`; returns its output tensor's name.
-
-    Raises:
-        ConfigError: a layer type (a custom layer) or activation with no ONNX form, naming the layer.
-    """
-    # the class's own registered name: a subclass is not taken for the layer it extends
-    emit = LAYER_OPS.get(vars(type(layer)).get("registered_name", ""))
-    if emit is None:
-        raise ConfigError(f"layer `{layer.name}` ({type(layer).__name__}) has no ONNX form; exportable layers: "
-                          f"{', '.join(LAYER_OPS)}", layer=layer.name)
-    return emit(b, layer, xs)

@@ -56,8 +56,8 @@ class GraphInput:
 
 
 def _error(pipeline, what: str) -> ConfigError:
-    return ConfigError(f"input {pipeline.name!r}: {what} has no ONNX form; export with preprocessing=False (the "
-                       f"network alone) and apply the preprocessing before the model")
+    return ConfigError(f"input {pipeline.name!r}: {what} has no ONNX form; export the network alone "
+                       f"(--no-preprocessing; preprocessing=False in Python) and apply the preprocessing before it")
 
 
 # --- inputs --------------------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ def _value_outputs(b: GraphBuilder, output, out: str, prefix: str, shape: tuple)
             v = b.op("Add", [v, b.const(f"{hint}/shift", step.shift.astype(np.float64))], hint)
         else:
             raise ConfigError(f"output {output.name!r}: target step {step.registered_name!r} has no ONNX form; "
-                              f"export with preprocessing=False (the network alone)")
+                              f"export the network alone (--no-preprocessing; preprocessing=False in Python)")
     return [(v, "prediction", np.float64, [None, *shape])]
 
 
