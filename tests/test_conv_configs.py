@@ -1,0 +1,110 @@
+"""The convnet configs end to end on tiny data: configs/fashion_mnist_cnn.yaml on a few Fashion-MNIST-format
+images (IDX files in the cache, as Keras keeps them) through fit -> checkpoint -> evaluate -> predict from .npy
+images -> exact resume, and configs/digits_cnn.yaml one epoch on the bundled digits."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from nntrain.data.sources import catalogue
+from tests.data_helpers import idx_bytes
+from tests.helpers import ROOT, invoke
+from tests.test_fit_cli import history_rows, weights_of
+
+FASHION = ROOT / "configs" / "fashion_mnist_cnn.yaml"
+
+
+@pytest.fixture(scope="module")
+def fashion(tmp_path_factory):
+    """A working folder whose cache holds 48 training and 16 test images of Fashion-MNIST's format (28x28 uint8,
+    labels 0-9): a bright square whose position gives the label, so even two epochs learn something."""
+    root = tmp_path_factory.mktemp("fashion")
+    rng = np.random.default_rng(0)
+
+    def images(labels):
+        x = rng.integers(0, 40, (len(labels), 28, 28))
+        for i, label in enumerate(labels):
+            r, c = divmod(int(label), 5)
+            x[i, 4 + 10 * r:12 + 10 * r, 1 + 5 * c:5 + 5 * c] = 250
+        return x
+
+    y_train, y_test = np.arange(48) % 10, np.arange(16) % 10
+    arrays = {"train-labels-idx1-ubyte.gz": y_train, "train-images-idx3-ubyte.gz": images(y_train),
+              "t10k-labels-idx1-ubyte.gz": y_test, "t10k-images-idx3-ubyte.gz": images(y_test)}
+    folder = root / "cache" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    hashes = {}
+    for name, a in arrays.items():
+        data = idx_bytes(a)
+        (folder / name).write_bytes(data)
+        hashes[name] = hashlib.sha256(data).hexdigest()
+    env = {"NNTRAIN_CACHE_DIR": str(root / "cache"), "NNTRAIN_DATASETS_URL": "http://127.0.0.1:9/unreachable"}
+    with pytest.MonkeyPatch.context() as mp:
+        for name, digest in hashes.items():
+            mp.setitem(catalogue.SHA256, name, digest)
+        yield root, env, arrays
+
+
+def _fit(fashion, name: str, *args):
+    root, env, _ = fashion
+    result = invoke("fit", FASHION, "--set", f"name={name}", *args, cwd=root, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root / "runs" / name
+
+
+@pytest.fixture(scope="module")
+def trained(fashion):
+    return _fit(fashion, "cnn", "--set", "training.epochs=2")
+
+
+def test_fashion_convnet_trains_evaluates_and_predicts_npy_images(fashion, trained):
+    root, env, arrays = fashion
+    run = trained
+    assert "(None, 13, 13, 32)" in (run / "summary.txt").read_text()
+    assert "34,826" in (run / "summary.txt").read_text()
+    evaluated = invoke("evaluate", run, "--json", cwd=root, env=env)
+    assert evaluated.returncode == 0, evaluated.stderr
+    accuracy = json.loads(evaluated.stdout)["metrics"]["accuracy"]
+
+    # new images as a user has them: raw 0-255 pixels, (n, 28, 28) as the dataset or (n, 28, 28, 1) as the model
+    test_images = arrays["t10k-images-idx3-ubyte.gz"].astype(np.uint8)
+    np.save(root / "flat.npy", test_images)
+    np.save(root / "channels.npy", test_images[..., None])
+    predicted = []
+    for name in ("flat", "channels"):
+        out = root / f"{name}.csv"
+        result = invoke("predict", run, root / f"{name}.npy", "-o", out, "--proba", cwd=root, env=env)
+        assert result.returncode == 0, result.stderr
+        with open(out, newline="") as f:
+            predicted.append(list(csv.DictReader(f)))
+    assert predicted[0] == predicted[1] and len(predicted[0]) == 16
+    classes = catalogue.FASHION_CLASSES
+    labels = [classes.index(row["prediction"]) for row in predicted[0]]
+    # the stored rescale and reshape were applied: predictions agree with evaluate's accuracy on the same images
+    assert np.mean(np.array(labels) == arrays["t10k-labels-idx1-ubyte.gz"]) == pytest.approx(accuracy)
+    probabilities = np.array([[float(row[f"p_{c}"]) for c in classes] for row in predicted[0]])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_fashion_convnet_resumes_bit_for_bit(fashion, trained):
+    cut = _fit(fashion, "cut", "--set", "training.epochs=1")
+    root, env, _ = fashion
+    resumed = invoke("fit", "--resume", cut, "--set", "training.epochs=2", cwd=root, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert history_rows(cut) == history_rows(trained)
+    a, b = weights_of(trained / "checkpoints" / "last.h5"), weights_of(cut / "checkpoints" / "last.h5")
+    assert a.keys() == b.keys() and any("conv2d_1" in k for k in a)
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+
+
+def test_digits_convnet_trains_one_epoch(tmp_path):
+    result = invoke("fit", ROOT / "configs" / "digits_cnn.yaml", "--set", "training.epochs=1", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (row,) = history_rows(tmp_path / "runs" / "digits_cnn")
+    assert float(row["val_accuracy"]) > 0.3  # ten classes: one epoch of a convnet is far above chance
