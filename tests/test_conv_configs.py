@@ -13,6 +13,7 @@ import pytest
 
 from nntrain.data.sources import catalogue
 from tests.data_helpers import idx_bytes
+from tests.hardening import assert_user_error
 from tests.helpers import ROOT, invoke
 from tests.test_fit_cli import history_rows, weights_of
 
@@ -108,3 +109,17 @@ def test_digits_convnet_trains_one_epoch(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     (row,) = history_rows(tmp_path / "runs" / "digits_cnn")
     assert float(row["val_accuracy"]) > 0.3  # ten classes: one epoch of a convnet is far above chance
+
+
+@pytest.mark.parametrize("change,fragments", [
+    ("model.layers.0.Conv2D.data_format=channels_first",
+     ["digits_cnn.yaml:", "model.layers.0", "Conv2D(data_format=...) supports 'channels_last' only"]),
+    ("model.layers.0.Conv2D.kernel_size=[3, 3, 3]", ["model.layers.0", "Conv2D(kernel_size=...)"]),
+    ("data.preprocessing.1.reshape.shape=[64]",
+     ["digits_cnn.yaml:", "(Conv2D) cannot take input of shape (None, 64)", "(None, height, width, channels)"]),
+    ("model.layers.3.MaxPooling2D.pool_size=5", ["(MaxPooling2D) cannot take input of shape (None, 4, 4, 64)",
+                                                 "at least as large as the window"]),
+])
+def test_config_mistakes_are_one_located_error(tmp_path, change, fragments):
+    result = invoke("check", ROOT / "configs" / "digits_cnn.yaml", "--set", change, cwd=tmp_path)
+    assert_user_error(result, *fragments)
