@@ -123,3 +123,28 @@ def test_digits_convnet_trains_one_epoch(tmp_path):
 def test_config_mistakes_are_one_located_error(tmp_path, change, fragments):
     result = invoke("check", ROOT / "configs" / "digits_cnn.yaml", "--set", change, cwd=tmp_path)
     assert_user_error(result, *fragments)
+
+
+def test_fashion_convnet_predicts_image_files(fashion, trained):
+    image = pytest.importorskip("PIL.Image")
+    root, env, arrays = fashion
+    pixels = arrays["t10k-images-idx3-ubyte.gz"][:2].astype(np.uint8)
+    np.save(root / "two.npy", pixels)
+    image.fromarray(pixels[0]).save(root / "grey.png")
+    image.fromarray(np.repeat(pixels[1][..., None], 3, axis=2)).save(root / "colour.png")  # RGB: read as grey
+    image.fromarray(pixels[0][:20]).save(root / "small.png")
+
+    def predict(name):
+        result = invoke("predict", trained, root / name, "--format", "jsonl", "--proba", cwd=root, env=env)
+        return result, [json.loads(line) for line in result.stdout.splitlines()]
+
+    _, from_array = predict("two.npy")
+    for i, name in enumerate(("grey.png", "colour.png")):
+        result, rows = predict(name)
+        assert result.returncode == 0, result.stderr
+        (row,) = rows
+        assert row["prediction"] == from_array[i]["prediction"]
+        # the same pixels as the array's row i (a batch of one sums in another order: float32 rounding)
+        assert {k: pytest.approx(v, abs=1e-6) for k, v in row.items() if k.startswith("p_")} == {
+            k: v for k, v in from_array[i].items() if k.startswith("p_")}
+    assert_user_error(predict("small.png")[0], "small.png", "expects samples of shape (28, 28)", "got (20, 28)")
