@@ -34,7 +34,7 @@ from benchmarks.workloads import WORKLOADS, make_data  # noqa: E402
 EXTRAS = ("gemm", "startup", "kfold", "memory", "progress")
 
 # nntrain median / peer median must be at most this (the same margin applies against Keras).
-TARGET_RATIO = {"W1": 0.55, "W2": 0.2, "W3": 0.15, "W4": 0.3, "W5": 0.15}
+TARGET_RATIO = {"W1": 0.55, "W2": 0.2, "W3": 0.15, "W4": 0.3, "W5": 0.15, "W7": 1.5}
 GEMM_FACTOR = 2.5          # W1 epoch within this many times its matmul-only time
 HELP_SECONDS = 0.4
 PEAK_RSS_MB = 300

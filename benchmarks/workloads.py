@@ -36,6 +36,7 @@ class Workload:
     description: str = ""
     peers: tuple[str, ...] = ("torch", "keras")  # sklearn joins where it can express the model
     extra: dict = field(default_factory=dict)
+    image: tuple[int, ...] = ()  # (height, width, channels) of a convnet's input; `hidden` are then its filters
 
     @property
     def n_val(self) -> int:
@@ -64,6 +65,9 @@ WORKLOADS = {
         Workload("W5", "wide_deep", 11_610, 8, (30, 30), 1, "wide_deep", ("sgd", 0.001), 32,
                  description="inputs of 5 and 6 features; 30 relu -> 30 relu on the second, concatenated with the "
                              "first; main + aux mse outputs (weights 0.9 / 0.1), SGD, batch 32"),
+        Workload("W7", "fashion_cnn", 6_000, 784, (32, 64), 10, "sparse_cce", ("adam", 0.001), 64, image=(28, 28, 1),
+                 description="28x28x1 images -> Conv2D 32 3x3 relu -> MaxPool 2 -> Conv2D 64 3x3 relu -> MaxPool 2 -> "
+                             "Flatten -> 10 softmax, sparse CCE, Adam, batch 64 (6,000 of Fashion-MNIST's rows)"),
     ]
 }
 
@@ -109,8 +113,8 @@ def make_data(w: Workload, seed: int = 0) -> dict:
     elif w.task == "wide_deep":
         feats = rng.standard_normal((n, 8)).astype(np.float32)  # California housing's 8 standardized features
         x_all = {"wide": feats[:, :5].copy(), "deep": feats[:, 2:].copy()}
-    elif w.key == "W1":
-        x_all = (rng.integers(0, 256, (n, w.input_width)) / np.float32(255)).astype(np.float32)
+    elif w.key == "W1" or w.image:
+        x_all = (rng.integers(0, 256, (n, *(w.image or (w.input_width,)))) / np.float32(255)).astype(np.float32)
     else:
         x_all = rng.standard_normal((n, w.input_width)).astype(np.float32)
 

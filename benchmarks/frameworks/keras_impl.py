@@ -33,8 +33,14 @@ METRIC = {"sparse_cce": "accuracy", "cce": "accuracy", "bce": "accuracy", "mse":
 
 def _build(keras, w):
     name, lr = w.optimizer
-    opt = keras.optimizers.SGD(lr) if name == "sgd" else keras.optimizers.RMSprop(lr)
+    opt = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}.get(name, keras.optimizers.RMSprop)(lr)
     layers = keras.layers
+    if w.image:
+        convs = [layer for f in w.hidden for layer in (layers.Conv2D(f, 3, activation="relu"), layers.MaxPooling2D(2))]
+        model = keras.Sequential([keras.Input(w.image), *convs, layers.Flatten(),
+                                  layers.Dense(w.outputs, activation="softmax")])
+        model.compile(optimizer=opt, loss=LOSS[w.task], metrics=[METRIC[w.task]])
+        return model
     if w.task == "wide_deep":
         wide, deep = keras.Input((5,), name="wide"), keras.Input((6,), name="deep")
         h = layers.Dense(30, activation="relu")(deep)

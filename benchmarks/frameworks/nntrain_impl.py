@@ -7,7 +7,7 @@ import os
 import time
 
 import nntrain
-from nntrain.engine.layers import Concatenate, Dense, Input
+from nntrain.engine.layers import Concatenate, Conv2D, Dense, Flatten, Input, MaxPooling2D
 from nntrain.engine.model import Model, Node, Sequential
 from nntrain.engine.sparse import MultiHot
 from nntrain.training.callbacks import Callback, TerminateOnNaN
@@ -49,7 +49,11 @@ def build(w):
                       metrics={"main": ["mae"]}, loss_weights={"main": 0.9, "aux": 0.1})
         return model
     out_act = {"sparse_cce": "softmax", "cce": "softmax", "bce": "sigmoid", "mse": "linear"}[w.task]
-    layers = [Input(shape=[w.input_width])] + [Dense(u, "relu") for u in w.hidden] + [Dense(w.outputs, out_act)]
+    if w.image:
+        convs = [layer for f in w.hidden for layer in (Conv2D(f, 3, activation="relu"), MaxPooling2D(2))]
+        layers = [Input(shape=list(w.image)), *convs, Flatten(), Dense(w.outputs, out_act)]
+    else:
+        layers = [Input(shape=[w.input_width])] + [Dense(u, "relu") for u in w.hidden] + [Dense(w.outputs, out_act)]
     model = Sequential(layers, seed=0)
     model.compile(LOSS[w.task], {"name": w.optimizer[0], "learning_rate": w.optimizer[1]}, metrics=[METRIC[w.task]])
     return model

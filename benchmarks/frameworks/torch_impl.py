@@ -22,6 +22,8 @@ def _optimizer(torch, w, params):
     name, lr = w.optimizer
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, eps=1e-7)  # Keras's epsilon
     return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7)  # Keras's rho and epsilon
 
 
@@ -32,6 +34,17 @@ def _mlp(nn, w):
         layers += [nn.Linear(a, b), nn.ReLU()]
     layers.append(nn.Linear(sizes[-1], w.outputs))
     return nn.Sequential(*layers)
+
+
+def _cnn(nn, w):
+    layers, channels = [], w.image[-1]
+    for filters in w.hidden:
+        layers += [nn.Conv2d(channels, filters, 3), nn.ReLU(), nn.MaxPool2d(2)]
+        channels = filters
+    size = w.image[0]
+    for _ in w.hidden:
+        size = (size - 2) // 2
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * size * size, w.outputs))
 
 
 def _wide_deep(torch, nn):
@@ -54,7 +67,7 @@ def train(w, data, epochs: int) -> dict:
 
     torch.manual_seed(0)
     wide_deep = w.task == "wide_deep"
-    model = _wide_deep(torch, nn) if wide_deep else _mlp(nn, w)
+    model = _wide_deep(torch, nn) if wide_deep else _cnn(nn, w) if w.image else _mlp(nn, w)
     opt = _optimizer(torch, w, model.parameters())
 
     def tensors(split):
@@ -63,6 +76,8 @@ def train(w, data, epochs: int) -> dict:
             xs = [torch.from_numpy(x["dense"])]
         elif wide_deep:
             xs = [torch.from_numpy(x["wide"]), torch.from_numpy(x["deep"])]
+        elif w.image:  # PyTorch's convolutions read (batch, channels, height, width)
+            xs = [torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()]
         else:
             xs = [torch.from_numpy(x)]
         return xs, torch.from_numpy(y)

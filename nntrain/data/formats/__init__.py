@@ -6,6 +6,7 @@ all (describe) and feeds `nntrain predict` in chunks (stream). A file's format i
     npz, hdf5     npy.py, hdf5.py  arrays by name (keyed.py holds what they share)
     text_folder   text.py  one sub-folder of .txt documents per class
     text_lines    text.py  one document per line (predict only)
+    image         image.py  one .png/.jpg... image per file, with Pillow (predict only)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from nntrain.data.formats.base import FileData, Format, check_file
 from nntrain.data.formats.delimited import CSV, TSV
 from nntrain.data.formats.hdf5 import HDF5
 from nntrain.data.formats.idx import IDX
+from nntrain.data.formats.image import IMAGE
 from nntrain.data.formats.npy import NPY, NPZ
 from nntrain.data.formats.text import TEXT_FOLDER, TEXT_LINES
 from nntrain.errors import DataError
@@ -29,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from nntrain.data.pipeline import Preprocessor
 
 FORMATS = Registry("data format")
-for _format in (CSV, TSV, NPY, NPZ, HDF5, IDX, TEXT_FOLDER, TEXT_LINES):
+for _format in (CSV, TSV, NPY, NPZ, HDF5, IDX, TEXT_FOLDER, TEXT_LINES, IMAGE):
     FORMATS.register(_format.name)(_format)
 
 

@@ -162,6 +162,13 @@ def array_input(pre: Preprocessor, name: str, a: np.ndarray, path: Path) -> Any:
         return Table({c: np.asarray(a[:, i], dtype=np.float64) for i, c in enumerate(cols)}, str(path))
     if p.kind == "array":
         want = tuple(p.source.get("sample_shape", a.shape[1:]))
+        if tuple(a.shape[1:]) != want and _squeezed(a.shape[1:]) == _squeezed(want):
+            # the same images with or without a channel axis of 1: (n, 28, 28, 1) for a model trained on (28, 28)
+            a = a.reshape(len(a), *want)
         if tuple(a.shape[1:]) != want:
             raise DataError(f"{path}: input {name!r} expects samples of shape {want}, got {tuple(a.shape[1:])}")
     return np.asarray(a)
+
+
+def _squeezed(shape) -> tuple:
+    return tuple(d for d in shape if d != 1)
