@@ -64,15 +64,15 @@ class Bidirectional(Layer):
         for prefix, inner in (("forward_", self.forward_layer), ("backward_", self.backward_layer)):
             for k in inner.params:
                 inner.params[k], inner.grads[k] = self.params[prefix + k], self.grads[prefix + k]
-            inner.trainable, inner.needs_input_grad = self.trainable, self.needs_input_grad
+            inner.trainable, inner.needs_input_grad, inner.rng = self.trainable, self.needs_input_grad, self.rng
 
     def forward(self, x, training):
         return self.forward_masked(x, training, None)
 
     def forward_masked(self, x, training, mask):
         self._bind()
-        yf, back_f = self.forward_layer.run(x, mask)
-        yb, back_b = self.backward_layer.run(x, mask)
+        yf, back_f = self.forward_layer.run(x, mask, training)
+        yb, back_b = self.backward_layer.run(x, mask, training)
         if self.return_sequences:
             yb = yb[:, ::-1]  # the backward layer's sequence runs last step first
         width = yf.shape[-1]
