@@ -247,6 +247,8 @@ def test_masked_average_by_hand_and_gradient(assert_grad):
     (lambda: SimpleRNN(4, return_state=True), ["return_state=True", "one tensor"]),
     (lambda: GRU(4, reset_after=False), ["reset_after=False", "reset_after=true"]),
     (lambda: Bidirectional({"type": "Dense", "units": 3}), ["wraps a recurrent layer", "Dense"]),
+    (lambda: Bidirectional({"LSTM": {"units": 3, "return_sequence": True}}),
+     ["LSTM has no argument `return_sequence`", "did you mean `return_sequences`"]),
     (lambda: Bidirectional({"type": "LSTM", "units": 3}, merge_mode=None), ["merge_mode", "concat"]),
     (lambda: Embedding(10, 2, mask_zero="yes"), ["mask_zero"]),
 ])
