@@ -26,7 +26,8 @@ RECURRENT_GRADIENT_CASES = {
 RECURRENT_CONFIG_CASES = {
     "SimpleRNN": [lambda: SimpleRNN(4, activation="relu", return_sequences=True, name="rnn")],
     "LSTM": [lambda: LSTM(5), lambda: LSTM(3, unit_forget_bias=False, go_backwards=True, kernel_regularizer="l2",
-                                           recurrent_initializer="glorot_uniform", name="enc", trainable=False)],
+                                           dropout=0.25, recurrent_initializer="glorot_uniform", name="enc",
+                                           trainable=False)],
     "GRU": [lambda: GRU(6, recurrent_activation="hard_sigmoid", use_bias=False)],
     "Bidirectional": [lambda: Bidirectional({"LSTM": {"units": 3}}, merge_mode="sum"),
                       lambda: Bidirectional({"type": "GRU", "units": 2, "return_sequences": True},
@@ -169,6 +170,32 @@ def test_gradients_with_masks_and_directions(make, masked, assert_grad):
     assert_grad(loss, x, dx, f"{layer!r} d/dx")
 
 
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
+def test_input_dropout_is_one_mask_for_every_step(cls, assert_grad):
+    layer = _built(cls(3, dropout=0.4, bias_initializer="random_normal"), features=4)
+    x = np.random.default_rng(6).standard_normal((3, 5, 4))
+
+    def forward(training=True):
+        layer.rng = np.random.default_rng(5)  # the same mask on every pass
+        return layer.forward_masked(x, training, MASK)
+
+    y, backward = forward()
+    keep = np.random.default_rng(5).random((3, 4), dtype=np.float32) < 0.6
+    assert 0 < keep.sum() < keep.size
+    np.testing.assert_allclose(y, _reference(layer, x * keep[:, None, :] / 0.6, MASK), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(forward(training=False)[0], _reference(layer, x, MASK), rtol=1e-12, atol=1e-14)
+    r = np.random.default_rng(7).standard_normal(y.shape)
+    dx = backward(r)
+
+    def loss():
+        return float((r * forward()[0]).sum())
+
+    for key, p in layer.params.items():
+        assert_grad(loss, p, layer.grads[key], f"{cls.__name__} d/d{key}")
+    assert_grad(loss, x, dx, f"{cls.__name__} d/dx")
+    assert not dx[~np.broadcast_to(keep[:, None, :], x.shape)].any()  # dropped features get no gradient
+
+
 # --- masks through a model ---------------------------------------------------------------------------------------
 
 
@@ -215,11 +242,13 @@ def test_masked_average_by_hand_and_gradient(assert_grad):
 
 
 @pytest.mark.parametrize("make,words", [
-    (lambda: LSTM(4, dropout=0.2), ["LSTM(dropout=0.2)", "Dropout layer before or after"]),
-    (lambda: GRU(4, recurrent_dropout=0.1), ["recurrent_dropout"]),
+    (lambda: LSTM(4, dropout=1.0), ["LSTM(dropout=...) expects a number in [0, 1)"]),
+    (lambda: GRU(4, recurrent_dropout=0.1), ["GRU(recurrent_dropout=0.1) is not supported", "use `dropout`"]),
     (lambda: SimpleRNN(4, return_state=True), ["return_state=True", "one tensor"]),
     (lambda: GRU(4, reset_after=False), ["reset_after=False", "reset_after=true"]),
     (lambda: Bidirectional({"type": "Dense", "units": 3}), ["wraps a recurrent layer", "Dense"]),
+    (lambda: Bidirectional({"LSTM": {"units": 3, "return_sequence": True}}),
+     ["LSTM has no argument `return_sequence`", "did you mean `return_sequences`"]),
     (lambda: Bidirectional({"type": "LSTM", "units": 3}, merge_mode=None), ["merge_mode", "concat"]),
     (lambda: Embedding(10, 2, mask_zero="yes"), ["mask_zero"]),
 ])

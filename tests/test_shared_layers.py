@@ -74,6 +74,13 @@ def test_reuse_with_another_input_shape_is_refused():
               [Node(enc, ["a"]), Node(enc, ["b"], "enc_b"), Node(Concatenate(name="j"), ["enc", "enc_b"])], ["j"])
 
 
+def test_a_shared_layer_with_an_activity_penalty_is_refused():
+    enc = Dense(3, activity_regularizer="l2", name="enc")
+    with pytest.raises(Exception, match=r"`enc_b` reuses `enc`, which has an activity_regularizer"):
+        Model([Input([4], name="a"), Input([4], name="b")],
+              [Node(enc, ["a"]), Node(enc, ["b"], "enc_b"), Node(Concatenate(name="j"), ["enc", "enc_b"])], ["j"])
+
+
 SIAMESE = """\
 seed: 4
 data:

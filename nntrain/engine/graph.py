@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nntrain.engine.layer import Layer
+from nntrain.engine.layer import Layer, format_shape
 from nntrain.engine.layers import LAYERS, Input
 from nntrain.engine.limits import weights_budget
 from nntrain.engine.sparse import MultiHot
@@ -183,7 +183,6 @@ class Graph:
         """Another node of a built (shared) layer: the same input shape as its first node, since the weights were
         made for that one. Returns the node's output shape."""
         if in_shape != layer.input_shape:
-            from nntrain.engine.layer import format_shape
             raise ShapeError(
                 f"layer `{node.name}` reuses `{layer.name}` ({type(layer).__name__}), whose weights were built for "
                 f"input {format_shape(layer.input_shape)} (from {', '.join(first.inbound)}), but it reads "

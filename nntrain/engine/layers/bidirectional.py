@@ -3,11 +3,14 @@ outputs merged (Keras's wrapper)."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from nntrain.engine.layer import LAYERS, Layer
 from nntrain.engine.layers.recurrent import RNN
 from nntrain.errors import ConfigError
+from nntrain.registry import did_you_mean
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 
@@ -64,15 +67,15 @@ class Bidirectional(Layer):
         for prefix, inner in (("forward_", self.forward_layer), ("backward_", self.backward_layer)):
             for k in inner.params:
                 inner.params[k], inner.grads[k] = self.params[prefix + k], self.grads[prefix + k]
-            inner.trainable, inner.needs_input_grad = self.trainable, self.needs_input_grad
+            inner.trainable, inner.needs_input_grad, inner.rng = self.trainable, self.needs_input_grad, self.rng
 
     def forward(self, x, training):
         return self.forward_masked(x, training, None)
 
     def forward_masked(self, x, training, mask):
         self._bind()
-        yf, back_f = self.forward_layer.run(x, mask)
-        yb, back_b = self.backward_layer.run(x, mask)
+        yf, back_f = self.forward_layer.run(x, mask, training)
+        yb, back_b = self.backward_layer.run(x, mask, training)
         if self.return_sequences:
             yb = yb[:, ::-1]  # the backward layer's sequence runs last step first
         width = yf.shape[-1]
@@ -132,12 +135,14 @@ def _recurrent(spec, arg: str, name: str, flip: bool) -> RNN:
     if not (isinstance(cls, type) and issubclass(cls, RNN)):
         raise ConfigError(f"Bidirectional({arg}=...) wraps a recurrent layer (SimpleRNN, LSTM, GRU), got {kind}")
     args = {k: v for k, v in args.items() if k not in ("name", "trainable")}
+    valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "name", "trainable")]
+    for key in args:
+        if key not in valid:
+            raise ConfigError(f"Bidirectional({arg}=...): {kind} has no argument `{key}`"
+                              f"{did_you_mean(str(key), valid)}; valid: {', '.join(valid)}")
     if flip:
         args["go_backwards"] = not args.get("go_backwards", False)
-    try:
-        return cls(**args, name=name)
-    except TypeError as exc:
-        raise ConfigError(f"Bidirectional({arg}=...): {kind}: {exc}") from None
+    return cls(**args, name=name)
 
 
 def _parse(spec, arg: str) -> tuple[str, dict]:

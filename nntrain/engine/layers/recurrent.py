@@ -58,7 +58,9 @@ class RNN(Layer):
         units: size of the state and of the output per step.
         return_sequences: output every step's output, (batch, steps, units), instead of the last, (batch, units).
         go_backwards: read the steps last to first (the returned sequence is then in that order too, as Keras).
-        dropout, recurrent_dropout, return_state, stateful: Keras's arguments, accepted at their defaults only.
+        dropout: the fraction of input features dropped in training, one mask per sequence for every step
+            (Keras's default implementation).
+        recurrent_dropout, return_state, stateful: Keras's arguments, accepted at their defaults only.
     """
 
     gates = 1
@@ -77,15 +79,17 @@ class RNN(Layer):
         self.bias_initializer = get_initializer(bias_initializer)
         self.regularizers = {k: get_regularizer(r) for k, r in
                              zip(_WEIGHTS, (kernel_regularizer, recurrent_regularizer, bias_regularizer))}
-        for arg, value in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if value != 0:
-                raise ConfigError(f"{kind}({arg}={value!r}): dropout inside a recurrent layer is not supported; put a "
-                                  f"Dropout layer before or after it, or a SpatialDropout1D before it")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ConfigError(f"{kind}(dropout=...) expects a number in [0, 1), got dropout={dropout!r}")
+        if recurrent_dropout != 0:
+            raise ConfigError(f"{kind}(recurrent_dropout={recurrent_dropout!r}) is not supported (Keras then drops "
+                              f"each gate's state apart, four products a step); use `dropout` on the inputs, or a "
+                              f"Dropout layer after the recurrent layer")
         for arg, value in (("return_state", return_state), ("stateful", stateful)):
             if value is not False:
                 raise ConfigError(f"{kind}({arg}={value!r}) is not supported: a layer gives one tensor and every "
                                   f"batch starts from a zero state")
-        self.dropout, self.recurrent_dropout = 0.0, 0.0
+        self.dropout, self.recurrent_dropout = float(dropout), 0.0
         self.return_sequences = _flag(kind, "return_sequences", return_sequences)
         self.go_backwards = _flag(kind, "go_backwards", go_backwards)
         self.zero_output_for_mask = False  # Bidirectional sets it where it returns sequences, as Keras does
@@ -114,22 +118,27 @@ class RNN(Layer):
 
     # --- maths --------------------------------------------------------------------------------------------
     def forward(self, x, training):
-        return self.run(x, None)
+        return self.run(x, None, training)
 
     def forward_masked(self, x, training, mask):
-        return self.run(x, mask)
+        return self.run(x, mask, training)
 
     def output_mask(self, x, mask):
         return mask if self.return_sequences else None
 
-    def run(self, x, mask):
+    def run(self, x, mask, training: bool = False):
         """The loop over steps. x: (batch, steps, features); mask: (batch, steps) bool or None.
 
         Returns the output ((batch, steps, units) or (batch, units)) and its backward."""
-        batch, steps, _ = x.shape
+        batch, steps, features = x.shape
         u, kernel, rec = self.units, self.params["kernel"], self.params["recurrent_kernel"]
         xs = x.transpose(1, 0, 2)[::-1] if self.go_backwards else x.transpose(1, 0, 2)
         xs = np.ascontiguousarray(xs)  # (steps, batch, features): each step's rows contiguous
+        scale = None
+        if training and self.dropout > 0:  # one (batch, features) mask for every step, as Keras
+            kept = 1.0 - self.dropout
+            scale = (self.rng.random((batch, features), dtype=np.float32) < kept) * x.dtype.type(1.0 / kept)
+            xs *= scale
         xw = np.dot(xs.reshape(steps * batch, -1), kernel).reshape(steps, batch, -1)  # every step in one product
         if self.input_bias() is not None:
             xw += self.input_bias()
@@ -159,7 +168,8 @@ class RNN(Layer):
         y = outs.transpose(1, 0, 2) if self.return_sequences else state[0]
 
         def backward(dy):
-            return self._backward(dy, xs, hs, keep, padded, caches)
+            dx = self._backward(dy, xs, hs, keep, padded, caches)
+            return dx if dx is None or scale is None else dx * scale[:, None, :]
 
         return y, backward
 
