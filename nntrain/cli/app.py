@@ -362,6 +362,7 @@ def lr_find(
     output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="The PNG (default: "
                                           "RUNS_DIR/NAME-lr-find.png; needs the plot extra)."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", metavar="DIR", help="Where the default PNG goes."),
+    no_plot: bool = typer.Option(False, "--no-plot", help="Write no PNG."),
     set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the suggestions and the whole curve as JSON."),
 ):
@@ -381,7 +382,7 @@ def lr_find(
 
         return runs_dir / f"{load_config(config, set_)['name']}-lr-find.png"
 
-    plot = output if output is not None else _guard(default_png)
+    plot = None if no_plot else output if output is not None else _guard(default_png)
     result = _guard(find, config, set_, start=start, end=end, steps=steps, method=method, plot=plot)
     if json_out:
         return render.emit_json(result.document(config))
