@@ -27,7 +27,7 @@ from nntrain import interrupts, runs
 from nntrain.commands import study as studies
 from nntrain.commands.leaderboard import BEST_FILE, finish, leaderboard
 from nntrain.commands.trial import Outcome, TrialSetup, run_trial
-from nntrain.config.search import DEFAULT_TRIALS, SearchSpace
+from nntrain.config.search import DEFAULT_TRIALS
 from nntrain.errors import ConfigError
 from nntrain.training.loop import StopRequest
 
@@ -267,7 +267,8 @@ def trial_event(study, outcome: Outcome, target: int) -> dict:
 def _finish(session: Session, study, code: int, message: str, plots: bool, on_trial) -> TuneResult:
     """Leaderboard, best.yaml, plots and the refit; tune.json with how the search ended."""
     try:
-        document = finish(session, study, plots, refit=session.refit and code == 0, on_event=on_trial or (lambda e: None))
+        document = finish(session, study, plots, refit=session.refit and code == 0,
+                          on_event=on_trial or (lambda event: None))
     except BaseException:
         _write(session, status="interrupted" if code else "failed", finished=runs.timestamp())
         raise
