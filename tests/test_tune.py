@@ -137,6 +137,19 @@ def test_an_objective_the_config_does_not_log_is_a_user_error(tmp_path):
     assert_user_error(result, "'val_acuracy' is not logged", "did you mean `val_accuracy`?")
 
 
+def test_fit_never_imports_optuna(tmp_path):
+    """Optuna is the tune extra: a fresh `nntrain fit` of a config with a `search:` section trains without it."""
+    config = write_config(tmp_path, epochs=1)
+    code = ("import runpy, sys\n"
+            f"sys.argv = ['nntrain', 'fit', {str(config)!r}, '--runs-dir', {str(tmp_path / 'runs')!r}, '-q']\n"
+            "try:\n    runpy.run_module('nntrain', run_name='__main__')\nexcept SystemExit as exc:\n"
+            "    assert not exc.code, exc.code\n"
+            "print(sorted(m for m in ('optuna', 'sqlalchemy', 'nntrain.commands.study') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **ENV})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [str(tmp_path / "runs" / "search"), "[]"]
+
+
 # --- slower checks (NNTRAIN_TUNE_TESTS=1) ------------------------------------------------------------------
 def _tune_process(*args, cwd):
     return subprocess.Popen([sys.executable, "-m", "nntrain", "tune", *map(str, args)], cwd=cwd, text=True,
@@ -192,8 +205,8 @@ def test_a_seeded_search_proposes_the_same_trials_and_jobs_run_in_parallel(tmp_p
 def test_grid_cv_refit_and_plots(tmp_path):
     config = write_config(tmp_path, epochs=3, trials=2, sampler="grid")
     text = config.read_text().replace("loguniform: [1.0e-3, 1.0e-1]", "choice: [0.003, 0.03]")
-    config.write_text(text.replace("{int: [0, 2]}", "{choice: [1]}").replace("{int: [2, 16], log: true}", "{int: [8, 8]}"
-                                                                             ).replace("int: [8, 8]", "choice: [8]"))
+    config.write_text(text.replace("{int: [0, 2]}", "{choice: [1]}").replace("{int: [2, 16], log: true}",
+                                                                             "{choice: [8]}"))
     result = invoke("tune", config, "--runs-dir", tmp_path / "runs", "--cv", "3", "--refit", "--json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)

@@ -109,7 +109,8 @@ def test_settings_are_checked_with_a_closest_match(tmp_path):
 def test_a_space_file_of_its_own_and_fit_ignores_the_section(tmp_path):
     config = write(tmp_path, "    training.batch_size: {choice: [8]}\n")
     space = tmp_path / "space.yaml"
-    space.write_text("params:\n  optimizer.learning_rate: {loguniform: [1.0e-4, 1]}\n  training.epochs: {int: [1, 0]}\n")
+    space.write_text("params:\n  optimizer.learning_rate: {loguniform: [1.0e-4, 1]}\n"
+                     "  training.epochs: {int: [1, 0]}\n")
     with pytest.raises(ConfigError, match=rf"^{space}:3:26  search.params.training.epochs.int: an empty range"):
         load_space(config, space_file=space)
     assert "search" not in load_config(config).resolved

@@ -37,7 +37,12 @@ class TrialLines:
         if event.get("type") != "trial":
             return
         best = event["best"]
-        value = f"{self.objective}={fmt(event['value'])}" if event["value"] is not None else event["message"][:80]
+        if event["value"] is not None:
+            value = f"{self.objective}={fmt(event['value'])}"
+        elif event["state"] == "interrupted":
+            value = "discarded: --resume runs it again"
+        else:
+            value = event["message"][:100]
         best_text = f"best {fmt(best['value'])} (trial {best['number']})" if best else "no best yet"
         head = f"trial {event['number']:>3} [{event['done']}/{event['target']}] "
         rest = (f"  {value}  {best_text}  {_params(event['params'])}  {event['epochs']} epochs "

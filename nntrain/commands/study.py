@@ -18,6 +18,7 @@ from nntrain.errors import ConfigError
 STUDY_FILE = "study.db"
 COUNTED = ("COMPLETE", "PRUNED", "RUNNING")  # trials that count towards --trials; failed ones are retried
 HOST = socket.gethostname()
+STORAGE_ATTEMPTS = 5
 
 
 def optuna():
@@ -62,17 +63,42 @@ def _sqlite_connector(url: str):
     return connect
 
 
+def _with_driver(url: str) -> str:
+    """postgresql://... with the PostgreSQL driver that is installed: SQLAlchemy 2.1 defaults to psycopg 3, the
+    tune extra installs psycopg2 (either works; an explicit postgresql+DRIVER:// is kept)."""
+    import importlib.util
+
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None \
+            and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+    return url
+
+
 def storage(url: str):
     """Optuna's RDB storage for `url` (made once per process: opening it checks the schema)."""
     o = optuna()
+    url = _with_driver(url)
     kwargs = ({"creator": _sqlite_connector(url)} if url.startswith("sqlite:///") else {"pool_pre_ping": True})
-    try:
-        return o.storages.RDBStorage(url, engine_kwargs=kwargs)
-    except ImportError as exc:  # a database driver that is not installed (psycopg2 for postgresql://)
-        raise ConfigError(f"--storage {shown_url(url)}: {exc}; for PostgreSQL: pip install 'nntrain[tune]'") from None
-    except Exception as exc:  # noqa: BLE001 - sqlalchemy's many connection errors: the user's to fix
-        raise ConfigError(f"--storage {shown_url(url)}: cannot open the study database "
-                          f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            return o.storages.RDBStorage(url, engine_kwargs=kwargs)
+        except ImportError as exc:  # a database driver that is not installed (psycopg2 for postgresql://)
+            raise ConfigError(f"--storage {shown_url(url)}: {exc}; for PostgreSQL: pip install 'nntrain[tune]'"
+                              ) from None
+        except Exception as exc:  # noqa: BLE001 - sqlalchemy's many errors: a race, or the user's to fix
+            if _creating_race(exc) and attempt < STORAGE_ATTEMPTS - 1:
+                time.sleep(0.5 * (attempt + 1))  # a worker starting at the same moment made the tables: use them
+                continue
+            raise ConfigError(f"--storage {shown_url(url)}: cannot open the study database "
+                              f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
+def _creating_race(exc: Exception) -> bool:
+    """Whether `exc` is two processes creating the study tables at once (the loser's IntegrityError, "already
+    exists", or a locked SQLite file)."""
+    text = str(exc).lower()
+    return type(exc).__name__ in ("IntegrityError", "ProgrammingError", "OperationalError") and (
+        "duplicate" in text or "already exists" in text or "locked" in text or "unique" in text)
 
 
 def sampler(space: SearchSpace, seed: int | None):
@@ -80,7 +106,11 @@ def sampler(space: SearchSpace, seed: int | None):
     spec = dict(space.sampler)
     name = spec.pop("name")
     if name == "grid":
-        return o.samplers.GridSampler({p.path: p.grid() for p in space.params}, seed=seed)
+        class Grid(o.samplers.GridSampler):
+            def after_trial(self, study, trial, state, values):
+                """Nothing: Optuna's stops optimize() when the grid is done; tune counts the trials itself."""
+
+        return Grid({p.path: p.grid() for p in space.params}, seed=seed)
     if name == "random":
         return o.samplers.RandomSampler(seed=seed)
     return o.samplers.TPESampler(seed=seed, **spec)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import shutil
 import sys
 import time
@@ -26,7 +27,7 @@ from nntrain import interrupts, runs
 from nntrain.commands import study as studies
 from nntrain.commands.leaderboard import BEST_FILE, finish, leaderboard
 from nntrain.commands.trial import Outcome, TrialSetup, run_trial
-from nntrain.config.search import DEFAULT_TRIALS, SearchSpace
+from nntrain.config.search import DEFAULT_TRIALS
 from nntrain.errors import ConfigError
 from nntrain.training.loop import StopRequest
 
@@ -66,6 +67,10 @@ class Session:
         return studies.storage_url(Path(self.setup.tune_dir), self.storage)
 
     def open(self, offset: int = 0):
+        """The study, its sampler seeded `offset` past the search's seed. Workers of a shared database are seeded
+        apart at random: started at the same moment with one seed, they would propose the same values."""
+        if self.storage is not None:
+            offset += random.SystemRandom().randrange(1, 2**30)
         return studies.open_study(self.url, self.study, self.setup.direction, self.setup.search,
                                   self.sampler_seed + offset, self.epochs)
 
@@ -132,7 +137,7 @@ def _new(config_path, space_file, trials, timeout, seed, jobs, cv, refit, overri
         cfg.resolved["name"] = runs.check_run_name(name, "--name")
     space = load_space(Path(config_path), overrides, Path(space_file) if space_file else None)
     grid = math.prod(len(p.grid()) for p in space.params) if space.sampler["name"] == "grid" else None
-    target = trials or space.trials or grid or DEFAULT_TRIALS
+    target = min(trials or space.trials or grid or DEFAULT_TRIALS, grid or math.inf)  # a grid is tried once
     runs.remove_stale_temporaries(runs_dir)
     tune_dir = runs.new_run_dir(runs_dir, cfg["name"])
     setup = TrialSetup(str(config_path), [*overrides, f"seed={cfg['seed']}"],
@@ -262,7 +267,8 @@ def trial_event(study, outcome: Outcome, target: int) -> dict:
 def _finish(session: Session, study, code: int, message: str, plots: bool, on_trial) -> TuneResult:
     """Leaderboard, best.yaml, plots and the refit; tune.json with how the search ended."""
     try:
-        document = finish(session, study, plots, refit=session.refit and code == 0, on_event=on_trial or (lambda e: None))
+        document = finish(session, study, plots, refit=session.refit and code == 0,
+                          on_event=on_trial or (lambda event: None))
     except BaseException:
         _write(session, status="interrupted" if code else "failed", finished=runs.timestamp())
         raise

@@ -170,8 +170,8 @@ def _section(section) -> tuple[SearchSpace, list[Issue]]:
     if space.sampler.get("name") == "grid":
         for p in space.params:
             if p.grid() is None:
-                issues.append(Issue(("search", "params", p.path), f"a grid search needs a finite set of values: a "
-                                                                  f"choice, an int range, or a range with `step`"))
+                issues.append(Issue(("search", "params", p.path), "a grid search needs a finite set of values: a "
+                                                                  "choice, an int range, or a range with `step`"))
     return space, issues
 
 

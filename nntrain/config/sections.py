@@ -13,7 +13,7 @@ from nntrain.config.validator import Issue, type_name, validate
 from nntrain.registry import did_you_mean
 from nntrain.runs.folder import name_problem
 
-# `search` is `nntrain tune`'s search space (commands/tune/space.py); every other command leaves it out
+# `search` is `nntrain tune`'s search space (config/search.py); every other command leaves it out
 SECTIONS = ["name", "seed", "data", "model", "loss", "loss_weights", "metrics", "optimizer", "training", "callbacks",
             "search"]
 LAYER_KEYS = ("type", "name", "inputs", "trainable")
