@@ -241,6 +241,7 @@ def evaluate(target, checkpoint: str = "best", data=None, split: str = "test") -
     if len(part) == 0:
         raise DataError(f"the {description} has no rows to evaluate")
     xs = model.as_input_list(pre.transform_x(part.x))
+    pre.warn_unseen(split if data is None else "")
     raw_y = part.y if not pre.single_output else part.y[next(iter(part.y))]
     ys = model.as_output_list(pre.transform_y(raw_y, part.source))
     model.check_data(xs, ys, f"the {description}")

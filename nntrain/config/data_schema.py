@@ -95,6 +95,40 @@ _COLUMNS = {
 
 _PATH = {"type": "string", "description": "Relative paths are relative to the config file's folder."}
 
+_UNKNOWN = {
+    "type": "string",
+    "enum": ["ignore", "indicator", "error"],
+    "description": "A category the training rows never had (validation, test, predict): `ignore` encodes it as all "
+    "zeros, `indicator` sets an extra `COLUMN=<unknown>` feature, `error` stops. Either way it is counted and "
+    "reported.",
+}
+_MAX_CATEGORIES = {
+    "anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}],
+    "description": "A categorical column with more distinct training values stops (an ID or free text?), as does one "
+    "with more than 20 values most of which occur once; null encodes any number.",
+}
+_CATEGORICAL = {
+    "type": "object",
+    "description": "Text (categorical) columns of CSV/TSV files: one 0/1 feature per category of the training rows "
+    "(values stripped of surrounding spaces; case kept, so `Red` is not `red`).",
+    "additionalProperties": False,
+    "properties": {
+        "handle_unknown": {**_UNKNOWN, "default": "ignore"},
+        "max_categories": {**_MAX_CATEGORIES, "default": 50},
+        "columns": {
+            "type": "object",
+            "description": "Per column: {handle_unknown, max_categories} overriding the defaults above.",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"handle_unknown": _UNKNOWN, "max_categories": _MAX_CATEGORIES},
+            },
+            "default": {},
+        },
+    },
+    "default": {"handle_unknown": "ignore", "max_categories": 50, "columns": {}},
+}
+
 DATA_SCHEMA: dict = {
     "type": "object",
     "description": "Where the data comes from and how it is prepared. Give `dataset` or `train`.",
@@ -174,6 +208,12 @@ DATA_SCHEMA: dict = {
             "description": "Multi-output models: output name -> its target column(s) or key (a catalogue "
             "dataset's one target: `y`, which several outputs may share).",
             "additionalProperties": _COLUMNS,
+        },
+        "categorical": _CATEGORICAL,
+        "sample_weight": {
+            "type": "string",
+            "description": "CSV/TSV: a numeric column weighting each training example's loss and metrics (as Keras's "
+            "sample_weight); finite, non-negative, not all zero. It is not a feature.",
         },
         "classes": {
             "type": "array",

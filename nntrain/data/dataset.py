@@ -137,10 +137,12 @@ def make_bundle(
     pre = Preprocessor.from_spec(raw, spec)
     x, y = pre.fit_transform(train_split, raw)
 
-    def transform(part: RawSplit | None) -> Split | None:
+    def transform(part: RawSplit | None, name: str) -> Split | None:
         if part is None or len(part) == 0:
             return None
-        return Split(pre.transform_x(part.x), pre.transform_y(part.y, part.source))
+        split = Split(pre.transform_x(part.x), pre.transform_y(part.y, part.source))
+        pre.warn_unseen(name)
+        return split
 
     indices = {"train": train_split.rows}
     if val_split is not None:
@@ -148,6 +150,6 @@ def make_bundle(
     if raw.test is not None:
         indices["test"] = raw.test.rows
     return DataBundle(
-        Split(x, y), transform(val_split), transform(raw.test), pre, pre.class_names, indices,
+        Split(x, y), transform(val_split, "validation"), transform(raw.test, "test"), pre, pre.class_names, indices,
         make_info(raw.name, pre, x),
     )

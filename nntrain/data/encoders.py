@@ -1,8 +1,6 @@
 """Encoders: the first fitted stage of an input or output, and the one rule that says a column holds class labels.
 
-ColumnEncoder: a Table of CSV/TSV columns -> one float32 feature matrix. Numeric columns pass through; each
-categorical (text) column becomes one 0/1 column per category seen in the training rows (sorted). A category the
-training rows never had encodes as all zeros, so prediction on new data does not fail on a new value.
+(Table columns -> features is columns.py's ColumnEncoder.)
 
 TargetEncoder: raw targets of one output -> class indices or float values, with the task they imply. Tasks:
 "binary" and "multiclass" (one label per row: int32 class indices (rows,)), "multilabel" (rows, k) 0/1,
@@ -22,14 +20,12 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from nntrain.data.columns import lookup
 from nntrain.data.raw import object_array
 from nntrain.data.state import as_str, as_str_list, plain
-from nntrain.data.tables import Table, check_columns, refuse_missing
 from nntrain.errors import DataError
 
 MAX_NUMBER_CLASSES = 20  # see is_class_label
-IMPUTE_HINT = ("fill them in the file, or add an `impute` step to data.preprocessing (mean, median, most_frequent "
-               "or constant)")
 OOV_ID = 1
 FIRST_WORD_ID = 2
 
@@ -101,84 +97,6 @@ def target_facts(y: np.ndarray, class_names: list[str] | None = None) -> tuple[s
     return task, (width if task == "multiclass" else None), width, class_names
 
 
-def _lookup(categories: list[str], values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(positions, known) of str `values` in sorted `categories`; an unknown value's position is meaningless."""
-    cats = np.asarray(categories, dtype=object)
-    idx = np.minimum(np.searchsorted(cats, values), len(cats) - 1)
-    return idx, cats[idx] == values
-
-
-class ColumnEncoder:
-    """Fitted column layout of one table input.
-
-    Attributes:
-        columns: the source column names, in order.
-        categories: column name -> sorted category list, for categorical columns only.
-    """
-
-    def __init__(self, columns: list[str] | None = None, categories: dict[str, list[str]] | None = None):
-        self.columns = list(columns or [])
-        self.categories = dict(categories or {})
-
-    @property
-    def kinds(self) -> dict[str, str]:
-        """column -> 'numeric' | 'categorical', to read new files the way training files were read."""
-        return {c: "categorical" if c in self.categories else "numeric" for c in self.columns}
-
-    @property
-    def feature_names(self) -> list[str]:
-        """Names of the output columns: a numeric column's name, or 'column=category'."""
-        names = []
-        for c in self.columns:
-            names.extend([f"{c}={v}" for v in self.categories[c]] if c in self.categories else [c])
-        return names
-
-    @property
-    def width(self) -> int:
-        return len(self.feature_names)
-
-    def fit(self, table: Table) -> ColumnEncoder:
-        self.columns = table.names
-        self.categories = {
-            c: sorted({str(v) for v in table.columns[c] if v is not None}) for c in table.names
-            if not table.is_numeric(c)
-        }
-        return self
-
-    def transform(self, table: Table) -> np.ndarray:
-        """(rows, width) float32."""
-        check_columns(self.columns, table.names, table.source or "input", "feature")
-        out = np.zeros((len(table), self.width), dtype=np.float32)  # filled column by column: no temporaries
-        j = 0
-        for c in self.columns:
-            refuse_missing(table, c, IMPUTE_HINT)
-            col = table.columns[c]
-            if c in self.categories:
-                cats = self.categories[c]
-                idx, known = _lookup(cats, np.asarray([str(v) for v in col], dtype=object))
-                rows = np.flatnonzero(known)
-                out[rows, j + idx[rows]] = 1.0
-                j += len(cats)
-            else:
-                if col.dtype == object:
-                    raise DataError(
-                        f"{table.source or 'input'}: column {c!r} holds text, but it was numeric in the training data"
-                    )
-                out[:, j] = col
-                j += 1
-        return out
-
-    def get_state(self) -> dict:
-        return {"columns": list(self.columns), "categories": {c: list(v) for c, v in self.categories.items()}}
-
-    @classmethod
-    def from_state(cls, state: dict) -> ColumnEncoder:
-        return cls(
-            as_str_list(state["columns"]),
-            {as_str(c): as_str_list(vs) for c, vs in dict(state.get("categories") or {}).items()},
-        )
-
-
 class TargetEncoder:
     """Fitted mapping from raw targets of one output to training targets.
 
@@ -239,7 +157,7 @@ class TargetEncoder:
             if not is_text(y):
                 y = y.astype(str)
             labels = np.asarray([str(v) for v in y], dtype=object)
-            idx, known = _lookup(self.classes, labels)
+            idx, known = lookup(self.classes, labels)
             self._reject(~known, labels, f", which the training data does not have; known labels: {self.classes}",
                          where)
             return idx.astype(np.int32)

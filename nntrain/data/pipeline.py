@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from nntrain.data.encoders import ColumnEncoder, TargetEncoder, Tokenizer
+from nntrain.data.columns import ColumnEncoder
+from nntrain.data.encoders import TargetEncoder, Tokenizer
 from nntrain.data.raw import RawData, RawSplit, is_sequences
 from nntrain.data.state import as_list, as_str, as_str_list
 from nntrain.data.steps import Step, build_step, step_from_state, step_state
 from nntrain.engine.sparse import MultiHot
-from nntrain.errors import ConfigError, DataError
+from nntrain.errors import ConfigError, DataError, DataWarning
 from nntrain.registry import did_you_mean
 
 STATE_FORMAT = "nntrain.preprocessor/1"
@@ -111,7 +112,7 @@ class InputPipeline:
             # the sample shape new files must have at predict time
             self.source["sample_shape"] = [int(d) for d in np.asarray(raw).shape[1:]]
         if self.kind == "table":
-            self.encoder = ColumnEncoder().fit(raw)
+            self.encoder.fit(raw)
         elif self.kind == "text":
             self.encoder.fit(raw)
             hints = {**hints, "vocab_size": self.encoder.vocab_size}
@@ -235,7 +236,7 @@ class Preprocessor:
         inputs = {}
         for name in in_names:
             kind = raw.kinds[name]
-            encoder = None
+            encoder = ColumnEncoder(options=spec.get("categorical")) if kind == "table" else None
             if kind == "text":
                 tok = dict(spec.get("tokenizer") or {})
                 encoder = Tokenizer(tok.get("num_words"), bool(tok.get("lowercase", True)))
@@ -285,6 +286,21 @@ class Preprocessor:
         if missing:
             raise DataError(f"no targets for output(s) {missing}; got {list(raw_y)}")
         return self._pack_y({n: p.transform(raw_y[n], source) for n, p in self.outputs.items()})
+
+    def warn_unseen(self, part: str = "") -> list[str]:
+        """A DataWarning per table column that met categories the training rows never had since the last call
+        (see columns.py); returns the lines warned.
+
+        Args:
+            part: which rows were transformed ("validation", "test"), or "" for a new file's rows.
+        """
+        import warnings
+
+        lines = [line for p in self.inputs.values() if isinstance(p.encoder, ColumnEncoder)
+                 for line in p.encoder.take_unseen(part)]
+        for line in lines:
+            warnings.warn(DataWarning(line), stacklevel=2)
+        return lines
 
     @property
     def class_names(self) -> dict[str, list[str] | None]:
