@@ -26,6 +26,20 @@ def _outputs(model, bundle) -> list[tuple[str, np.ndarray]]:
     return list(zip(model.output_names, model.as_output_list(bundle.train.y)))
 
 
+def check_classes(cfg: RunConfig, model, bundle) -> None:
+    """A single-unit output (sigmoid, binary_crossentropy) cannot learn more than two classes: the labels would be
+    taken as numbers above 1."""
+    for (name, y), info in zip(_outputs(model, bundle), bundle.info["outputs"].values()):
+        k = info.get("n_classes")
+        if info.get("task") == "multiclass" and k and k > 2 and np.asarray(y).ndim == 1 and \
+                tuple(model.shapes[name]) in ((), (1,)):
+            names = info.get("class_names") or list(range(k))
+            raise cfg.locate(ConfigError(
+                f"output {name!r} has one unit, but its labels have {k} classes ({', '.join(map(str, names[:10]))}); "
+                f"end the model with Dense(units: {k}, activation: softmax) and use "
+                "sparse_categorical_crossentropy"), ("loss",)) from None
+
+
 def check_metrics(cfg: RunConfig, model, bundle) -> None:
     """Each metric scores a few training labels against predictions of the model's output shape, as training will:
     a metric that cannot read these labels (top_k with integer labels) fails here, naming its twin."""
@@ -159,12 +173,18 @@ def _class_index(key, names: list | None, n: int) -> int | None:
     return index if 0 <= index < n and str(index) == str(key).strip() else None
 
 
-def check_weights(weights: np.ndarray, column: str, source: str) -> None:
-    """Sample weights must be finite, non-negative and not all zero (data.sample_weight)."""
-    bad = ~np.isfinite(weights) | (weights < 0)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise DataError(f"{source}: sample weight column {column!r} has {weights[i]!r} in data row {i + 1}; weights "
-                        "must be finite and non-negative")
+def sample_weights(cfg: RunConfig, bundle) -> np.ndarray | None:
+    """(train rows,) weights of data.sample_weight, checked: a column of a table, not zero in every training row.
+    (Each value was checked finite and non-negative when read.)"""
+    column = cfg["data"].get("sample_weight")
+    if column is None:
+        return None
+    where = ("data", "sample_weight")
+    weights = bundle.train.weights
+    if weights is None:
+        raise cfg.locate(ConfigError(f"data.sample_weight names a column of a CSV/TSV file; this data has no "
+                                     f"columns by name ({bundle.info['dataset']})"), where)
     if not weights.any():
-        raise DataError(f"{source}: sample weight column {column!r} is zero in every training row")
+        raise cfg.locate(DataError(f"sample weight column {column!r} is zero in every training row: nothing would "
+                                   "be learned"), where)
+    return weights

@@ -16,7 +16,7 @@ import numpy as np
 
 from nntrain.errors import ConfigError, DataError
 from nntrain.runs.folder import write_json
-from nntrain.runs.trained import CLASS_TASKS, Decoded, Output, Trained, decode, load_trained
+from nntrain.runs.trained import CLASS_TASKS, Decoded, Output, Trained, decode, load_trained, require_training
 
 SPLITS = ("test", "val", "train")
 
@@ -236,6 +236,7 @@ def evaluate(target, checkpoint: str = "best", data=None, split: str = "test") -
     if split not in SPLITS:
         raise ConfigError(f"--split expects one of {', '.join(SPLITS)}, got {split!r}")
     trained = load_trained(target, checkpoint)
+    require_training(trained)
     model, pre = trained.model, trained.preprocessor
     part, label, description = labelled_rows(trained, split, data)
     if len(part) == 0:

@@ -55,7 +55,20 @@ def prepare(cfg: RunConfig, bundle=None):
     """Build and compile the model of a config, sized from the loaded `bundle`, or (None) from `describe`."""
     from nntrain.config.build import build_model, compile_model
 
-    model = build_model(cfg, bundle_inputs(bundle) if bundle is not None else data_inputs(cfg))
+    inputs = bundle_inputs(bundle) if bundle is not None else data_inputs(cfg)
+    try:
+        model = build_model(cfg, inputs)
+    except NNTrainError as exc:
+        unknown = [n for n, v in (inputs or {}).items() if None in v.get("shape", ())]
+        if not unknown:
+            raise
+        # a width only the data can tell (a text folder's vocabulary, the longest sequence)
+        hinted = type(exc)(f"{exc}. The width of input {unknown[0]!r} is known only once the data is read: run "
+                           "`nntrain check --data`, or fix it in the config: data.tokenizer.num_words (then "
+                           "multi_hot is num_words + 2 wide), multi_hot: {dimension: N}, or pad_sequences: "
+                           "{maxlen: N}", exc.path, exc.layer)
+        hinted.located = exc.located
+        raise hinted from None
     compile_model(model, cfg)
     return model
 
@@ -90,16 +103,18 @@ def prepare_run(cfg: RunConfig, progress=None, rows: Rows | None = None, val_cal
         rows: train and validate on these rows of already-read data (kfold).
         val_callbacks: whether callbacks monitoring val_ values will run (a refit without validation drops them).
     """
-    from nntrain.commands.checks import check_embeddings, check_metrics, check_monitors, class_weight
+    from nntrain.commands.checks import (check_classes, check_embeddings, check_metrics, check_monitors,
+                                         class_weight, sample_weights)
 
     early_check(cfg)
     bundle = load_bundle(cfg, progress, rows)
     model = prepare(cfg, bundle)
     check_bundle(model, bundle, cfg)
+    check_classes(cfg, model, bundle)
     check_metrics(cfg, model, bundle)
     check_embeddings(cfg, model, bundle)
     check_monitors(cfg, model, bundle, val_callbacks)
-    return Prepared(model, bundle, class_weight(cfg, model, bundle), None)
+    return Prepared(model, bundle, class_weight(cfg, model, bundle), sample_weights(cfg, bundle))
 
 
 def load_bundle(cfg: RunConfig, progress=None, rows: Rows | None = None):

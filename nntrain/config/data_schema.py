@@ -8,7 +8,8 @@ on the data source and is described in `description`.
 from __future__ import annotations
 
 # Names of the preprocessing steps; nntrain.data.preprocessing registers exactly these (a test checks it).
-STEP_NAMES = ("standardize", "minmax", "rescale", "flatten", "reshape", "one_hot", "multi_hot", "pad_sequences")
+STEP_NAMES = ("standardize", "minmax", "rescale", "flatten", "reshape", "one_hot", "multi_hot", "pad_sequences",
+              "impute")
 
 _INT_OR_NULL_MIN1 = {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]}
 
@@ -30,6 +31,18 @@ def _step(name: str, description: str, properties: dict | None = None, required:
 
 
 _STEP_FORMS = [
+    _step(
+        "impute",
+        "Fill missing values (empty, NA, NaN, ?) with a value fitted on the training rows; on CSV columns before "
+        "they are encoded (text columns take the most frequent category unless `constant`).",
+        {
+            "strategy": {"type": "string", "enum": ["mean", "median", "most_frequent", "constant"], "default": "mean"},
+            "fill_value": {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}], "default": None,
+                           "description": "The constant: default 0 (numbers) or \"missing\" (text)."},
+            "add_indicator": {"type": "boolean", "default": False,
+                              "description": "Add a 0/1 `<column>_missing` feature per column with missing values."},
+        },
+    ),
     _step("standardize", "Per-feature (x - mean) / std, mean and std fitted on the training rows only."),
     _step("minmax", "Per-feature (x - min) / (max - min) into [0, 1], fitted on the training rows only."),
     _step(

@@ -107,24 +107,39 @@ class InputPipeline:
             return x.astype(np.int32, copy=False)
         return x.astype(np.float32, copy=False)
 
+    def _split_steps(self) -> tuple[list[Step], list[Step]]:
+        """(steps on the raw table's columns, steps on the encoded array): a table input imputes its columns
+        before they are encoded, wherever `impute` is listed."""
+        if self.kind != "table":
+            return [], self.steps
+        first = [s for s in self.steps if s.registered_name == "impute"]
+        return first, [s for s in self.steps if s.registered_name != "impute"]
+
     def fit_transform(self, raw: Any, hints: dict) -> Any:
         if self.kind == "array":
             # the sample shape new files must have at predict time
             self.source["sample_shape"] = [int(d) for d in np.asarray(raw).shape[1:]]
+        on_columns, on_array = self._split_steps()
+        for step in on_columns:
+            step.fit(raw, hints)
+            raw = step.transform(raw)
         if self.kind == "table":
             self.encoder.fit(raw)
         elif self.kind == "text":
             self.encoder.fit(raw)
-            hints = {**hints, "vocab_size": self.encoder.vocab_size}
+            hints = {**hints, "vocab_size": self.encoder.width}
         x = self._encode(raw)
-        for step in self.steps:
+        for step in on_array:
             step.fit(x, hints)
             x = step.transform(x)
         return self._finish(x)
 
     def transform(self, raw: Any) -> Any:
+        on_columns, on_array = self._split_steps()
+        for step in on_columns:
+            raw = step.transform(raw)
         x = self._encode(raw)
-        for step in self.steps:
+        for step in on_array:
             x = step.transform(x)
         return self._finish(x)
 
