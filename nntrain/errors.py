@@ -46,3 +46,8 @@ class CheckpointError(NNTrainError):
 class StorageError(NNTrainError, OSError):
     """A file nntrain must write cannot be written: the disk is full, no permission, a name too long. Still an
     OSError, so code that handles failed writes handles it."""
+
+
+class DataWarning(UserWarning):
+    """Something in the data the user should know and nntrain handled as documented (categories a model never saw
+    in training). The console script prints it as one `warning:` line on stderr."""

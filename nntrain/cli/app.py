@@ -127,18 +127,26 @@ def fit(
 def check(
     config: Path = typer.Argument(..., metavar="CONFIG", help="The YAML config file."),
     set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP),
+    data: bool = typer.Option(False, "--data", help="Also load the data and run fit's whole preparation (widths, "
+                              "labels, monitors, class weights...), writing nothing: what passes, fit trains."),
 ):
     """Validate a config and print it resolved (all defaults filled in) with the model summary.
-    Loads and downloads no data.
+    Loads and downloads no data, unless --data.
 
     \b
-    Example:
+    Examples:
       nntrain check configs/iris.yaml --set optimizer.learning_rate=3e-4
+      nntrain check my.yaml --data
     """
     from nntrain.commands.prepare import check as check_config
+    from nntrain.commands.prepare import check_data
 
-    cfg, model = _guard(check_config, config, set_)
-    render.check_report(config, cfg, model)
+    if data:
+        cfg, prepared = _guard(check_data, config, set_)
+        render.check_report(config, cfg, prepared.model, prepared)
+    else:
+        cfg, model = _guard(check_config, config, set_)
+        render.check_report(config, cfg, model)
 
 
 @app.command()
@@ -396,6 +404,7 @@ def main() -> None:
     # NumPy's floating-point RuntimeWarnings print a source line; nntrain reports what they mean itself (a diverging
     # loss, a NaN in the data, an overflowing value) as one message
     warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero|underflow) encountered", RuntimeWarning)
+    shown, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         app()
     except KeyboardInterrupt as exc:  # while typer builds the command, before click's own handling
@@ -406,4 +415,18 @@ def main() -> None:
             raise SystemExit(_stopped(cause)) from None
         raise
     finally:
+        warnings.showwarning = shown
         interrupts.ignore()
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """nntrain's DataWarnings as one `warning:` line on stderr; any other warning as Python shows it."""
+    import sys
+    import warnings
+
+    from nntrain.errors import DataWarning
+
+    if issubclass(category, DataWarning):
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), file=file or sys.stderr, end="")

@@ -287,14 +287,19 @@ def _kfold_summary(result, out) -> None:
                      (str(result.run_dir / "kfold.csv"), "cyan")))
 
 
-def check_report(config, cfg, model) -> None:
-    """`nntrain check`: the resolved config, the model summary, OK."""
+def check_report(config, cfg, model, prepared=None) -> None:
+    """`nntrain check`: the resolved config, the model summary, (--data) the rows prepared, OK."""
     from nntrain.config import dump_yaml
 
     print(dump_yaml(cfg.resolved), end="")
     print()
     print(model.summary())
-    print(f"\n{config}: OK")
+    if prepared is not None:
+        b = prepared.bundle
+        parts = [f"{len(part)} {what} rows" for part, what in ((b.train, "training"), (b.val, "validation"),
+                                                                (b.test, "test")) if part is not None]
+        print(f"\ndata: {', '.join(parts)}; inputs {b.info['inputs']}")
+    print(f"\n{config}: OK{' (data prepared as fit would; nothing written)' if prepared is not None else ''}")
 
 
 def export_report(result: dict) -> None:

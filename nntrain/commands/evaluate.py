@@ -16,7 +16,7 @@ import numpy as np
 
 from nntrain.errors import ConfigError, DataError
 from nntrain.runs.folder import write_json
-from nntrain.runs.trained import CLASS_TASKS, Decoded, Output, Trained, decode, load_trained
+from nntrain.runs.trained import CLASS_TASKS, Decoded, Output, Trained, decode, load_trained, require_training
 
 SPLITS = ("test", "val", "train")
 
@@ -236,11 +236,13 @@ def evaluate(target, checkpoint: str = "best", data=None, split: str = "test") -
     if split not in SPLITS:
         raise ConfigError(f"--split expects one of {', '.join(SPLITS)}, got {split!r}")
     trained = load_trained(target, checkpoint)
+    require_training(trained)
     model, pre = trained.model, trained.preprocessor
     part, label, description = labelled_rows(trained, split, data)
     if len(part) == 0:
         raise DataError(f"the {description} has no rows to evaluate")
     xs = model.as_input_list(pre.transform_x(part.x))
+    pre.warn_unseen(split if data is None else "")
     raw_y = part.y if not pre.single_output else part.y[next(iter(part.y))]
     ys = model.as_output_list(pre.transform_y(raw_y, part.source))
     model.check_data(xs, ys, f"the {description}")

@@ -171,7 +171,7 @@ def kfold(config_path, folds: int, stratify: bool = False, jobs: int = 1, refit:
     Raises:
         ConfigError/DataError before anything is written: bad config, folds < 2 or > rows, stratify on regression.
     """
-    from nntrain.commands.prepare import prepare
+    from nntrain.commands.prepare import Rows, early_check, prepare_run
     from nntrain.config import load_config
     from nntrain.data import load_raw
 
@@ -183,13 +183,14 @@ def kfold(config_path, folds: int, stratify: bool = False, jobs: int = 1, refit:
         cfg.resolved["name"] = runs.check_run_name(name, "--name")
     # workers rebuild the config from the file: pin the seed (a config without one gets a random seed)
     overrides = [*overrides, f"seed={cfg['seed']}"]
-    prepare(cfg)
+    early_check(cfg)
     raw = load_raw(cfg["data"], cfg.base_dir)
     notes = []
     if raw.validation is not None:
         notes.append("data.validation is not used: every fold validates on its held-out part")
         raw.validation = None
     split = _split(cfg, raw, folds, stratify)
+    prepare_run(cfg, rows=Rows(raw, *split[0]))  # the first fold's preparation: its mistakes leave no folder
     run_dir = _start_folder(cfg, raw, split, runs_dir, config_path, command,
                             {"folds": folds, "stratify": stratify, "jobs": jobs, "refit": refit})
     fold_jobs = _jobs(cfg, config_path, overrides, split, run_dir, command)

@@ -21,7 +21,7 @@ import numpy as np
 from nntrain.commands.writers import NpyWriter, TextWriter
 from nntrain.errors import DataError
 from nntrain.runs.folder import storage_error
-from nntrain.runs.trained import CLASS_TASKS, Decoded, Output, Trained, decode, load_trained
+from nntrain.runs.trained import CLASS_TASKS, Decoded, Output, Trained, decode, load_trained, require_training
 
 CHUNK_ROWS = 1024
 FORMATS = ("csv", "jsonl", "npy")
@@ -320,6 +320,7 @@ def predict(target, input_path, output=None, fmt: str | None = None, keep=(), pr
     fmt, keep = output_format(output, fmt), list(dict.fromkeys(keep))
     _check_options(fmt, keep, proba, top_k)
     trained = load_trained(target, checkpoint)
+    require_training(trained)
     if not input_path.is_file():
         raise DataError(f"{input_path}: {'is a folder, not a file' if input_path.is_dir() else 'not found'}")
     columns = _Columns(trained.outputs, proba, top_k)

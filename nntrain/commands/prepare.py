@@ -1,5 +1,10 @@
-"""From a validated config to what training needs: the compiled model, the data bundle, and the checks between
-them. Every error here comes before a run folder exists, located at its config line."""
+"""From a validated config to what training needs: the data bundle, the compiled model sized from it, and every
+check between them. Every error here comes before a run folder exists, located at its config line.
+
+`prepare_run` is the one preparation stage: `nntrain fit` (every run, fold and refit) and `nntrain check --data`
+call it, so whatever `check --data` accepts, `fit` trains. `prepare(cfg)` alone is `nntrain check`'s fast mode: it
+sizes the model from `describe` (the data's headers and metadata) without loading the data.
+"""
 
 from __future__ import annotations
 
@@ -39,13 +44,77 @@ def data_inputs(cfg: RunConfig) -> dict | None:
     return {name: v if isinstance(v, dict) else {"shape": list(v)} for name, v in inputs.items()}
 
 
-def prepare(cfg: RunConfig):
-    """Build and compile the model of a config: every config and shape error surfaces here, before data."""
+def bundle_inputs(bundle) -> dict:
+    """What the loaded data says about each model input: {name: {"shape": [...]}} from the training arrays."""
+    x = bundle.train.x
+    xs = x if isinstance(x, dict) else {next(iter(bundle.preprocessor.inputs)): x}
+    return {name: {"shape": [int(d) for d in v.shape[1:]]} for name, v in xs.items()}
+
+
+def prepare(cfg: RunConfig, bundle=None):
+    """Build and compile the model of a config, sized from the loaded `bundle`, or (None) from `describe`."""
     from nntrain.config.build import build_model, compile_model
 
-    model = build_model(cfg, data_inputs(cfg))
+    inputs = bundle_inputs(bundle) if bundle is not None else data_inputs(cfg)
+    try:
+        model = build_model(cfg, inputs)
+    except NNTrainError as exc:
+        unknown = [n for n, v in (inputs or {}).items() if None in v.get("shape", ())]
+        if not unknown:
+            raise
+        # a width only the data can tell (a text folder's vocabulary, the longest sequence)
+        hinted = type(exc)(f"{exc}. The width of input {unknown[0]!r} is known only once the data is read: run "
+                           "`nntrain check --data`, or fix it in the config: data.tokenizer.num_words (then "
+                           "multi_hot is num_words + 2 wide), multi_hot: {dimension: N}, or pad_sequences: "
+                           "{maxlen: N}", exc.path, exc.layer)
+        hinted.located = exc.located
+        raise hinted from None
     compile_model(model, cfg)
     return model
+
+
+def early_check(cfg: RunConfig) -> None:
+    """Config and shape errors before any data is read, where describing the data costs nothing (a named dataset:
+    metadata, or a small bundled table). Own files would be read twice; their model is built from the loaded data."""
+    if cfg["data"].get("dataset") is not None:
+        prepare(cfg)
+
+
+@dataclass
+class Prepared:
+    """Everything a run needs, checked: the compiled model, the data, and the per-example weights.
+
+    Attributes:
+        class_weight: {class index: weight} of the single output, or None.
+        sample_weight: (train rows,) float64 weights from data.sample_weight, or None.
+    """
+
+    model: object
+    bundle: object
+    class_weight: dict | None
+    sample_weight: np.ndarray | None
+
+
+def prepare_run(cfg: RunConfig, progress=None, rows: Rows | None = None, val_callbacks: bool = True) -> Prepared:
+    """The preparation stage: load the data, build the model from it, and check everything that depends on the
+    data (widths, labels against the loss and metrics, monitored keys, class weights, vocabulary sizes).
+
+    Args:
+        rows: train and validate on these rows of already-read data (kfold).
+        val_callbacks: whether callbacks monitoring val_ values will run (a refit without validation drops them).
+    """
+    from nntrain.commands.checks import (check_classes, check_embeddings, check_metrics, check_monitors,
+                                         class_weight, sample_weights)
+
+    early_check(cfg)
+    bundle = load_bundle(cfg, progress, rows)
+    model = prepare(cfg, bundle)
+    check_bundle(model, bundle, cfg)
+    check_classes(cfg, model, bundle)
+    check_metrics(cfg, model, bundle)
+    check_embeddings(cfg, model, bundle)
+    check_monitors(cfg, model, bundle, val_callbacks)
+    return Prepared(model, bundle, class_weight(cfg, model, bundle), sample_weights(cfg, bundle))
 
 
 def load_bundle(cfg: RunConfig, progress=None, rows: Rows | None = None):
@@ -78,22 +147,6 @@ def check_bundle(model, bundle, cfg: RunConfig) -> None:
                 model.check_data(xs, ys, what)
             except NNTrainError as exc:
                 raise locate(cfg, exc, at) from None
-
-
-def balanced_class_weight(y: np.ndarray) -> dict:
-    """Keras/sklearn 'balanced': n_samples / (n_classes * count(class))."""
-    y = np.asarray(y)
-    labels = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else np.rint(y.reshape(-1)).astype(int)
-    classes, counts = np.unique(labels, return_counts=True)
-    return {int(c): float(len(labels) / (len(classes) * n)) for c, n in zip(classes, counts)}
-
-
-def class_weight(cfg: RunConfig, model, bundle) -> dict | None:
-    """The config's training.class_weight as {class index: weight}; "balanced" computed on the training rows."""
-    value = cfg["training"]["class_weight"]
-    if value == "balanced":
-        return balanced_class_weight(model.as_output_list(bundle.train.y)[0])
-    return {int(k): float(v) for k, v in value.items()} if value else None
 
 
 def weights_in(path: Path) -> dict:
@@ -129,8 +182,17 @@ def load_weights_by_name(model, path: Path) -> list[str]:
 
 
 def check(config, overrides=()) -> tuple:
-    """`nntrain check`: the validated config and its compiled model, without loading any data."""
+    """`nntrain check`: the validated config and its compiled model, sized from `describe` (no data loaded)."""
     from nntrain.config import load_config
 
     cfg = load_config(config, overrides)
     return cfg, prepare(cfg)
+
+
+def check_data(config, overrides=()) -> tuple:
+    """`nntrain check --data`: the validated config and the prepared run (fit's whole preparation stage, nothing
+    written)."""
+    from nntrain.config import load_config
+
+    cfg = load_config(config, overrides)
+    return cfg, prepare_run(cfg)

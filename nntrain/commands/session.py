@@ -1,8 +1,7 @@
 """One training run into one run folder. fit, every kfold fold and the kfold refit call `train_run` with what
 differs between them; nothing else writes the prepare -> load -> build -> write -> run -> record sequence.
 
-    model = prepare(cfg)                # config and shape errors, before any data
-    bundle = load_bundle(cfg)           # data errors, located at their config line
+    prepared = prepare_run(cfg)         # data loaded once, model sized from it, every data-dependent check
     run_dir = folder(cfg)               # from here on the run folder exists
     write_run_files(...)                # config.yaml, summary.txt, splits.npz, run.json (status "running")
     trainer.run()                       # callbacks record history, metrics and checkpoints every epoch
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nntrain import interrupts, runs
-from nntrain.commands.prepare import Rows, check_bundle, class_weight, load_bundle, load_weights_by_name, prepare
+from nntrain.commands.prepare import Prepared, Rows, load_weights_by_name, prepare_run
 from nntrain.commands.recorder import CheckpointSaver, RunRecorder, best_monitor, restored_epoch, summarize_history
 from nntrain.config import RunConfig
 from nntrain.engine import monitor as monitor_rule
@@ -92,14 +91,15 @@ def run_callbacks(cfg: RunConfig, run_dir: Path, bundle, drop_val_callbacks: boo
     return extra + user + [recorder, saver], recorder
 
 
-def make_trainer(model, cfg: RunConfig, bundle, callbacks, stop_request=None):
+def make_trainer(prepared: Prepared, cfg: RunConfig, callbacks, stop_request=None):
     from nntrain.training.loop import Trainer
 
-    t = cfg["training"]
+    t, bundle = cfg["training"], prepared.bundle
     val = (bundle.val.x, bundle.val.y) if bundle.val is not None else None
-    return Trainer(model, bundle.train.x, bundle.train.y, epochs=t["epochs"], batch_size=t["batch_size"],
-                   validation_data=val, shuffle=t["shuffle"], class_weight=class_weight(cfg, model, bundle),
-                   callbacks=callbacks, seed=cfg["seed"], stop_request=stop_request)
+    return Trainer(prepared.model, bundle.train.x, bundle.train.y, epochs=t["epochs"], batch_size=t["batch_size"],
+                   validation_data=val, shuffle=t["shuffle"], class_weight=prepared.class_weight,
+                   sample_weight=prepared.sample_weight, callbacks=callbacks, seed=cfg["seed"],
+                   stop_request=stop_request)
 
 
 def restore(model, checkpoint) -> None:
@@ -132,19 +132,18 @@ def train_run(cfg: RunConfig, folder: Callable[[RunConfig], Path], info: dict, *
         NNTrainError (config, data, shapes, checkpoints) before the run folder is created.
     """
     start = time.perf_counter()
-    model = prepare(cfg)
+    prepared = prepare_run(cfg, download_progress, rows, val_callbacks=not (rows is not None and rows.val is None))
+    model, bundle = prepared.model, prepared.bundle
     if resume is not None:
         restore(model, resume)
     if weights is not None:
         info["initial_weights"] = {"checkpoint": str(Path(weights).resolve()),
                                    "layers": load_weights_by_name(model, Path(weights))}
-    bundle = load_bundle(cfg, download_progress, rows)
-    check_bundle(model, bundle, cfg)
 
     run_dir = folder(cfg)  # everything is valid: from here on the run folder exists
     with _setting_up(run_dir, remove=resume is None and rows is None):  # only `nntrain fit` makes its folder
         own, recorder = run_callbacks(cfg, run_dir, bundle, drop_val_callbacks=rows is not None and rows.val is None)
-        trainer = make_trainer(model, cfg, bundle, own + list(callbacks), stop)
+        trainer = make_trainer(prepared, cfg, own + list(callbacks), stop)
         if resume is not None:  # a damaged training state is refused before the folder is touched
             from nntrain.runs.checkpoint import restore_trainer
 

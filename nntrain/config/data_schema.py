@@ -8,7 +8,8 @@ on the data source and is described in `description`.
 from __future__ import annotations
 
 # Names of the preprocessing steps; nntrain.data.preprocessing registers exactly these (a test checks it).
-STEP_NAMES = ("standardize", "minmax", "rescale", "flatten", "reshape", "one_hot", "multi_hot", "pad_sequences")
+STEP_NAMES = ("standardize", "minmax", "rescale", "flatten", "reshape", "one_hot", "multi_hot", "pad_sequences",
+              "impute")
 
 _INT_OR_NULL_MIN1 = {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]}
 
@@ -30,6 +31,18 @@ def _step(name: str, description: str, properties: dict | None = None, required:
 
 
 _STEP_FORMS = [
+    _step(
+        "impute",
+        "Fill missing values (empty, NA, NaN, ?) with a value fitted on the training rows; on CSV columns before "
+        "they are encoded (text columns take the most frequent category unless `constant`).",
+        {
+            "strategy": {"type": "string", "enum": ["mean", "median", "most_frequent", "constant"], "default": "mean"},
+            "fill_value": {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}], "default": None,
+                           "description": "The constant: default 0 (numbers) or \"missing\" (text)."},
+            "add_indicator": {"type": "boolean", "default": False,
+                              "description": "Add a 0/1 `<column>_missing` feature per column with missing values."},
+        },
+    ),
     _step("standardize", "Per-feature (x - mean) / std, mean and std fitted on the training rows only."),
     _step("minmax", "Per-feature (x - min) / (max - min) into [0, 1], fitted on the training rows only."),
     _step(
@@ -95,6 +108,40 @@ _COLUMNS = {
 }
 
 _PATH = {"type": "string", "description": "Relative paths are relative to the config file's folder."}
+
+_UNKNOWN = {
+    "type": "string",
+    "enum": ["ignore", "indicator", "error"],
+    "description": "A category the training rows never had (validation, test, predict): `ignore` encodes it as all "
+    "zeros, `indicator` sets an extra `COLUMN=<unknown>` feature, `error` stops. Either way it is counted and "
+    "reported.",
+}
+_MAX_CATEGORIES = {
+    "anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}],
+    "description": "A categorical column with more distinct training values stops (an ID or free text?), as does one "
+    "with more than 20 values most of which occur once; null encodes any number.",
+}
+_CATEGORICAL = {
+    "type": "object",
+    "description": "Text (categorical) columns of CSV/TSV files: one 0/1 feature per category of the training rows "
+    "(values stripped of surrounding spaces; case kept, so `Red` is not `red`).",
+    "additionalProperties": False,
+    "properties": {
+        "handle_unknown": {**_UNKNOWN, "default": "ignore"},
+        "max_categories": {**_MAX_CATEGORIES, "default": 50},
+        "columns": {
+            "type": "object",
+            "description": "Per column: {handle_unknown, max_categories} overriding the defaults above.",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"handle_unknown": _UNKNOWN, "max_categories": _MAX_CATEGORIES},
+            },
+            "default": {},
+        },
+    },
+    "default": {"handle_unknown": "ignore", "max_categories": 50, "columns": {}},
+}
 
 DATA_SCHEMA: dict = {
     "type": "object",
@@ -177,6 +224,12 @@ DATA_SCHEMA: dict = {
             "description": "Multi-output models: output name -> its target column(s) or key (a catalogue "
             "dataset's one target: `y`, which several outputs may share).",
             "additionalProperties": _COLUMNS,
+        },
+        "categorical": _CATEGORICAL,
+        "sample_weight": {
+            "type": "string",
+            "description": "CSV/TSV: a numeric column weighting each training example's loss and metrics (as Keras's "
+            "sample_weight); finite, non-negative, not all zero. It is not a feature.",
         },
         "classes": {
             "type": "array",

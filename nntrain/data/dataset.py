@@ -21,10 +21,12 @@ class Split:
     Attributes:
         x: float32 (rows, ...), int32 (rows, maxlen) ids, MultiHot (rows, dimension), or a dict name -> those.
         y: (rows,) int32 class indices / float32 targets, (rows, k) float32, or a dict name -> those.
+        weights: (rows,) float64 sample weights (data.sample_weight), or None.
     """
 
     x: Any
     y: Any
+    weights: np.ndarray | None = None
 
     def __len__(self) -> int:
         x = self.x if not isinstance(self.x, dict) else next(iter(self.x.values()))
@@ -137,10 +139,12 @@ def make_bundle(
     pre = Preprocessor.from_spec(raw, spec)
     x, y = pre.fit_transform(train_split, raw)
 
-    def transform(part: RawSplit | None) -> Split | None:
+    def transform(part: RawSplit | None, name: str) -> Split | None:
         if part is None or len(part) == 0:
             return None
-        return Split(pre.transform_x(part.x), pre.transform_y(part.y, part.source))
+        split = Split(pre.transform_x(part.x), pre.transform_y(part.y, part.source), part.weights)
+        pre.warn_unseen(name)
+        return split
 
     indices = {"train": train_split.rows}
     if val_split is not None:
@@ -148,6 +152,6 @@ def make_bundle(
     if raw.test is not None:
         indices["test"] = raw.test.rows
     return DataBundle(
-        Split(x, y), transform(val_split), transform(raw.test), pre, pre.class_names, indices,
+        Split(x, y, train_split.weights), transform(val_split, "validation"), transform(raw.test, "test"), pre, pre.class_names, indices,
         make_info(raw.name, pre, x),
     )

@@ -1,8 +1,6 @@
 """Encoders: the first fitted stage of an input or output, and the one rule that says a column holds class labels.
 
-ColumnEncoder: a Table of CSV/TSV columns -> one float32 feature matrix. Numeric columns pass through; each
-categorical (text) column becomes one 0/1 column per category seen in the training rows (sorted). A category the
-training rows never had encodes as all zeros, so prediction on new data does not fail on a new value.
+(Table columns -> features is columns.py's ColumnEncoder.)
 
 TargetEncoder: raw targets of one output -> class indices or float values, with the task they imply. Tasks:
 "binary" and "multiclass" (one label per row: int32 class indices (rows,)), "multilabel" (rows, k) 0/1,
@@ -22,14 +20,12 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from nntrain.data.columns import lookup
 from nntrain.data.raw import object_array
 from nntrain.data.state import as_str, as_str_list, plain
-from nntrain.data.tables import Table, check_columns, refuse_missing
 from nntrain.errors import DataError
 
 MAX_NUMBER_CLASSES = 20  # see is_class_label
-IMPUTE_HINT = ("fill them in the file, or add an `impute` step to data.preprocessing (mean, median, most_frequent "
-               "or constant)")
 OOV_ID = 1
 FIRST_WORD_ID = 2
 
@@ -66,6 +62,19 @@ def is_class_label(y: np.ndarray) -> bool:
     return len(np.unique(y)) <= MAX_NUMBER_CLASSES
 
 
+def label_codes(y: np.ndarray, class_names: list[str] | None = None) -> np.ndarray | None:
+    """The sorted distinct labels of a numeric class column when they are not 0..K-1 (1..K, 10/20/30), else None.
+    Labels with metadata class names are indices into them and are never remapped."""
+    if class_names:
+        return None
+    values = np.unique(np.asarray(y, np.float64))
+    return None if np.array_equal(values, np.arange(len(values))) else values
+
+
+def _code_name(code: float) -> str:
+    return str(int(code)) if float(code).is_integer() else str(code)
+
+
 def infer_task(y: np.ndarray, n_classes: int | None = None) -> str:
     """The task a training target (rows,) or (rows, k) implies (see the module docstring)."""
     y = np.asarray(y)
@@ -96,87 +105,12 @@ def target_facts(y: np.ndarray, class_names: list[str] | None = None) -> tuple[s
     task = infer_task(y, len(class_names) if class_names else None)
     width = 1 if y.ndim == 1 else int(np.prod(y.shape[1:]))
     if task in ("binary", "multiclass") and y.ndim == 1:
+        codes = label_codes(y, class_names)
+        if codes is not None:
+            return ("binary" if len(codes) == 2 else "multiclass"), len(codes), 1, [_code_name(c) for c in codes]
         n = max(int(y.max()) + 1, len(class_names or ()), 2)
         return task, n, 1, class_names
     return task, (width if task == "multiclass" else None), width, class_names
-
-
-def _lookup(categories: list[str], values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(positions, known) of str `values` in sorted `categories`; an unknown value's position is meaningless."""
-    cats = np.asarray(categories, dtype=object)
-    idx = np.minimum(np.searchsorted(cats, values), len(cats) - 1)
-    return idx, cats[idx] == values
-
-
-class ColumnEncoder:
-    """Fitted column layout of one table input.
-
-    Attributes:
-        columns: the source column names, in order.
-        categories: column name -> sorted category list, for categorical columns only.
-    """
-
-    def __init__(self, columns: list[str] | None = None, categories: dict[str, list[str]] | None = None):
-        self.columns = list(columns or [])
-        self.categories = dict(categories or {})
-
-    @property
-    def kinds(self) -> dict[str, str]:
-        """column -> 'numeric' | 'categorical', to read new files the way training files were read."""
-        return {c: "categorical" if c in self.categories else "numeric" for c in self.columns}
-
-    @property
-    def feature_names(self) -> list[str]:
-        """Names of the output columns: a numeric column's name, or 'column=category'."""
-        names = []
-        for c in self.columns:
-            names.extend([f"{c}={v}" for v in self.categories[c]] if c in self.categories else [c])
-        return names
-
-    @property
-    def width(self) -> int:
-        return len(self.feature_names)
-
-    def fit(self, table: Table) -> ColumnEncoder:
-        self.columns = table.names
-        self.categories = {
-            c: sorted({str(v) for v in table.columns[c] if v is not None}) for c in table.names
-            if not table.is_numeric(c)
-        }
-        return self
-
-    def transform(self, table: Table) -> np.ndarray:
-        """(rows, width) float32."""
-        check_columns(self.columns, table.names, table.source or "input", "feature")
-        out = np.zeros((len(table), self.width), dtype=np.float32)  # filled column by column: no temporaries
-        j = 0
-        for c in self.columns:
-            refuse_missing(table, c, IMPUTE_HINT)
-            col = table.columns[c]
-            if c in self.categories:
-                cats = self.categories[c]
-                idx, known = _lookup(cats, np.asarray([str(v) for v in col], dtype=object))
-                rows = np.flatnonzero(known)
-                out[rows, j + idx[rows]] = 1.0
-                j += len(cats)
-            else:
-                if col.dtype == object:
-                    raise DataError(
-                        f"{table.source or 'input'}: column {c!r} holds text, but it was numeric in the training data"
-                    )
-                out[:, j] = col
-                j += 1
-        return out
-
-    def get_state(self) -> dict:
-        return {"columns": list(self.columns), "categories": {c: list(v) for c, v in self.categories.items()}}
-
-    @classmethod
-    def from_state(cls, state: dict) -> ColumnEncoder:
-        return cls(
-            as_str_list(state["columns"]),
-            {as_str(c): as_str_list(vs) for c, vs in dict(state.get("categories") or {}).items()},
-        )
 
 
 class TargetEncoder:
@@ -185,7 +119,9 @@ class TargetEncoder:
     Attributes:
         task: "binary", "multiclass", "multilabel" or "regression".
         classes: sorted str labels for text targets, else None.
-        class_names: names to show for each class index (text labels or metadata names), or None.
+        codes: sorted numeric labels that are not 0..K-1 (1..K, or codes like 10/20/30), mapped to 0..K-1 as text
+            labels are; else None.
+        class_names: names to show for each class index (text labels, codes, or metadata names), or None.
         n_classes: number of classes for binary/multiclass, else None.
         width: number of target columns after encoding (1 for class indices and single regression targets).
     """
@@ -194,6 +130,7 @@ class TargetEncoder:
         self.name = name
         self.task: str | None = None
         self.classes: list[str] | None = None
+        self.codes: np.ndarray | None = None
         self.class_names: list[str] | None = None
         self.n_classes: int | None = None
         self.width = 1
@@ -216,6 +153,12 @@ class TargetEncoder:
         self.task = task or infer_task(y, len(class_names) if class_names else None)
         self.width = 1 if y.ndim == 1 else int(np.prod(y.shape[1:]))
         if self.task in ("binary", "multiclass") and y.ndim == 1:
+            codes = label_codes(y, class_names)
+            if codes is not None:  # 1..K or sparse codes: mapped to 0..K-1 like text labels, the codes kept as names
+                self.codes, self.n_classes = codes, len(codes)
+                self.class_names = [_code_name(c) for c in codes]
+                self.task = "binary" if len(codes) == 2 else "multiclass"
+                return self
             top = int(np.max(y)) + 1
             self.n_classes = max(len(class_names) if class_names else 0, top, 2)
             self.class_names = list(class_names) if class_names else None
@@ -239,12 +182,18 @@ class TargetEncoder:
             if not is_text(y):
                 y = y.astype(str)
             labels = np.asarray([str(v) for v in y], dtype=object)
-            idx, known = _lookup(self.classes, labels)
+            idx, known = lookup(self.classes, labels)
             self._reject(~known, labels, f", which the training data does not have; known labels: {self.classes}",
                          where)
             return idx.astype(np.int32)
         if is_text(y):
             raise DataError(f"{where}output {self.name!r} was numeric in training but holds text labels here")
+        if self.codes is not None:
+            idx = np.minimum(np.searchsorted(self.codes, y), len(self.codes) - 1)
+            known = self.codes[idx] == y
+            self._reject(~known, y, f", which the training data does not have; known labels: "
+                         f"{', '.join(self.class_names)}", where)
+            return idx.astype(np.int32)
         if self.task in ("binary", "multiclass") and y.ndim == 1:
             bad = (y != np.round(y)) | (y < 0) | (y >= self.n_classes)
             self._reject(bad, y, f"; expected a class index in 0..{self.n_classes - 1}", where)
@@ -255,6 +204,8 @@ class TargetEncoder:
         state = {"name": self.name, "task": self.task, "width": self.width}
         if self.classes is not None:
             state["classes"] = list(self.classes)
+        if self.codes is not None:
+            state["codes"] = np.asarray(self.codes, np.float64)
         if self.class_names is not None:
             state["class_names"] = list(self.class_names)
         if self.n_classes is not None:
@@ -267,6 +218,7 @@ class TargetEncoder:
         enc.task = as_str(state["task"])
         enc.width = int(state["width"])
         enc.classes = as_str_list(state["classes"]) if "classes" in state else None
+        enc.codes = np.asarray(state["codes"], np.float64).reshape(-1) if "codes" in state else None
         enc.class_names = as_str_list(state["class_names"]) if "class_names" in state else None
         enc.n_classes = int(state["n_classes"]) if "n_classes" in state else None
         return enc
@@ -293,6 +245,13 @@ class Tokenizer:
     def vocab_size(self) -> int:
         """Number of distinct ids, padding and out-of-vocabulary included."""
         return len(self.vocabulary) + FIRST_WORD_ID
+
+    @property
+    def width(self) -> int:
+        """How wide a multi_hot of these ids is by default: num_words + 2 when num_words is set (as Keras's
+        texts_to_matrix is num_words wide, whatever the training texts hold: `nntrain check` knows it without
+        reading them), else the vocabulary's size."""
+        return self.num_words + FIRST_WORD_ID if self.num_words is not None else self.vocab_size
 
     def words(self, doc: str) -> list[str]:
         """The words of one document."""

@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from nntrain.data.encoders import ColumnEncoder, TargetEncoder, Tokenizer
+from nntrain.data.columns import ColumnEncoder
+from nntrain.data.encoders import TargetEncoder, Tokenizer
 from nntrain.data.raw import RawData, RawSplit, is_sequences
 from nntrain.data.state import as_list, as_str, as_str_list
 from nntrain.data.steps import Step, build_step, step_from_state, step_state
 from nntrain.engine.sparse import MultiHot
-from nntrain.errors import ConfigError, DataError
+from nntrain.errors import ConfigError, DataError, DataWarning
 from nntrain.registry import did_you_mean
 
 STATE_FORMAT = "nntrain.preprocessor/1"
@@ -106,24 +107,39 @@ class InputPipeline:
             return x.astype(np.int32, copy=False)
         return x.astype(np.float32, copy=False)
 
+    def _split_steps(self) -> tuple[list[Step], list[Step]]:
+        """(steps on the raw table's columns, steps on the encoded array): a table input imputes its columns
+        before they are encoded, wherever `impute` is listed."""
+        if self.kind != "table":
+            return [], self.steps
+        first = [s for s in self.steps if s.registered_name == "impute"]
+        return first, [s for s in self.steps if s.registered_name != "impute"]
+
     def fit_transform(self, raw: Any, hints: dict) -> Any:
         if self.kind == "array":
             # the sample shape new files must have at predict time
             self.source["sample_shape"] = [int(d) for d in np.asarray(raw).shape[1:]]
+        on_columns, on_array = self._split_steps()
+        for step in on_columns:
+            step.fit(raw, hints)
+            raw = step.transform(raw)
         if self.kind == "table":
-            self.encoder = ColumnEncoder().fit(raw)
+            self.encoder.fit(raw)
         elif self.kind == "text":
             self.encoder.fit(raw)
-            hints = {**hints, "vocab_size": self.encoder.vocab_size}
+            hints = {**hints, "vocab_size": self.encoder.width}
         x = self._encode(raw)
-        for step in self.steps:
+        for step in on_array:
             step.fit(x, hints)
             x = step.transform(x)
         return self._finish(x)
 
     def transform(self, raw: Any) -> Any:
+        on_columns, on_array = self._split_steps()
+        for step in on_columns:
+            raw = step.transform(raw)
         x = self._encode(raw)
-        for step in self.steps:
+        for step in on_array:
             x = step.transform(x)
         return self._finish(x)
 
@@ -235,7 +251,7 @@ class Preprocessor:
         inputs = {}
         for name in in_names:
             kind = raw.kinds[name]
-            encoder = None
+            encoder = ColumnEncoder(options=spec.get("categorical")) if kind == "table" else None
             if kind == "text":
                 tok = dict(spec.get("tokenizer") or {})
                 encoder = Tokenizer(tok.get("num_words"), bool(tok.get("lowercase", True)))
@@ -285,6 +301,21 @@ class Preprocessor:
         if missing:
             raise DataError(f"no targets for output(s) {missing}; got {list(raw_y)}")
         return self._pack_y({n: p.transform(raw_y[n], source) for n, p in self.outputs.items()})
+
+    def warn_unseen(self, part: str = "") -> list[str]:
+        """A DataWarning per table column that met categories the training rows never had since the last call
+        (see columns.py); returns the lines warned.
+
+        Args:
+            part: which rows were transformed ("validation", "test"), or "" for a new file's rows.
+        """
+        import warnings
+
+        lines = [line for p in self.inputs.values() if isinstance(p.encoder, ColumnEncoder)
+                 for line in p.encoder.take_unseen(part)]
+        for line in lines:
+            warnings.warn(DataWarning(line), stacklevel=2)
+        return lines
 
     @property
     def class_names(self) -> dict[str, list[str] | None]:

@@ -61,12 +61,14 @@ class RawSplit:
         y: output name -> (rows,) or (rows, k) raw targets: numbers, or str labels as an object array.
         rows: (rows,) int64 row numbers in `source`, so a split can be audited.
         source: the file or dataset part the rows come from.
+        weights: (rows,) float64 sample weights (data.sample_weight), or None.
     """
 
     x: dict[str, Any]
     y: dict[str, np.ndarray]
     rows: np.ndarray
     source: str
+    weights: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -81,6 +83,7 @@ class RawSplit:
             {k: v[idx] for k, v in self.y.items()},
             self.rows[idx],
             self.source,
+            None if self.weights is None else self.weights[idx],
         )
 
 

@@ -38,10 +38,11 @@ class Roles:
 
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    weight: str | None = None  # the sample weight column (tables)
 
     def columns(self) -> list:
         """Every column (or key) named, inputs first, each once: what to read from the file."""
-        named = [*self.inputs.values(), *self.outputs.values()]
+        named = [*self.inputs.values(), *self.outputs.values(), *([self.weight] if self.weight else [])]
         return list(dict.fromkeys(c for v in named for c in as_list(v)))
 
 
@@ -63,24 +64,30 @@ def table_roles(spec: dict, header: list[str], source: str, default_target: str 
         check_columns(cols, header, source, "target")
         outputs[name] = cols if isinstance(ref, (list, tuple)) else cols[0]
     targets = {c for v in outputs.values() for c in as_list(v)}
+    weight = spec.get("sample_weight")
+    if weight is not None:
+        check_columns([weight], header, source, "sample weight")
+        if weight in targets:
+            raise ConfigError(f"data.sample_weight: column {weight!r} is also a target", ("data", "sample_weight"))
 
     if spec.get("inputs"):
         in_refs = {n: (spec["inputs"][n], f"inputs.{n}") for n in spec["inputs"]}
     elif spec.get("features") is not None:
         in_refs = {"input": (spec["features"], "features")}
     else:
-        in_refs = {"input": ([c for c in header if c not in targets], "features")}
+        in_refs = {"input": ([c for c in header if c not in targets and c != weight], "features")}
     inputs = {}
     for name, (ref, key) in in_refs.items():
         cols = [_column_name(r, header, key) for r in as_list(ref)]
         check_columns(cols, header, source, "feature")
-        leaked = [c for c in cols if c in targets]
+        leaked = [c for c in cols if c in targets or c == weight]
         if leaked:
-            raise ConfigError(f"data.{key}: column {leaked[0]!r} is also a target", ("data", *key.split(".")))
+            role = "a target" if leaked[0] in targets else "data.sample_weight"
+            raise ConfigError(f"data.{key}: column {leaked[0]!r} is also {role}", ("data", *key.split(".")))
         if not cols:
             raise ConfigError(f"data.{key}: no feature columns left for {source}", ("data", *key.split(".")))
         inputs[name] = cols
-    return Roles(inputs, outputs)
+    return Roles(inputs, outputs, weight)
 
 
 def key_roles(spec: dict, source: str) -> Roles:

@@ -363,3 +363,6 @@ def step_from_state(state: dict) -> Step:
     step.set_state(dict(state.get("state") or {}))
     return step
 
+
+
+from nntrain.data import impute as _impute  # noqa: E402,F401  registers the impute step (it builds on Step)

@@ -160,8 +160,8 @@ class Model(Graph):
         for ms, y, out, act in zip(self.metrics, ys, outs, self._fused_activations):
             if ms:
                 p = out if act is None else act(out)[0]
-                for m in ms:
-                    m.update(y, p)
+                for m in ms:  # weighted like the loss (Keras passes sample_weight to compiled metrics too)
+                    m.update(y, p) if sample_weight is None else m.update(y, p, sample_weight)
         return d_outputs
 
     def penalty(self) -> float:

@@ -242,3 +242,14 @@ def decode(output: Output, out: np.ndarray) -> Decoded:
     if output.task == "multilabel":
         return decode_labels(out, output.logits)
     return decode_values(output.pipeline, out)
+
+
+def require_training(trained: Trained) -> None:
+    """CheckpointError when the checkpoint holds a model that never finished an epoch (a run stopped or failed in
+    its first epoch keeps its initial weights in last.h5, so it can be resumed): scoring it would score chance."""
+    if int(trained.checkpoint.epoch or 0) > 0:
+        return
+    where = trained.run_dir or trained.checkpoint_path
+    resume = f"; train it further with: nntrain fit --resume {trained.run_dir}" if trained.run_dir else ""
+    raise CheckpointError(f"{where}: the run never finished an epoch ({trained.checkpoint_path.name} holds its initial "
+                          f"weights), so there is nothing trained to use{resume}")

@@ -113,3 +113,4 @@ def read_inputs(path: Path, preprocessor: Preprocessor, batch_size: int = 1024) 
     check_file(path)
     for raw in format_of(path).stream(path, preprocessor, batch_size):
         yield preprocessor.transform_x(raw)
+    preprocessor.warn_unseen()  # categories the training rows never had, counted over the whole file

@@ -117,7 +117,23 @@ def table_data(table: Table, roles: Roles, source: str) -> FileData:
     sources = {n: {"type": "columns", "columns": list(cols)} for n, cols in roles.inputs.items()}
     column_kinds = {c: ("numeric" if table.is_numeric(c) else "categorical") for c in table.names}
     rows = np.arange(len(table), dtype=np.int64)
-    return FileData(RawSplit(x, y, rows, source), kinds, sources, column_kinds)
+    return FileData(RawSplit(x, y, rows, source, _weights(table, roles.weight)), kinds, sources, column_kinds)
+
+
+def _weights(table: Table, column: str | None) -> np.ndarray | None:
+    """(rows,) float64 sample weights from a numeric column: finite and non-negative (data.sample_weight)."""
+    if column is None:
+        return None
+    if not table.is_numeric(column):
+        raise DataError(f"{table.source}: sample weight column {column!r} holds text; expected numbers")
+    refuse_missing(table, column, "every row needs a weight: fill them in the file")
+    w = np.asarray(table.columns[column], np.float64)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"{table.source}: {table.where(i)}, column {column!r}: sample weight {w[i]:g} is negative; "
+                        "weights must be non-negative")
+    return w
 
 
 def expected_inputs(pre: Preprocessor) -> str:
