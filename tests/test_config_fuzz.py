@@ -9,7 +9,7 @@ nested deeply, a list item duplicated, a value moved from elsewhere in the file.
 A few things keep 2,000 examples within seconds without changing what is tested: the YAML text of 39 examples in
 40 is parsed by libyaml (the same YAML, at C speed; the 40th goes through nntrain's own pure-Python parser), the
 resolved config is written by libyaml's emitter, and `describe`, a pure function of the data section, is computed
-once per distinct data section.
+once per distinct data section. The budget is split in two tests that the suite's two processes run side by side.
 
     NNTRAIN_FUZZ_EXAMPLES=50000 python -m pytest -q tests/test_config_fuzz.py -s   # the release budget
 """
@@ -187,14 +187,20 @@ def check_example(folder: Path, name: str, tree, libyaml: bool) -> bool:
     return True
 
 
-def test_mutated_configs_are_accepted_or_refused_cleanly(folder, monkeypatch):
+SHARDS = 2  # the budget in halves, so the suite's parallel test processes share it (each half draws its own configs)
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_mutated_configs_are_accepted_or_refused_cleanly(folder, monkeypatch, shard):
     import nntrain.data
 
     monkeypatch.setattr(nntrain.data, "describe", memoized(nntrain.data.describe))
     seen = {"examples": 0, "accepted": 0}
     started = time.perf_counter()
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    budget = EXAMPLES // SHARDS + (shard < EXAMPLES % SHARDS)
+
+    @settings(max_examples=budget, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(mutated_configs(), st.integers(0, 39))
     def property_(example, parser):
         seen["examples"] += 1
@@ -203,4 +209,4 @@ def test_mutated_configs_are_accepted_or_refused_cleanly(folder, monkeypatch):
     property_()
     print(f"\nconfig fuzz: {seen['examples']} mutated configs ({seen['accepted']} accepted, "
           f"{seen['examples'] - seen['accepted']} refused with NNTrainError) in {time.perf_counter() - started:.1f} s")
-    assert seen["examples"] >= EXAMPLES
+    assert seen["examples"] >= budget
