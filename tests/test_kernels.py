@@ -94,3 +94,13 @@ def test_ones_is_a_shared_read_only_vector():
     np.testing.assert_array_equal(v, np.ones(5, np.float32))
     assert not v.flags.writeable and kernels.ones(3, np.float32).base is v.base
     assert kernels.ones(1000, np.float64).dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-7), (np.float64, 1e-15)])
+def test_gate_sigmoid_agrees_with_the_stable_sigmoid(dtype, tol):
+    from nntrain.engine.ops import sigmoid
+
+    z = np.concatenate([rng.standard_normal(1000) * 8, [0.0, -1e4, 1e4, -88.7, 88.7]]).astype(dtype)
+    fast = kernels.gate_sigmoid(z)
+    assert fast.dtype == dtype and np.isfinite(fast).all()
+    np.testing.assert_allclose(fast, sigmoid(z), rtol=0, atol=tol)

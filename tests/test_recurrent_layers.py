@@ -267,12 +267,24 @@ def test_shape_errors_name_the_layer():
 # --- configs/imdb_lstm.yaml end to end, on a small imdb.npz served locally ------------------------------------------
 
 
-def test_imdb_lstm_config_fits_and_predicts_padded_rows(served, tmp_path):
+def test_imdb_lstm_config_resumes_exactly_and_predicts_padded_rows(served, tmp_path):
+    from nntrain.runs import checkpoint
+
     config = ROOT / "configs" / "imdb_lstm.yaml"
-    fit = invoke("fit", config, "--set", "training.epochs=2", "--set", "data.preprocessing=[{pad_sequences: "
-                 "{maxlen: 12}}]", "-q", cwd=tmp_path)
-    assert fit.returncode == 0, fit.stderr
-    run = tmp_path / "runs" / "imdb_lstm"
+    common = ("--set", "data.preprocessing=[{pad_sequences: {maxlen: 12}}]", "--set", "model.layers.1.LSTM.dropout=0.3",
+              "-q")
+    for name, epochs in (("full", 3), ("cut", 2)):
+        fit = invoke("fit", config, "--set", f"name={name}", "--set", f"training.epochs={epochs}", *common,
+                     cwd=tmp_path)
+        assert fit.returncode == 0, fit.stderr
+    resumed = invoke("fit", "--resume", "runs/cut", "--set", "training.epochs=3", "-q", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    full, cut = (checkpoint.load(tmp_path / "runs" / n / "checkpoints" / "last.h5").weights for n in ("full", "cut"))
+    for layer in full:  # dropout's masks and the shuffles continue where they stopped
+        for key in full[layer]:
+            assert np.array_equal(full[layer][key], cut[layer][key]), (layer, key)
+
+    run = tmp_path / "runs" / "full"
     assert re.search(r"lstm \(LSTM\) +\(None, 32\) +8,320", (run / "summary.txt").read_text())
     rng = np.random.default_rng(3)
     short = rng.integers(1, 40, (4, 5))

@@ -6,7 +6,8 @@
     embedding.py      Embedding, GlobalAveragePooling1D
     convolution.py    Conv1D, Conv2D (im2col + one matmul; windows.py holds the window geometry)
     pooling.py        MaxPooling1D/2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling1D/2D
-    recurrent.py      SimpleRNN, LSTM, GRU
+    recurrent.py      the loop over steps, SimpleRNN
+    gated.py          LSTM, GRU
     bidirectional.py  Bidirectional
 
 Importing this package registers every class in LAYERS (the registry itself lives beside the base class, in
@@ -18,6 +19,7 @@ from nntrain.engine.layers.bidirectional import Bidirectional
 from nntrain.engine.layers.convolution import Conv1D, Conv2D
 from nntrain.engine.layers.core import Activation, Dense, Dropout, Input, SpatialDropout1D, SpatialDropout2D
 from nntrain.engine.layers.embedding import Embedding, GlobalAveragePooling1D
+from nntrain.engine.layers.gated import GRU, LSTM
 from nntrain.engine.layers.normalization import BatchNormalization, LayerNormalization
 from nntrain.engine.layers.pooling import (
     AveragePooling2D,
@@ -27,7 +29,7 @@ from nntrain.engine.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
-from nntrain.engine.layers.recurrent import GRU, LSTM, SimpleRNN
+from nntrain.engine.layers.recurrent import SimpleRNN
 from nntrain.engine.layers.reshaping import Add, Concatenate, Flatten, Reshape, UpSampling2D, ZeroPadding2D
 
 __all__ = ["LAYERS", "Layer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Concatenate", "Add",
