@@ -314,3 +314,22 @@ def test_shapes_that_do_not_fit_name_layer_and_shape(make, shape, words):
         _built(make(), shape)
     for w in words:
         assert w in str(exc.value)
+
+
+def test_a_convolution_stops_a_sequence_mask():
+    # Keras: Conv1D does not carry Embedding(mask_zero=True)'s mask on (it mixes steps and changes their number), so
+    # the pooling after it averages every output step instead of failing on a mask of the input's length
+    import inspect
+
+    from nntrain.engine.layers import Embedding, GlobalAveragePooling1D, Input
+
+    if "mask_zero" not in inspect.signature(Embedding).parameters:
+        pytest.skip("this engine has no sequence masks")
+    model = Sequential([Input([6], dtype="int64"), Embedding(20, 3, mask_zero=True, name="emb"), Conv1D(4, 3),
+                        GlobalAveragePooling1D(), Dense(1)], dtype="float64")
+    x = np.array([[0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]])
+    (y,), _ = model.forward([x], False)
+    emb, conv = model.get_layer("emb"), model.layers[2]
+    steps, _ = conv.forward(emb.forward(x, False)[0], False)  # (2, 4, 4): four output steps, all averaged
+    dense = model.layers[-1]
+    np.testing.assert_allclose(y, steps.mean(axis=1) @ dense.params["kernel"] + dense.params["bias"], rtol=1e-12)

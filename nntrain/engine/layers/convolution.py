@@ -35,6 +35,9 @@ class _Conv(Dense):
 
     rank = 2
     product_params = ()  # the kernel's gradient is a product too, but of im2col columns: not offered for fusing
+    # Dense passes a sequence's mask on (it reads each step alone); a convolution mixes neighbouring steps and may
+    # change their number, so, as in Keras, the mask stops here
+    passes_mask = False
     paddings = PADDINGS
 
     def _setup(self, filters, kernel_size, strides, padding, data_format, dilation_rate, **dense_args):

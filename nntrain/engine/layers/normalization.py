@@ -130,6 +130,8 @@ class LayerNormalization(Layer):
         axis: an axis or a list of axes, counted with the batch as axis 0 like Keras (-1 = the last axis).
     """
 
+    passes_mask = True  # as Keras (supports_masking): the output has the input's steps, so their mask still holds
+
     def __init__(
         self,
         axis: int | list = -1,
