@@ -109,6 +109,8 @@ def load_space(config_path: Path, overrides=(), space_file: Path | None = None,
 
     tree, pos = read_config(Path(config_path))
     if space_file is not None:
+        if not Path(space_file).is_file():
+            raise ConfigError(f"--space {space_file}: no such file; give a YAML file with `params:`")
         raw, where = load_yaml(Path(space_file))
         prefix = ("search",) if isinstance(raw, dict) and set(raw) == {"search"} else ()
         section = raw.get("search") if prefix else raw
