@@ -223,3 +223,28 @@ def test_grid_cv_refit_and_plots(tmp_path):
     assert (tune_dir / "refit" / "checkpoints" / "last.h5").exists()
     assert {p.rsplit("/", 1)[1] for p in doc["plots"]} >= {"optimization_history.png", "slice.png"}
     assert all(math.isfinite(r["value"]) for r in doc["trials"])
+
+
+def test_a_shared_database_password_is_never_written(tmp_path):
+    from nntrain.commands.study import shown_url
+    from nntrain.commands.tune import session_from
+    from nntrain.errors import ConfigError
+
+    shown = shown_url("postgresql://tuner:s3cret@db.example/tuning")
+    assert "s3cret" not in shown and shown.startswith("postgresql://tuner:")
+    info = {"storage": shown, "config": "c.yaml", "overrides": [], "space": {}, "direction": "down", "name": "x",
+            "study": "x", "trials": 3, "sampler_seed": 1, "epochs": 2}
+    with pytest.raises(ConfigError, match="give --storage with its password again"):
+        session_from(info, tmp_path, None)
+
+
+@SLOW
+def test_hyperband_prunes_and_a_timeout_ends_the_search(tmp_path):
+    config = write_config(tmp_path, epochs=9, trials=8)
+    config.write_text(config.read_text().replace("{name: median, n_startup_trials: 2}", "hyperband"))
+    doc = json.loads(invoke("tune", config, "--runs-dir", tmp_path / "runs", "--no-plots", "--json").stdout)
+    assert doc["counts"]["pruned"] >= 1 and doc["counts"]["complete"] + doc["counts"]["pruned"] == 8
+    timed = invoke("tune", config, "--runs-dir", tmp_path / "runs", "--name", "timed", "--trials", "500",
+                   "--timeout", "1", "--no-plots", "--json")
+    assert timed.returncode == 0, timed.stderr
+    assert 1 <= len(json.loads(timed.stdout)["trials"]) < 500  # no trial starts after the timeout
