@@ -222,6 +222,8 @@ def test_grid_cv_refit_and_plots(tmp_path):
     assert doc["refit"]["status"] == "finished" and 0 <= doc["refit"]["test"]["accuracy"] <= 1
     assert (tune_dir / "refit" / "checkpoints" / "last.h5").exists()
     assert {p.rsplit("/", 1)[1] for p in doc["plots"]} >= {"optimization_history.png", "slice.png"}
+    replotted = invoke("plot", tune_dir)
+    assert replotted.returncode == 0 and replotted.stdout.split() == doc["plots"]
     assert all(math.isfinite(r["value"]) for r in doc["trials"])
 
 

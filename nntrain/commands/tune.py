@@ -304,3 +304,11 @@ def show(tune_dir: Path, storage: str | None = None) -> TuneResult:
             f"# the best trial ({document['best']['trial']}) "):  # not one a later trial has beaten
         document["best_config"] = str(best_yaml)
     return TuneResult(tune_dir, {**document, "status": info.get("status")})
+
+
+def plot_study(tune_dir: Path, storage: str | None = None) -> list[Path]:
+    """`nntrain plot TUNE_DIR`: Optuna's charts of the search into TUNE_DIR/plots."""
+    tune_dir = Path(tune_dir)
+    session = session_from(runs.read_json(tune_dir / TUNE_FILE), tune_dir, storage)
+    study = studies.optuna().load_study(study_name=session.study, storage=studies.storage(session.url))
+    return studies.plots(study, tune_dir / "plots")
