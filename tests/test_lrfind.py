@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def test_iris_curve_falls_then_rises_and_the_suggestion_trains_to_the_bar(tmp_path):
-    png = tmp_path / "curve.png"
-    result = invoke("lr-find", CONFIGS / "iris.yaml", "--json", "-o", png, "--runs-dir", tmp_path / "runs")
+    result = invoke("lr-find", CONFIGS / "iris.yaml", "--json", "--no-plot", "--runs-dir", tmp_path / "runs")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     lrs, smoothed = np.array(doc["learning_rates"]), np.array(doc["smoothed"])
@@ -30,7 +30,6 @@ def test_iris_curve_falls_then_rises_and_the_suggestion_trains_to_the_bar(tmp_pa
     assert doc["method"] == "valley" and doc["suggested"] == doc["suggestions"]["valley"]
     assert 1e-6 < doc["suggested"] < lrs[low]  # below where the loss bottoms out
     assert doc["apply"] == f"--set optimizer.learning_rate={doc['suggested']:.3g}"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (tmp_path / "runs").exists()  # no run, not even a folder for one
     fitted = invoke("fit", CONFIGS / "iris.yaml", "--set", doc["apply"].removeprefix("--set "), "--runs-dir",
                     tmp_path / "runs", "-q")
@@ -47,6 +46,15 @@ def test_a_diverging_sweep_stops_early_and_prints_how_to_apply(tmp_path):
     assert "diverged at" in first and done < 80  # 4x the best smoothed loss ends the sweep
     assert "valley" in result.stdout and "steep" in result.stdout and "minimum/10" in result.stdout
     assert f"nntrain fit {CONFIGS / 'boston_housing.yaml'} --set optimizer.learning_rate=" in result.stdout
+
+
+@pytest.mark.skipif(not os.environ.get("NNTRAIN_TUNE_TESTS"), reason="matplotlib: set NNTRAIN_TUNE_TESTS=1")
+def test_the_png_goes_beside_the_runs_and_no_run_is_made(tmp_path):
+    result = invoke("lr-find", CONFIGS / "iris.yaml", "--runs-dir", tmp_path / "runs", "--steps", "30")
+    assert result.returncode == 0, result.stderr
+    png = tmp_path / "runs" / "iris-lr-find.png"
+    assert f"plot: {png}" in result.stdout and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["iris-lr-find.png"]
 
 
 def test_suggestions_on_a_known_curve():

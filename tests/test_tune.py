@@ -51,6 +51,9 @@ search:
 """
 
 
+FIXTURE_EPOCHS = 4
+
+
 def write_config(folder, epochs=6, trials=5, sampler="random"):
     path = folder / "search.yaml"
     path.write_text(CONFIG.replace("EPOCHS", str(epochs)).replace("TRIALS", str(trials)).replace("SAMPLER", sampler))
@@ -66,7 +69,7 @@ def history(run_dir) -> dict:
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tune")
-    config = write_config(folder)
+    config = write_config(folder, epochs=FIXTURE_EPOCHS)
     result = invoke("tune", config, "--runs-dir", folder / "runs", "--seed", "1", "--no-plots", "--json")
     return folder, config, result, json.loads(result.stdout)
 
@@ -88,9 +91,9 @@ def test_every_trial_is_a_run_and_the_best_is_the_lowest_val_loss(searched):
         curve = history(run_dir)["val_loss"]
         if row["state"] == "complete":
             values[row["trial"]] = min(curve)  # the value a trial reports: its best epoch
-            assert row["value"] == pytest.approx(min(curve)) and len(curve) == 6
+            assert row["value"] == pytest.approx(min(curve)) and len(curve) == FIXTURE_EPOCHS
         else:
-            assert row["state"] == "pruned" and len(curve) < 6  # stopped early by the median pruner
+            assert row["state"] == "pruned" and len(curve) < FIXTURE_EPOCHS  # stopped early by the median pruner
     assert doc["counts"]["pruned"] >= 1, "the median pruner stopped no trial"
     best = min(values, key=values.get)
     assert doc["best"]["trial"] == best and doc["best"]["value"] == pytest.approx(values[best])
@@ -130,6 +133,7 @@ def test_tune_refuses_a_bad_space_before_any_trial(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+@SLOW
 def test_an_objective_the_config_does_not_log_is_a_user_error(tmp_path):
     config = write_config(tmp_path, epochs=1, trials=1)
     config.write_text(config.read_text().replace("search:\n", "search:\n  objective: val_acuracy\n"))
@@ -218,4 +222,31 @@ def test_grid_cv_refit_and_plots(tmp_path):
     assert doc["refit"]["status"] == "finished" and 0 <= doc["refit"]["test"]["accuracy"] <= 1
     assert (tune_dir / "refit" / "checkpoints" / "last.h5").exists()
     assert {p.rsplit("/", 1)[1] for p in doc["plots"]} >= {"optimization_history.png", "slice.png"}
+    replotted = invoke("plot", tune_dir)
+    assert replotted.returncode == 0 and replotted.stdout.split() == doc["plots"]
     assert all(math.isfinite(r["value"]) for r in doc["trials"])
+
+
+def test_a_shared_database_password_is_never_written(tmp_path):
+    from nntrain.commands.study import shown_url
+    from nntrain.commands.tune import session_from
+    from nntrain.errors import ConfigError
+
+    shown = shown_url("postgresql://tuner:s3cret@db.example/tuning")
+    assert "s3cret" not in shown and shown.startswith("postgresql://tuner:")
+    info = {"storage": shown, "config": "c.yaml", "overrides": [], "space": {}, "direction": "down", "name": "x",
+            "study": "x", "trials": 3, "sampler_seed": 1, "epochs": 2}
+    with pytest.raises(ConfigError, match="give --storage with its password again"):
+        session_from(info, tmp_path, None)
+
+
+@SLOW
+def test_hyperband_prunes_and_a_timeout_ends_the_search(tmp_path):
+    config = write_config(tmp_path, epochs=9, trials=8)
+    config.write_text(config.read_text().replace("{name: median, n_startup_trials: 2}", "hyperband"))
+    doc = json.loads(invoke("tune", config, "--runs-dir", tmp_path / "runs", "--no-plots", "--json").stdout)
+    assert doc["counts"]["pruned"] >= 1 and doc["counts"]["complete"] + doc["counts"]["pruned"] == 8
+    timed = invoke("tune", config, "--runs-dir", tmp_path / "runs", "--name", "timed", "--trials", "500",
+                   "--timeout", "1", "--no-plots", "--json")
+    assert timed.returncode == 0, timed.stderr
+    assert 1 <= len(json.loads(timed.stdout)["trials"]) < 500  # no trial starts after the timeout

@@ -299,7 +299,7 @@ def kfold(
 
 
 @app.command()
-def plot(run: Path = typer.Argument(..., metavar="RUN", help="A run folder or a k-fold folder.")):
+def plot(run: Path = typer.Argument(..., metavar="RUN", help="A run, k-fold or tune folder.")):
     """PNG charts into the run folder: learning curves (training vs validation), the learning rate when it
     changed, k-fold averaged curves with per-fold spread, and confusion matrices of `nntrain evaluate`.
 

@@ -4,6 +4,7 @@
     learning-rate.png         the learning rate per epoch, when it changed during training
     kfold-<metric>.png        a k-fold folder: the per-epoch curve averaged over folds, each fold thin, +-1 std band
     confusion-<split>-<checkpoint>[-<output>].png   after `nntrain evaluate` on a classification model
+    plots/*.png               a `nntrain tune` folder: Optuna's charts of its study (commands/study.py)
 """
 
 from __future__ import annotations
@@ -160,7 +161,11 @@ def plot_run(run_dir) -> list[Path]:
                         f"e.g. runs/NAME")
     _pyplot()
     written: list[Path] = []
-    if (folder / "kfold.json").exists():
+    if (folder / "tune.json").exists():  # a `nntrain tune` folder: Optuna's charts of its study
+        from nntrain.commands.tune import plot_study
+
+        written += plot_study(folder)
+    elif (folder / "kfold.json").exists():
         written += kfold_curves(folder, read_json(folder / "kfold.json"))
     elif (folder / "history.csv").exists():
         history = read_history_csv(folder / "history.csv")

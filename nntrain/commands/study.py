@@ -77,19 +77,19 @@ def _with_driver(url: str) -> str:
 def storage(url: str):
     """Optuna's RDB storage for `url` (made once per process: opening it checks the schema)."""
     o = optuna()
-    url = _with_driver(url)
+    given, url = url, _with_driver(url)
     kwargs = ({"creator": _sqlite_connector(url)} if url.startswith("sqlite:///") else {"pool_pre_ping": True})
     for attempt in range(STORAGE_ATTEMPTS):
         try:
             return o.storages.RDBStorage(url, engine_kwargs=kwargs)
         except ImportError as exc:  # a database driver that is not installed (psycopg2 for postgresql://)
-            raise ConfigError(f"--storage {shown_url(url)}: {exc}; for PostgreSQL: pip install 'nntrain[tune]'"
+            raise ConfigError(f"--storage {shown_url(given)}: {exc}; for PostgreSQL: pip install 'nntrain[tune]'"
                               ) from None
         except Exception as exc:  # noqa: BLE001 - sqlalchemy's many errors: a race, or the user's to fix
             if _creating_race(exc) and attempt < STORAGE_ATTEMPTS - 1:
                 time.sleep(0.5 * (attempt + 1))  # a worker starting at the same moment made the tables: use them
                 continue
-            raise ConfigError(f"--storage {shown_url(url)}: cannot open the study database "
+            raise ConfigError(f"--storage {shown_url(given)}: cannot open the study database "
                               f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
 
 

@@ -111,7 +111,13 @@ def tune(config_path=None, *, space_file=None, trials: int | None = None, timeou
         session.extra["requeued"] = studies.requeue_interrupted(found)
     if on_start is not None:
         on_start(tune_dir, session)
-    code, message = _search(session, found, on_trial or (lambda event: None))
+    try:
+        code, message = _search(session, found, on_trial or (lambda event: None))
+    except KeyboardInterrupt as exc:  # a second Ctrl-C while a trial was stopping: it is recorded all the same
+        code, message = interrupts.exit_code(exc), "interrupted: the running trial is discarded; --resume runs it again"
+    except BaseException as exc:  # an objective the config does not log, a closed output: tune.json says so
+        _write(session, status="failed", finished=runs.timestamp(), message=str(exc))
+        raise
     return _finish(session, found, code, message, plots, on_trial)
 
 
@@ -298,3 +304,11 @@ def show(tune_dir: Path, storage: str | None = None) -> TuneResult:
             f"# the best trial ({document['best']['trial']}) "):  # not one a later trial has beaten
         document["best_config"] = str(best_yaml)
     return TuneResult(tune_dir, {**document, "status": info.get("status")})
+
+
+def plot_study(tune_dir: Path, storage: str | None = None) -> list[Path]:
+    """`nntrain plot TUNE_DIR`: Optuna's charts of the search into TUNE_DIR/plots."""
+    tune_dir = Path(tune_dir)
+    session = session_from(runs.read_json(tune_dir / TUNE_FILE), tune_dir, storage)
+    study = studies.optuna().load_study(study_name=session.study, storage=studies.storage(session.url))
+    return studies.plots(study, tune_dir / "plots")

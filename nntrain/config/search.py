@@ -109,6 +109,8 @@ def load_space(config_path: Path, overrides=(), space_file: Path | None = None,
 
     tree, pos = read_config(Path(config_path))
     if space_file is not None:
+        if not Path(space_file).is_file():
+            raise ConfigError(f"--space {space_file}: no such file; give a YAML file with `params:`")
         raw, where = load_yaml(Path(space_file))
         prefix = ("search",) if isinstance(raw, dict) and set(raw) == {"search"} else ()
         section = raw.get("search") if prefix else raw
@@ -284,7 +286,9 @@ def _against_config(space: SearchSpace, tree: dict, pos: Positions, overrides, b
 
 
 def _related(issue_path: tuple, parts: list) -> bool:
-    """Whether a config problem is about the searched key (or inside it, or about the mapping that holds it)."""
+    """Whether a config problem is about the searched key: on its key path (above or below it), or anywhere in
+    the model when the key is in the model (a `repeat:` block's layers move when it is expanded)."""
+    if parts[0] == "model" and tuple(issue_path[:1]) == ("model",):
+        return True
     n = min(len(issue_path), len(parts))
-    return n > 0 and list(issue_path[:n]) == [p for p in parts[:n]] or (
-        bool(parts) and parts[0] == "model" and bool(issue_path) and issue_path[0] == "model")
+    return n > 0 and tuple(issue_path[:n]) == tuple(parts[:n])
