@@ -34,18 +34,12 @@ def folder(tmp_path_factory):
     (root / "train.csv").write_text(_csv(rows))
     (root / "test-unseen.csv").write_text(_csv([[*r[:2], "purple", *r[3:]] for r in _table(6, 1)]))
     (root / "test-label.csv").write_text(_csv([[*r[:4], "extreme", r[5]] for r in _table(6, 1)]))
-    missing = [list(r) for r in rows]
-    missing[4][0] = "NA"
-    (root / "missing.csv").write_text(_csv(missing))
-    no_label = [list(r) for r in rows]
-    no_label[7][4] = ""
-    (root / "no-label.csv").write_text(_csv(no_label))
-    word = [list(r) for r in rows]
-    word[9][1] = "abc"
-    (root / "word.csv").write_text(_csv(word))
-    negative = [list(r) for r in rows]
-    negative[3][3] = "-1"
-    (root / "negative.csv").write_text(_csv(negative))
+    # one cell changed: (file, data row, column position, value)
+    for name, row, column, value in (("missing", 4, 0, "NA"), ("no-label", 7, 4, ""), ("word", 9, 1, "abc"),
+                                     ("negative", 3, 3, "-1")):
+        changed = [list(r) for r in rows]
+        changed[row][column] = value
+        (root / f"{name}.csv").write_text(_csv(changed))
     zero = [[*r[:3], "0", *r[4:]] for r in rows]
     (root / "zero.csv").write_text(_csv(zero))
     for cls, words in (("neg", "bad awful dull"), ("pos", "good great fine")):

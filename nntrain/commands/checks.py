@@ -43,7 +43,7 @@ def check_classes(cfg: RunConfig, model, bundle) -> None:
 def check_metrics(cfg: RunConfig, model, bundle) -> None:
     """Each metric scores a few training labels against predictions of the model's output shape, as training will:
     a metric that cannot read these labels (top_k with integer labels) fails here, naming its twin."""
-    for (name, y), metrics, in zip(_outputs(model, bundle), model.metrics):
+    for (name, y), metrics in zip(_outputs(model, bundle), model.metrics):
         y = np.asarray(y[:8])
         shape = tuple(1 if d is None else d for d in model.shapes[name])
         pred = np.full((len(y), *shape), 1.0 / max(shape[-1] if shape else 1, 1), dtype=np.float32)

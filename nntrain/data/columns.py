@@ -32,6 +32,13 @@ IMPUTE_HINT = ("fill them in the file, or add an `impute` step to data.preproces
 _MOSTLY_UNIQUE = 20  # more distinct values than this, most of them once: an ID or free text
 
 
+def option(options: dict | None, column: str, key: str, default):
+    """A data.categorical setting of one column: its own (columns: {NAME: {...}}), else the section's, else default."""
+    options = dict(options or {})
+    own = dict(options.get("columns") or {}).get(column) or {}
+    return own[key] if key in own else options.get(key, default)
+
+
 def lookup(categories: list[str], values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(positions, known) of str `values` in sorted `categories`; an unknown value's position is meaningless."""
     cats = np.asarray(categories, dtype=object)
@@ -63,8 +70,7 @@ class ColumnEncoder:
         self.unseen: dict[str, Counter] = {}
 
     def _option(self, column: str, key: str, default):
-        own = dict(self.options.get("columns") or {}).get(column) or {}
-        return own[key] if key in own else self.options.get(key, default)
+        return option(self.options, column, key, default)
 
     @property
     def kinds(self) -> dict[str, str]:
