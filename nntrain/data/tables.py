@@ -267,15 +267,62 @@ def _columns(
             for name in wanted}
 
 
+CHUNK_ROWS = 65_536  # rows converted at a time by the csv-module reader
+
+
 def read_table_csv(path: Path, header: list[str], wanted: list[str], kinds: dict[str, str],
                    delimiter: str) -> dict[str, np.ndarray]:
-    """The wanted columns of a delimited file with the csv module (the reference reader)."""
+    """The wanted columns of a delimited file with the csv module (the reference reader), CHUNK_ROWS rows at a time:
+    a column of numbers keeps only its float64 values, never a Python string per cell for the whole file. A column
+    whose type is detected and that turns from numbers to text after its first chunk is read again whole (the
+    type rule needs all of its values)."""
+    position = {name: header.index(name) for name in wanted}
+    parts: dict[str, list] = {name: [] for name in wanted}
+    with open_text(path) as stream:
+        reader = _reader(stream, delimiter, path)
+        _header(reader, path)
+        first = 0
+        while rows := _rows(reader, header, path, first, CHUNK_ROWS):
+            columns = list(zip(*rows))
+            for name in wanted:
+                if not _add_chunk(parts[name], columns[position[name]], name, path, first, kinds.get(name)):
+                    return _read_whole(path, header, wanted, kinds, delimiter)
+            first += len(rows)
+    if not first:
+        raise DataError(f"{path}: the header names {len(header)} columns but there are no data rows")
+    out = {}
+    for name, chunks in parts.items():
+        if isinstance(chunks[0], tuple):  # text from the first chunk on: the column's type from all its values
+            out[name] = convert_column([v for chunk in chunks for v in chunk], name, path, 0, None)
+        else:
+            out[name] = np.concatenate(chunks)
+    return out
+
+
+def _add_chunk(chunks: list, values: tuple, name: str, path: Path, first_row: int, kind: str | None) -> bool:
+    """Append one chunk of a column: converted when its type is fixed or it is still all numbers, else as text.
+    False when a column detected as numbers so far turns to text (read_table_csv then reads the file whole)."""
+    if kind is not None:
+        chunks.append(convert_column(values, name, path, first_row, kind))
+    elif chunks and isinstance(chunks[0], tuple):
+        chunks.append(values)
+    else:
+        try:
+            chunks.append(to_numeric(values, name, path, first_row))
+        except DataError:
+            if chunks:
+                return False
+            chunks.append(values)
+    return True
+
+
+def _read_whole(path: Path, header: list[str], wanted: list[str], kinds: dict[str, str],
+                delimiter: str) -> dict[str, np.ndarray]:
+    """read_table_csv for a file whose column types only all of its rows decide: every row in memory."""
     with open_text(path) as stream:
         reader = _reader(stream, delimiter, path)
         _header(reader, path)
         rows = _rows(reader, header, path, 0, None)
-    if not rows:
-        raise DataError(f"{path}: the header names {len(header)} columns but there are no data rows")
     return _columns(rows, header, wanted, path, 0, kinds)
 
 
