@@ -207,7 +207,9 @@ def _texts(root):
 
 @pytest.mark.parametrize("tokenizer,steps", [("{num_words: 10}", "[multi_hot]"), ("{}", "[multi_hot]"),
                                              ("{num_words: 10}", "[{multi_hot: {dimension: 7}}]"),
-                                             ("{}", "[{multi_hot: {dimension: 30}}]")])
+                                             ("{}", "[{multi_hot: {dimension: 30}}]"),
+                                             ("{num_words: 10}", "[{pad_sequences: {maxlen: 6}}]"),
+                                             ("{}", "[pad_sequences]")])
 def test_text_folder_check_and_fit_agree_on_the_width(tmp_path, tokenizer, steps):
     _texts(tmp_path)
     (tmp_path / "c.yaml").write_text(config("texts", f"  tokenizer: {tokenizer}\n  preprocessing: {steps}\n"))
@@ -218,7 +220,7 @@ def test_text_folder_check_and_fit_agree_on_the_width(tmp_path, tokenizer, steps
     run = fit(tmp_path / "c.yaml", runs_dir=tmp_path / "runs").run_dir
     assert load_trained(run).model.shapes["input"] == (int(width),)
     if checked.returncode == 0:  # check without data knows the width: it must be fit's
-        assert f"Param #" in checked.stdout and f"(None, 1)" in checked.stdout
+        assert "Param #" in checked.stdout and f"(None, 1)" in checked.stdout
         params = int(checked.stdout.split("Total params: ")[1].split()[0])
         assert params == int(width) + 1
     else:  # no num_words, no dimension: the message says what fixes it
