@@ -246,3 +246,21 @@ def test_a_run_failing_in_its_first_epoch_is_failed_not_killed_and_cannot_be_sco
         out = invoke(*command)
         assert out.returncode == 2 and "never finished an epoch" in out.stderr, out.stderr
         assert "nntrain fit --resume" in out.stderr
+
+
+def test_validation_rows_are_weighted_like_training_rows(tmp_path):
+    """The val_ loss of a weighted run is sum(w * bce) / n over the validation rows (learning rate 0)."""
+    rows = [[i % 5 * 0.5 - 1, ["low", "high"][i % 2], 1 + i % 3] for i in range(24)]
+    write(tmp_path / "t.csv", "x,label,w", rows)
+    write(tmp_path / "v.csv", "x,label,w", rows[:6])
+    (tmp_path / "c.yaml").write_text(config("t.csv", "  target: label\n  features: [x]\n  sample_weight: w\n"
+                                            "  validation: v.csv\n").replace("learning_rate: 0.1", "learning_rate: 0.0"))
+    run = fit(tmp_path / "c.yaml", runs_dir=tmp_path / "runs").run_dir
+    history = [line.split(",") for line in (run / "history.csv").read_text().splitlines()]
+    logged = dict(zip(history[0], map(float, history[1])))
+    x = np.array([r[0] for r in rows[:6]], np.float32)[:, None]
+    y = np.array([r[1] == "low" for r in rows[:6]], np.float64)
+    w = np.array([r[2] for r in rows[:6]], np.float64)
+    p = np.clip(predict(load_trained(run, "last").model, x)[:, 0].astype(np.float64), 1e-7, 1 - 1e-7)
+    assert logged["val_loss"] == pytest.approx(float((w * -(y * np.log(p) + (1 - y) * np.log(1 - p))).sum() / 6),
+                                               rel=1e-5)

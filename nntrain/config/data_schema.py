@@ -225,8 +225,8 @@ DATA_SCHEMA: dict = {
         "categorical": _CATEGORICAL,
         "sample_weight": {
             "type": "string",
-            "description": "CSV/TSV: a numeric column weighting each training example's loss and metrics (as Keras's "
-            "sample_weight); finite, non-negative, not all zero. It is not a feature.",
+            "description": "CSV/TSV: a numeric column weighting each example's loss and metrics, training and "
+            "validation rows (as Keras's sample_weight); finite, non-negative, not all zero. It is not a feature.",
         },
         "classes": {
             "type": "array",
