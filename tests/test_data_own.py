@@ -60,7 +60,8 @@ def test_predict_warns_once_per_column_with_counts_and_values(colors):
     root, result = colors
     out = invoke("predict", result.run_dir, root / "new.csv", "--format", "jsonl")
     assert out.returncode == 0, out.stderr
-    assert "warning: column color: 3 rows with categories not seen in training (purple, Red)" in out.stderr
+    assert ("warning: column color: 3 rows with categories not seen in training (purple, Red); case matters: 'Red' "
+            "is not 'red'") in out.stderr
     pre = load_trained(result.run_dir).preprocessor
     from nntrain.data.tables import read_table
 
@@ -100,9 +101,11 @@ def test_a_high_cardinality_column_stops_unless_allowed(tmp_path):
     rows = [[i, f"user{i}", i % 2] for i in range(40)]
     write(tmp_path / "t.csv", "x,user,label", rows)
     spec = {"train": "t.csv", "target": "label"}
-    with pytest.raises(DataError, match=r"column 'user' has 40 distinct values in 40 training rows .*data.features.*"
-                                        r"data.categorical.columns.user.max_categories: 40"):
+    with pytest.raises(DataError, match=r"column 'user' has 40 distinct values in 40 training rows .*data.drop: "
+                                        r"\[user\].*data.categorical.columns.user.max_categories: 40"):
         make_bundle(load_raw(spec, tmp_path), spec)
+    dropped = {**spec, "drop": ["user"]}
+    assert make_bundle(load_raw(dropped, tmp_path), dropped).info["feature_names"]["input"] == ["x"]
     spec["categorical"] = {"columns": {"user": {"max_categories": None}}}
     assert make_bundle(load_raw(spec, tmp_path), spec).train.x.shape == (40, 41)
 

@@ -222,6 +222,12 @@ DATA_SCHEMA: dict = {
             "dataset's one target: `y`, which several outputs may share).",
             "additionalProperties": _COLUMNS,
         },
+        "drop": {
+            "type": "array",
+            "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+            "description": "CSV/TSV/NPY: columns left out of the default features (all but the target), such as "
+            "an ID or free text. Not with `features` or `inputs`.",
+        },
         "categorical": _CATEGORICAL,
         "sample_weight": {
             "type": "string",
