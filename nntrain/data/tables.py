@@ -381,31 +381,18 @@ def stream_table(
 
 
 def describe_table(path: Path, columns: list[str], limit: int, delimiter: str = ",") -> dict[str, dict]:
-    """Type and distinct values of some columns, streaming the file once: name -> {kind, values}.
+    """Type and distinct values of some columns, from one read of the file (read_table): name -> {kind, values}.
 
     Categorical columns report every distinct value; numeric columns their distinct numbers while there are at most
     `limit` of them, else None (a class column has few, see encoders.is_class_label). Used by `describe`.
     """
-    path = Path(path)
-    info: dict[str, dict] = {c: {"kind": None, "values": set()} for c in columns}
-    with open_text(path) as stream:
-        reader = _reader(stream, delimiter, path)
-        header = _header(reader, path)
-        check_columns(columns, header, str(path), "")
-        position = [header.index(c) for c in columns]
-        seen = 0
-        while rows := _rows(reader, header, path, seen, 4096):
-            for name, pos in zip(columns, position):
-                values = [r[pos] for r in rows]
-                entry = info[name]
-                if entry["kind"] is None:
-                    entry["kind"] = "numeric" if mostly_numeric(values) else "categorical"
-                if entry["kind"] == "categorical":
-                    entry["values"].update(v for v in (v.strip() for v in values) if v not in MISSING_TOKENS)
-                elif entry["values"] is not None:
-                    numbers = (_parse_number(v) for v in values if not is_missing(v))
-                    entry["values"].update(np.unique([v or 0.0 for v in numbers]).tolist())
-                    if len(entry["values"]) > limit:
-                        entry["values"] = None
-            seen += len(rows)
+    table = read_table(path, columns, delimiter=delimiter)
+    info = {}
+    for name in columns:
+        col = table.columns[name]
+        if not table.is_numeric(name):
+            info[name] = {"kind": "categorical", "values": {v for v in col if v is not None}}
+            continue
+        values = np.unique(col[~np.isnan(col)].astype(np.float64))
+        info[name] = {"kind": "numeric", "values": set(values.tolist()) if len(values) <= limit else None}
     return info

@@ -42,7 +42,7 @@ class Delimited(Format):
         return table_data(read_table(path, wanted, kinds, self.delimiter), roles, str(path))
 
     def describe(self, path, spec) -> Described:
-        """Streams the file once: categorical inputs are as wide as their categories, targets as their classes."""
+        """Reads the file once: categorical inputs are as wide as their categories, targets as their classes."""
         roles = self._roles(path, spec)
         facts = describe_table(path, roles.columns(), MAX_NUMBER_CLASSES, self.delimiter)
 
