@@ -89,7 +89,7 @@ MISTAKES = {
         config(metrics="[categorical_accuracy]"), ["metrics", "sparse_categorical_accuracy"]),
     "categorical_crossentropy with integer labels": (config(loss="categorical_crossentropy"), ["loss"]),
     "two output units for three classes": (
-        config(layers="    - Dense: {units: 2, activation: softmax}\n"), ["loss", "3"]),
+        config(layers="    - Dense: {units: 2, activation: softmax}\n"), ["loss", "3 classes", "units: 3"]),
     "binary_crossentropy with three classes": (
         config(layers=BINARY, loss="binary_crossentropy"), ["loss", "3 classes", "units: 3"]),
     "input_shape narrower than the encoded columns": (
@@ -99,8 +99,8 @@ MISTAKES = {
     "a row without a label": (config(train="no-label.csv"), ["column 'label'", "line 9"]),
     "an ID column as a feature": (config(features="[x1, id]"), ["column 'id'", "48 distinct", "max_categories"]),
     "a word in a numeric column": (config(train="word.csv"), ["column 'x2'", "'abc' is not a number", "line 11"]),
-    "a feature column that does not exist": (config(features="[x1, colour]"), ["'colour'", "color"]),
-    "data.drop names no column": (config(features="", data="  drop: [identifier]\n"), ["'identifier'", "id"]),
+    "a feature column that does not exist": (config(features="[x1, colour]"), ["'colour'", "'color'"]),
+    "data.drop names no column": (config(features="", data="  drop: [identifier]\n"), ["'identifier'", "'id'"]),
     "sample_weight names no column": (config(data="  sample_weight: wt\n"), ["sample weight column 'wt'"]),
     "sample_weight is negative": (
         config(train="negative.csv", data="  sample_weight: w\n"), ["column 'w'", "negative", "line 5"]),
