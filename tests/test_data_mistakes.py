@@ -99,8 +99,8 @@ MISTAKES = {
     "a row without a label": (config(train="no-label.csv"), ["column 'label'", "line 9"]),
     "an ID column as a feature": (config(features="[x1, id]"), ["column 'id'", "48 distinct", "max_categories"]),
     "a word in a numeric column": (config(train="word.csv"), ["column 'x2'", "'abc' is not a number", "line 11"]),
-    "a feature column that does not exist": (config(features="[x1, colour]"), ["'colour'", "'color'"]),
-    "data.drop names no column": (config(features="", data="  drop: [identifier]\n"), ["'identifier'", "'id'"]),
+    "a feature column that does not exist": (config(features="[x1, colour]"), ["'colour'", "did you mean `color`"]),
+    "data.drop names no column": (config(features="", data="  drop: [identifier]\n"), ["drop column 'identifier'", "the columns are: x1, x2, color"]),
     "sample_weight names no column": (config(data="  sample_weight: wt\n"), ["sample weight column 'wt'"]),
     "sample_weight is negative": (
         config(train="negative.csv", data="  sample_weight: w\n"), ["column 'w'", "negative", "line 5"]),
