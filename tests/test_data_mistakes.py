@@ -34,18 +34,12 @@ def folder(tmp_path_factory):
     (root / "train.csv").write_text(_csv(rows))
     (root / "test-unseen.csv").write_text(_csv([[*r[:2], "purple", *r[3:]] for r in _table(6, 1)]))
     (root / "test-label.csv").write_text(_csv([[*r[:4], "extreme", r[5]] for r in _table(6, 1)]))
-    missing = [list(r) for r in rows]
-    missing[4][0] = "NA"
-    (root / "missing.csv").write_text(_csv(missing))
-    no_label = [list(r) for r in rows]
-    no_label[7][4] = ""
-    (root / "no-label.csv").write_text(_csv(no_label))
-    word = [list(r) for r in rows]
-    word[9][1] = "abc"
-    (root / "word.csv").write_text(_csv(word))
-    negative = [list(r) for r in rows]
-    negative[3][3] = "-1"
-    (root / "negative.csv").write_text(_csv(negative))
+    # one cell changed: (file, data row, column position, value)
+    for name, row, column, value in (("missing", 4, 0, "NA"), ("no-label", 7, 4, ""), ("word", 9, 1, "abc"),
+                                     ("negative", 3, 3, "-1")):
+        changed = [list(r) for r in rows]
+        changed[row][column] = value
+        (root / f"{name}.csv").write_text(_csv(changed))
     zero = [[*r[:3], "0", *r[4:]] for r in rows]
     (root / "zero.csv").write_text(_csv(zero))
     for cls, words in (("neg", "bad awful dull"), ("pos", "good great fine")):
@@ -95,7 +89,7 @@ MISTAKES = {
         config(metrics="[categorical_accuracy]"), ["metrics", "sparse_categorical_accuracy"]),
     "categorical_crossentropy with integer labels": (config(loss="categorical_crossentropy"), ["loss"]),
     "two output units for three classes": (
-        config(layers="    - Dense: {units: 2, activation: softmax}\n"), ["loss", "3"]),
+        config(layers="    - Dense: {units: 2, activation: softmax}\n"), ["loss", "3 classes", "units: 3"]),
     "binary_crossentropy with three classes": (
         config(layers=BINARY, loss="binary_crossentropy"), ["loss", "3 classes", "units: 3"]),
     "input_shape narrower than the encoded columns": (
@@ -105,7 +99,8 @@ MISTAKES = {
     "a row without a label": (config(train="no-label.csv"), ["column 'label'", "line 9"]),
     "an ID column as a feature": (config(features="[x1, id]"), ["column 'id'", "48 distinct", "max_categories"]),
     "a word in a numeric column": (config(train="word.csv"), ["column 'x2'", "'abc' is not a number", "line 11"]),
-    "a feature column that does not exist": (config(features="[x1, colour]"), ["'colour'", "color"]),
+    "a feature column that does not exist": (config(features="[x1, colour]"), ["'colour'", "did you mean `color`"]),
+    "data.drop names no column": (config(features="", data="  drop: [identifier]\n"), ["drop column 'identifier'", "the columns are: x1, x2, color"]),
     "sample_weight names no column": (config(data="  sample_weight: wt\n"), ["sample weight column 'wt'"]),
     "sample_weight is negative": (
         config(train="negative.csv", data="  sample_weight: w\n"), ["column 'w'", "negative", "line 5"]),

@@ -60,7 +60,8 @@ def test_predict_warns_once_per_column_with_counts_and_values(colors):
     root, result = colors
     out = invoke("predict", result.run_dir, root / "new.csv", "--format", "jsonl")
     assert out.returncode == 0, out.stderr
-    assert "warning: column color: 3 rows with categories not seen in training (purple, Red)" in out.stderr
+    assert ("warning: column color: 3 rows with categories not seen in training (purple, Red); case matters: 'Red' "
+            "is not 'red'") in out.stderr
     pre = load_trained(result.run_dir).preprocessor
     from nntrain.data.tables import read_table
 
@@ -100,9 +101,11 @@ def test_a_high_cardinality_column_stops_unless_allowed(tmp_path):
     rows = [[i, f"user{i}", i % 2] for i in range(40)]
     write(tmp_path / "t.csv", "x,user,label", rows)
     spec = {"train": "t.csv", "target": "label"}
-    with pytest.raises(DataError, match=r"column 'user' has 40 distinct values in 40 training rows .*data.features.*"
-                                        r"data.categorical.columns.user.max_categories: 40"):
+    with pytest.raises(DataError, match=r"column 'user' has 40 distinct values in 40 training rows .*data.drop: "
+                                        r"\[user\].*data.categorical.columns.user.max_categories: 40"):
         make_bundle(load_raw(spec, tmp_path), spec)
+    dropped = {**spec, "drop": ["user"]}
+    assert make_bundle(load_raw(dropped, tmp_path), dropped).info["feature_names"]["input"] == ["x"]
     spec["categorical"] = {"columns": {"user": {"max_categories": None}}}
     assert make_bundle(load_raw(spec, tmp_path), spec).train.x.shape == (40, 41)
 
@@ -207,7 +210,9 @@ def _texts(root):
 
 @pytest.mark.parametrize("tokenizer,steps", [("{num_words: 10}", "[multi_hot]"), ("{}", "[multi_hot]"),
                                              ("{num_words: 10}", "[{multi_hot: {dimension: 7}}]"),
-                                             ("{}", "[{multi_hot: {dimension: 30}}]")])
+                                             ("{}", "[{multi_hot: {dimension: 30}}]"),
+                                             ("{num_words: 10}", "[{pad_sequences: {maxlen: 6}}]"),
+                                             ("{}", "[pad_sequences]")])
 def test_text_folder_check_and_fit_agree_on_the_width(tmp_path, tokenizer, steps):
     _texts(tmp_path)
     (tmp_path / "c.yaml").write_text(config("texts", f"  tokenizer: {tokenizer}\n  preprocessing: {steps}\n"))
@@ -218,7 +223,7 @@ def test_text_folder_check_and_fit_agree_on_the_width(tmp_path, tokenizer, steps
     run = fit(tmp_path / "c.yaml", runs_dir=tmp_path / "runs").run_dir
     assert load_trained(run).model.shapes["input"] == (int(width),)
     if checked.returncode == 0:  # check without data knows the width: it must be fit's
-        assert f"Param #" in checked.stdout and f"(None, 1)" in checked.stdout
+        assert "Param #" in checked.stdout and f"(None, 1)" in checked.stdout
         params = int(checked.stdout.split("Total params: ")[1].split()[0])
         assert params == int(width) + 1
     else:  # no num_words, no dimension: the message says what fixes it
@@ -244,3 +249,21 @@ def test_a_run_failing_in_its_first_epoch_is_failed_not_killed_and_cannot_be_sco
         out = invoke(*command)
         assert out.returncode == 2 and "never finished an epoch" in out.stderr, out.stderr
         assert "nntrain fit --resume" in out.stderr
+
+
+def test_validation_rows_are_weighted_like_training_rows(tmp_path):
+    """The val_ loss of a weighted run is sum(w * bce) / n over the validation rows (learning rate 0)."""
+    rows = [[i % 5 * 0.5 - 1, ["low", "high"][i % 2], 1 + i % 3] for i in range(24)]
+    write(tmp_path / "t.csv", "x,label,w", rows)
+    write(tmp_path / "v.csv", "x,label,w", rows[:6])
+    (tmp_path / "c.yaml").write_text(config("t.csv", "  target: label\n  features: [x]\n  sample_weight: w\n"
+                                            "  validation: v.csv\n").replace("learning_rate: 0.1", "learning_rate: 0.0"))
+    run = fit(tmp_path / "c.yaml", runs_dir=tmp_path / "runs").run_dir
+    history = [line.split(",") for line in (run / "history.csv").read_text().splitlines()]
+    logged = dict(zip(history[0], map(float, history[1])))
+    x = np.array([r[0] for r in rows[:6]], np.float32)[:, None]
+    y = np.array([r[1] == "low" for r in rows[:6]], np.float64)
+    w = np.array([r[2] for r in rows[:6]], np.float64)
+    p = np.clip(predict(load_trained(run, "last").model, x)[:, 0].astype(np.float64), 1e-7, 1 - 1e-7)
+    assert logged["val_loss"] == pytest.approx(float((w * -(y * np.log(p) + (1 - y) * np.log(1 - p))).sum() / 6),
+                                               rel=1e-5)

@@ -34,7 +34,7 @@ def test_schema_uses_the_subset_and_closes_objects():
 def test_top_level_keys():
     assert set(DATA_SCHEMA["properties"]) == {
         "dataset", "options", "train", "test", "validation", "test_split", "target", "features", "inputs",
-        "outputs", "classes", "tokenizer", "preprocessing", "target_preprocessing", "categorical", "sample_weight"}
+        "outputs", "classes", "tokenizer", "preprocessing", "target_preprocessing", "categorical", "sample_weight", "drop"}
     assert DATA_SCHEMA["additionalProperties"] is False
     assert DATA_SCHEMA["properties"]["preprocessing"]["default"] == []
 

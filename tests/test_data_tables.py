@@ -90,8 +90,16 @@ def _both(path, monkeypatch, **kwargs):
     return fast, reference
 
 
+@pytest.fixture(params=[65_536, 7])
+def chunks(request, monkeypatch):
+    """The csv-module reader's chunk size: its default, and 7 rows (so every file spans many chunks)."""
+    from nntrain.data import tables
+
+    monkeypatch.setattr(tables, "CHUNK_ROWS", request.param)
+
+
 @pytest.mark.parametrize("name", list(CLEAN))
-def test_both_readers_give_the_same_columns(tmp_path, monkeypatch, name):
+def test_both_readers_give_the_same_columns(tmp_path, monkeypatch, chunks, name):
     text = CLEAN[name]
     path = _write(tmp_path, text, "t.tsv" if name == "tsv" else "t.csv")
     delimiter = "\t" if name == "tsv" else ","
@@ -135,7 +143,7 @@ def test_a_test_file_is_read_with_the_training_files_column_types(tmp_path, read
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
-def test_both_readers_refuse_a_fault_with_the_same_message(tmp_path, reader, name):
+def test_both_readers_refuse_a_fault_with_the_same_message(tmp_path, reader, chunks, name):
     text, pattern = FAULTS[name]
     path = _write(tmp_path, text)
     with pytest.raises(DataError, match=pattern) as exc:

@@ -27,23 +27,31 @@ def _outputs(model, bundle) -> list[tuple[str, np.ndarray]]:
 
 
 def check_classes(cfg: RunConfig, model, bundle) -> None:
-    """A single-unit output (sigmoid, binary_crossentropy) cannot learn more than two classes: the labels would be
-    taken as numbers above 1."""
-    for (name, y), info in zip(_outputs(model, bundle), bundle.info["outputs"].values()):
-        k = info.get("n_classes")
-        if info.get("task") == "multiclass" and k and k > 2 and np.asarray(y).ndim == 1 and \
-                tuple(model.shapes[name]) in ((), (1,)):
-            names = info.get("class_names") or list(range(k))
-            raise cfg.locate(ConfigError(
-                f"output {name!r} has one unit, but its labels have {k} classes ({', '.join(map(str, names[:10]))}); "
-                f"end the model with Dense(units: {k}, activation: softmax) and use "
-                "sparse_categorical_crossentropy"), ("loss",)) from None
+    """An output reading class indices must have one unit per class (or one sigmoid unit for two classes): a
+    single unit cannot learn three classes, and units for fewer classes than the labels name stop here, naming
+    the classes and the units to set."""
+    outputs = bundle.info["outputs"]
+    for name, y in _outputs(model, bundle):
+        # the data's facts of this output: by name, or the one output of a single-output model
+        info = outputs.get(name) or (next(iter(outputs.values())) if len(outputs) == 1 else {})
+        k, shape = info.get("n_classes"), tuple(model.shapes[name])
+        if info.get("task") not in ("binary", "multiclass") or not k or np.asarray(y).ndim != 1 or len(shape) != 1:
+            continue
+        units = shape[0]
+        if units == k or (units == 1 and k == 2):
+            continue
+        names = info.get("class_names") or list(range(k))
+        fix = (f"end the model with Dense(units: {k}, activation: softmax) and use sparse_categorical_crossentropy"
+               if units == 1 else f"give the last layer units: {k}")
+        raise cfg.locate(ConfigError(
+            f"output {name!r} has {units} unit{'s' if units > 1 else ''}, but its labels have {k} classes "
+            f"({', '.join(map(str, names[:10]))}{', ...' if k > 10 else ''}); {fix}"), ("loss",)) from None
 
 
 def check_metrics(cfg: RunConfig, model, bundle) -> None:
     """Each metric scores a few training labels against predictions of the model's output shape, as training will:
     a metric that cannot read these labels (top_k with integer labels) fails here, naming its twin."""
-    for (name, y), metrics, in zip(_outputs(model, bundle), model.metrics):
+    for (name, y), metrics in zip(_outputs(model, bundle), model.metrics):
         y = np.asarray(y[:8])
         shape = tuple(1 if d is None else d for d in model.shapes[name])
         pred = np.full((len(y), *shape), 1.0 / max(shape[-1] if shape else 1, 1), dtype=np.float32)

@@ -95,7 +95,9 @@ def make_trainer(prepared: Prepared, cfg: RunConfig, callbacks, stop_request=Non
     from nntrain.training.loop import Trainer
 
     t, bundle = cfg["training"], prepared.bundle
-    val = (bundle.val.x, bundle.val.y) if bundle.val is not None else None
+    val = None
+    if bundle.val is not None:  # validation rows are weighted too when they carry weights (Keras's validation_split)
+        val = (bundle.val.x, bundle.val.y) + ((bundle.val.weights,) if bundle.val.weights is not None else ())
     return Trainer(prepared.model, bundle.train.x, bundle.train.y, epochs=t["epochs"], batch_size=t["batch_size"],
                    validation_data=val, shuffle=t["shuffle"], class_weight=prepared.class_weight,
                    sample_weight=prepared.sample_weight, callbacks=callbacks, seed=cfg["seed"],

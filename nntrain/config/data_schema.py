@@ -225,11 +225,17 @@ DATA_SCHEMA: dict = {
             "dataset's one target: `y`, which several outputs may share).",
             "additionalProperties": _COLUMNS,
         },
+        "drop": {
+            "type": "array",
+            "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+            "description": "CSV/TSV/NPY: columns left out of the default features (all but the target), such as "
+            "an ID or free text. Not with `features` or `inputs`.",
+        },
         "categorical": _CATEGORICAL,
         "sample_weight": {
             "type": "string",
-            "description": "CSV/TSV: a numeric column weighting each training example's loss and metrics (as Keras's "
-            "sample_weight); finite, non-negative, not all zero. It is not a feature.",
+            "description": "CSV/TSV: a numeric column weighting each example's loss and metrics, training and "
+            "validation rows (as Keras's sample_weight); finite, non-negative, not all zero. It is not a feature.",
         },
         "classes": {
             "type": "array",

@@ -9,9 +9,11 @@ Where things are:
     loading.py     load_raw: a data spec -> RawData (raw.py), from a named dataset or own files
     sources/       datasets by name: bundled tables, the Keras catalogue, the download cache
     formats/       the file formats (csv, tsv, npy, npz, hdf5, idx, text folder/lines), one registry; tables.py
-                   parses delimited text, roles.py says which columns or arrays feed each input and output
-    encoders.py    the first fitted stage (table columns, targets, text) and the one class-label rule
-    steps.py       the configurable fitted steps (standardize, one_hot, pad_sequences...)
+                   parses delimited text (tables_pandas.py: the fast path when pandas is installed), roles.py says
+                   which columns or arrays feed each input and output (and the sample weight column)
+    columns.py     ColumnEncoder: table columns -> features (categories of the training rows, handle_unknown)
+    encoders.py    the first fitted stage of targets and text, and the one class-label rule
+    steps.py       the configurable fitted steps (standardize, one_hot, pad_sequences...; impute.py: impute)
     pipeline.py    Preprocessor: encoders + steps for every input and output, saved in checkpoints (state.py)
     splits.py      which rows are held out (test/validation fractions, k folds)
     dataset.py     make_bundle: RawData -> DataBundle of model-ready train/val/test splits

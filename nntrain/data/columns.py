@@ -32,6 +32,13 @@ IMPUTE_HINT = ("fill them in the file, or add an `impute` step to data.preproces
 _MOSTLY_UNIQUE = 20  # more distinct values than this, most of them once: an ID or free text
 
 
+def option(options: dict | None, column: str, key: str, default):
+    """A data.categorical setting of one column: its own (columns: {NAME: {...}}), else the section's, else default."""
+    options = dict(options or {})
+    own = dict(options.get("columns") or {}).get(column) or {}
+    return own[key] if key in own else options.get(key, default)
+
+
 def lookup(categories: list[str], values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(positions, known) of str `values` in sorted `categories`; an unknown value's position is meaningless."""
     cats = np.asarray(categories, dtype=object)
@@ -63,8 +70,7 @@ class ColumnEncoder:
         self.unseen: dict[str, Counter] = {}
 
     def _option(self, column: str, key: str, default):
-        own = dict(self.options.get("columns") or {}).get(column) or {}
-        return own[key] if key in own else self.options.get(key, default)
+        return option(self.options, column, key, default)
 
     @property
     def kinds(self) -> dict[str, str]:
@@ -116,9 +122,9 @@ class ColumnEncoder:
                    f"{singles} of them occur once")
             raise DataError(
                 f"{source or 'input'}: column {column!r} has {len(counts)} distinct values in {rows} training rows "
-                f"({why}): an ID or free text would make one feature per value. Leave it out with data.features "
-                f"(the columns to use), or encode it anyway with data.categorical.columns.{column}.max_categories: "
-                f"{len(counts)} (or null)"
+                f"({why}): an ID or free text would make one feature per value. Leave it out with data.drop: "
+                f"[{column}] (or list the columns to use in data.features), or encode it anyway with "
+                f"data.categorical.columns.{column}.max_categories: {len(counts)} (or null)"
             )
 
     def transform(self, table: Table) -> np.ndarray:
@@ -160,6 +166,12 @@ class ColumnEncoder:
             )
         self.unseen.setdefault(column, Counter()).update(values[unknown].tolist())
 
+    def _case_hint(self, column: str, unseen: Counter) -> str:
+        """'; case matters: 'Red' is not 'red'' when an unseen value differs from a category only in case."""
+        known = {c.lower(): c for c in self.categories[column]}
+        pairs = [(v, known[v.lower()]) for v in unseen if v.lower() in known]
+        return f"; case matters: {pairs[0][0]!r} is not {pairs[0][1]!r}" if pairs else ""
+
     def take_unseen(self, part: str = "") -> list[str]:
         """One line per column that met unseen categories since the last call, and forget them.
 
@@ -171,7 +183,7 @@ class ColumnEncoder:
             shown = ", ".join(list(counts)[:5]) + (", ..." if len(counts) > 5 else "")  # in order of appearance
             rows = sum(counts.values())
             lines.append(f"column {column}: {rows} {part + ' ' if part else ''}row{'s' if rows > 1 else ''} with "
-                         f"categories not seen in training ({shown})")
+                         f"categories not seen in training ({shown}){self._case_hint(column, counts)}")
         self.unseen = {}
         return lines
 

@@ -1,8 +1,8 @@
 """describe and list_datasets: shapes, tasks and classes for `nntrain check` / `nntrain datasets`, no downloads.
 
 Catalogue sets are described from their metadata; own files by their format (nntrain.data.formats: headers and
-shapes; CSV/TSV files are streamed once to count categories, NPZ/HDF5 targets are read for their classes, feature
-arrays never are); bundled sets are small and local, so they go through the real pipeline.
+shapes; CSV/TSV files are read once (read_table) to count categories, NPZ/HDF5 targets are read for their
+classes, feature arrays never are); bundled sets are small and local, so they go through the real pipeline.
 """
 
 from __future__ import annotations

@@ -70,12 +70,13 @@ def table_roles(spec: dict, header: list[str], source: str, default_target: str 
         if weight in targets:
             raise ConfigError(f"data.sample_weight: column {weight!r} is also a target", ("data", "sample_weight"))
 
+    drop = _dropped(spec, header, source)
     if spec.get("inputs"):
         in_refs = {n: (spec["inputs"][n], f"inputs.{n}") for n in spec["inputs"]}
     elif spec.get("features") is not None:
         in_refs = {"input": (spec["features"], "features")}
     else:
-        in_refs = {"input": ([c for c in header if c not in targets and c != weight], "features")}
+        in_refs = {"input": ([c for c in header if c not in targets and c != weight and c not in drop], "features")}
     inputs = {}
     for name, (ref, key) in in_refs.items():
         cols = [_column_name(r, header, key) for r in as_list(ref)]
@@ -88,6 +89,20 @@ def table_roles(spec: dict, header: list[str], source: str, default_target: str 
             raise ConfigError(f"data.{key}: no feature columns left for {source}", ("data", *key.split(".")))
         inputs[name] = cols
     return Roles(inputs, outputs, weight)
+
+
+def _dropped(spec: dict, header: list[str], source: str) -> set[str]:
+    """data.drop: columns left out of the default features (IDs, free text); it cannot go with a feature list."""
+    drop = spec.get("drop") or []
+    if not drop:
+        return set()
+    if spec.get("inputs") or spec.get("features") is not None:
+        given = "inputs" if spec.get("inputs") else "features"
+        raise ConfigError(f"data.drop leaves columns out of the default features; data.{given} already lists the "
+                          "features: give one of the two", ("data", "drop"))
+    names = [_column_name(r, header, "drop") for r in as_list(drop)]
+    check_columns(names, header, source, "drop")
+    return set(names)
 
 
 def key_roles(spec: dict, source: str) -> Roles:

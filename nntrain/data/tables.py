@@ -267,15 +267,62 @@ def _columns(
             for name in wanted}
 
 
+CHUNK_ROWS = 65_536  # rows converted at a time by the csv-module reader
+
+
 def read_table_csv(path: Path, header: list[str], wanted: list[str], kinds: dict[str, str],
                    delimiter: str) -> dict[str, np.ndarray]:
-    """The wanted columns of a delimited file with the csv module (the reference reader)."""
+    """The wanted columns of a delimited file with the csv module (the reference reader), CHUNK_ROWS rows at a time:
+    a column of numbers keeps only its float64 values, never a Python string per cell for the whole file. A column
+    whose type is detected and that turns from numbers to text after its first chunk is read again whole (the
+    type rule needs all of its values)."""
+    position = {name: header.index(name) for name in wanted}
+    parts: dict[str, list] = {name: [] for name in wanted}
+    with open_text(path) as stream:
+        reader = _reader(stream, delimiter, path)
+        _header(reader, path)
+        first = 0
+        while rows := _rows(reader, header, path, first, CHUNK_ROWS):
+            columns = list(zip(*rows))
+            for name in wanted:
+                if not _add_chunk(parts[name], columns[position[name]], name, path, first, kinds.get(name)):
+                    return _read_whole(path, header, wanted, kinds, delimiter)
+            first += len(rows)
+    if not first:
+        raise DataError(f"{path}: the header names {len(header)} columns but there are no data rows")
+    out = {}
+    for name, chunks in parts.items():
+        if isinstance(chunks[0], tuple):  # text from the first chunk on: the column's type from all its values
+            out[name] = convert_column([v for chunk in chunks for v in chunk], name, path, 0, None)
+        else:
+            out[name] = np.concatenate(chunks)
+    return out
+
+
+def _add_chunk(chunks: list, values: tuple, name: str, path: Path, first_row: int, kind: str | None) -> bool:
+    """Append one chunk of a column: converted when its type is fixed or it is still all numbers, else as text.
+    False when a column detected as numbers so far turns to text (read_table_csv then reads the file whole)."""
+    if kind is not None:
+        chunks.append(convert_column(values, name, path, first_row, kind))
+    elif chunks and isinstance(chunks[0], tuple):
+        chunks.append(values)
+    else:
+        try:
+            chunks.append(to_numeric(values, name, path, first_row))
+        except DataError:
+            if chunks:
+                return False
+            chunks.append(values)
+    return True
+
+
+def _read_whole(path: Path, header: list[str], wanted: list[str], kinds: dict[str, str],
+                delimiter: str) -> dict[str, np.ndarray]:
+    """read_table_csv for a file whose column types only all of its rows decide: every row in memory."""
     with open_text(path) as stream:
         reader = _reader(stream, delimiter, path)
         _header(reader, path)
         rows = _rows(reader, header, path, 0, None)
-    if not rows:
-        raise DataError(f"{path}: the header names {len(header)} columns but there are no data rows")
     return _columns(rows, header, wanted, path, 0, kinds)
 
 
@@ -334,31 +381,18 @@ def stream_table(
 
 
 def describe_table(path: Path, columns: list[str], limit: int, delimiter: str = ",") -> dict[str, dict]:
-    """Type and distinct values of some columns, streaming the file once: name -> {kind, values}.
+    """Type and distinct values of some columns, from one read of the file (read_table): name -> {kind, values}.
 
     Categorical columns report every distinct value; numeric columns their distinct numbers while there are at most
     `limit` of them, else None (a class column has few, see encoders.is_class_label). Used by `describe`.
     """
-    path = Path(path)
-    info: dict[str, dict] = {c: {"kind": None, "values": set()} for c in columns}
-    with open_text(path) as stream:
-        reader = _reader(stream, delimiter, path)
-        header = _header(reader, path)
-        check_columns(columns, header, str(path), "")
-        position = [header.index(c) for c in columns]
-        seen = 0
-        while rows := _rows(reader, header, path, seen, 4096):
-            for name, pos in zip(columns, position):
-                values = [r[pos] for r in rows]
-                entry = info[name]
-                if entry["kind"] is None:
-                    entry["kind"] = "numeric" if mostly_numeric(values) else "categorical"
-                if entry["kind"] == "categorical":
-                    entry["values"].update(v for v in (v.strip() for v in values) if v not in MISSING_TOKENS)
-                elif entry["values"] is not None:
-                    numbers = (_parse_number(v) for v in values if not is_missing(v))
-                    entry["values"].update(np.unique([v or 0.0 for v in numbers]).tolist())
-                    if len(entry["values"]) > limit:
-                        entry["values"] = None
-            seen += len(rows)
+    table = read_table(path, columns, delimiter=delimiter)
+    info = {}
+    for name in columns:
+        col = table.columns[name]
+        if not table.is_numeric(name):
+            info[name] = {"kind": "categorical", "values": {v for v in col if v is not None}}
+            continue
+        values = np.unique(col[~np.isnan(col)].astype(np.float64))
+        info[name] = {"kind": "numeric", "values": set(values.tolist()) if len(values) <= limit else None}
     return info

@@ -151,7 +151,7 @@ class Trainer:
         model: a compiled Model.
         x, y: arrays (or MultiHot) / dicts by input and output name.
         batch_size: positive int, or "full" for batch gradient descent.
-        validation_data: (x_val, y_val) or None.
+        validation_data: (x_val, y_val), (x_val, y_val, sample_weight_val) as in Keras, or None.
         shuffle: reshuffle the training rows every epoch.
         sample_weight: (n,) weights, or None; class_weight: {class: weight} for single-output models.
         callbacks: Callback instances, called in order.
@@ -180,8 +180,9 @@ class Trainer:
         if validation_data is not None:
             vx, vy = model.as_input_list(validation_data[0]), model.as_output_list(validation_data[1])
             model.check_data(vx, vy, "the validation data")
+            vw = validation_data[2] if len(validation_data) > 2 else None
             if _rows(vx):
-                self.val = (vx, vy)
+                self.val = (vx, vy, None if vw is None else np.asarray(vw, dtype=model.dtype).reshape(-1))
         self.sample_weight = None
         if class_weight:
             if len(self.ys) != 1:
@@ -277,7 +278,8 @@ class Trainer:
                 break
         logs = tracker.result()
         if self.val is not None:
-            logs.update(evaluate_lists(model, *self.val, batch_size=bs, prefix="val_"))
+            vx, vy, vw = self.val
+            logs.update(evaluate_lists(model, vx, vy, batch_size=bs, sample_weight=vw, prefix="val_"))
         logs["learning_rate"] = float(model.optimizer.learning_rate)
         logs["seconds"] = time.perf_counter() - start
         self.tracker = None
@@ -326,7 +328,8 @@ def fit(model: Model, x, y, epochs: int = 1, batch_size=32, validation_data=None
         as_y = lambda arrs: dict(zip(y_names, arrs)) if isinstance(y, dict) else arrs[0]
         validation_data = (as_x(pick(xs, slice(cut, None))), as_y(pick(ys, slice(cut, None))))
         x, y = as_x(pick(xs, slice(0, cut))), as_y(pick(ys, slice(0, cut)))
-        if sample_weight is not None:
+        if sample_weight is not None:  # the validation rows keep their weights, as in Keras
+            validation_data = (*validation_data, np.asarray(sample_weight)[cut:])
             sample_weight = np.asarray(sample_weight)[:cut]
     trainer = Trainer(model, x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
                       shuffle=shuffle, class_weight=class_weight, sample_weight=sample_weight,

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from nntrain.data.columns import option
 from nntrain.data.encoders import MAX_NUMBER_CLASSES, target_facts
 from nntrain.data.formats.base import (
     Described,
@@ -41,13 +42,17 @@ class Delimited(Format):
         return table_data(read_table(path, wanted, kinds, self.delimiter), roles, str(path))
 
     def describe(self, path, spec) -> Described:
-        """Streams the file once: categorical inputs are as wide as their categories, targets as their classes."""
+        """Reads the file once: categorical inputs are as wide as their categories, targets as their classes."""
         roles = self._roles(path, spec)
         facts = describe_table(path, roles.columns(), MAX_NUMBER_CLASSES, self.delimiter)
-        inputs = {
-            n: (sum(len(facts[c]["values"]) if facts[c]["kind"] == "categorical" else 1 for c in cols),)
-            for n, cols in roles.inputs.items()
-        }
+
+        def width(column: str) -> int:  # a categorical column: its categories (in every row), and <unknown>
+            if facts[column]["kind"] != "categorical":
+                return 1
+            indicator = option(spec.get("categorical"), column, "handle_unknown", "ignore") == "indicator"
+            return len(facts[column]["values"]) + indicator
+
+        inputs = {n: (sum(width(c) for c in cols),) for n, cols in roles.inputs.items()}
         outputs = {}
         for n, cols in roles.outputs.items():
             if isinstance(cols, list):
