@@ -313,48 +313,6 @@ def plot(run: Path = typer.Argument(..., metavar="RUN", help="A run, k-fold or t
         print(path)
 
 
-@app.command()
-def export(
-    run: Path = typer.Argument(..., metavar="RUN", help="A run folder (runs/NAME) or a checkpoint file."),
-    output: Path = typer.Option(..., "--output", "-o", metavar="FILE", help="The file: .keras, .h5 or .onnx."),
-    fmt: Optional[str] = typer.Option(None, "--format", metavar="keras|onnx", help="Default: from FILE's suffix."),
-    checkpoint: str = typer.Option("best", "--checkpoint", metavar="best|last", help=CHECKPOINT_HELP),
-    preprocessing: bool = typer.Option(True, "--preprocessing/--no-preprocessing",
-                                       help="ONNX: fold the fitted preprocessing into the graph (raw values in)."),
-    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
-):
-    """Write a trained model for other tools: a Keras .keras (or legacy .h5) file that keras.models.load_model
-    opens, with FILE-stem.preprocessing.json beside it, or ONNX. Both record nntrain's version, the run and the epoch.
-
-    \b
-    Examples:
-      nntrain export runs/iris -o iris.keras
-      nntrain export runs/iris --checkpoint last --format onnx -o iris.onnx
-    """
-    from nntrain.commands.export import export as export_run
-
-    result = _guard(export_run, run, output, fmt=fmt, checkpoint=checkpoint, preprocessing=preprocessing)
-    render.emit_json(result) if json_out else render.export_report(result)
-
-
-@app.command("import")
-def import_(model: Path = typer.Argument(..., metavar="MODEL", help="A Keras model file: .keras, or legacy .h5."),
-            output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE",
-                                                  help="Write the config here (default: print it).")):
-    """A Keras model's architecture as an nntrain config's model section (layers nntrain lacks are refused,
-    naming them). Then `nntrain fit CONFIG --weights MODEL` starts from its weights.
-
-    \b
-    Example:
-      nntrain import my_model.keras -o config.yaml
-    """
-    from nntrain.commands.keras_import import import_model
-
-    result = _guard(import_model, model, output)
-    sys.stdout.write(result.text) if output is None else print(f"wrote {output}: the model section "
-                                                               f"({result.layers} layers)")
-
-
 @app.command("runs")
 def runs_cmd(
     runs_dir: Path = typer.Argument(Path("runs"), metavar="RUNS_DIR", help="The folder holding run folders."),
@@ -386,7 +344,7 @@ def runs_cmd(
     tables.runs_table(rows, runs_dir, columns(rows, sort))
 
 
-from nntrain.cli import tuning_app  # noqa: E402,F401 - registers `tune` and `lr-find` on `app`
+from nntrain.cli import interop_app, tuning_app  # noqa: E402,F401 - register their commands on `app`
 
 
 def main() -> None:
