@@ -2,9 +2,9 @@
 
 A convolution is a Dense layer applied to every window of its input, and is written as one: im2col copies the
 windows into the rows of a matrix (batch * out_height * out_width, kernel_height * kernel_width * channels), one
-BLAS product with the kernel gives every output, and the backward pass is two more products plus col2im, which adds
-the windows' gradients back one kernel offset at a time. The activation, the regularizers and their penalties are
-Dense's own.
+BLAS product with the kernel gives every output, and the backward pass is one product for the kernel's gradient and
+col2im for the input's, which adds the windows' gradients back one kernel offset at a time. The activation, the
+regularizers and their penalties are Dense's own.
 """
 
 from __future__ import annotations
@@ -108,8 +108,8 @@ class _Conv(Dense):
                     np.dot(ones(len(dz), dz.dtype), dz, out=self.grads["bias"])
             if not self.needs_input_grad:
                 return None
-            dcols = np.dot(dz, kernel.T).reshape(len(x), *win.out, *win.kernel, img.shape[-1])
-            return win.col2im(dcols).reshape(x.shape)
+            # the kernel as (kh, kw, channels, filters): a Conv1D's (k, channels, filters) with a height of 1
+            return win.col2im(dz, kernel.reshape(*win.kernel, img.shape[-1], self.filters)).reshape(x.shape)
 
         return y, backward
 

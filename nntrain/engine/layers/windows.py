@@ -130,20 +130,27 @@ class Windows:
         (t, _), (l, _) = self.pads
         return dxp[:, t:t + self.size[0], l:l + self.size[1]]
 
-    def col2im(self, dwin: np.ndarray) -> np.ndarray:
-        """The adjoint of `view`: add each window's gradient back onto the pixels it was read from.
+    def col2im(self, dz: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        """The input's gradient of a convolution: the adjoint of im2col and the product with `kernel`.
+
+        For each kernel offset (i, j), every window's gradient at that offset, dz @ kernel[i, j].T, is added onto
+        the pixels it was read from: one product and one strided add per offset, never one per pixel. (One product
+        for all offsets would write a (rows, kh * kw * channels) matrix first and then read it back with a stride:
+        a third slower.)
 
         Args:
-            dwin: (batch, out_height, out_width, kernel_height, kernel_width, channels).
+            dz: (batch * out_height * out_width, filters), the gradient of the convolution's output.
+            kernel: (kernel_height, kernel_width, channels, filters).
 
         Returns:
-            (batch, height, width, channels): one strided add per kernel offset, never one per pixel.
+            (batch, height, width, channels).
         """
-        dxp = self.padded_zeros(dwin.shape[0], dwin.shape[-1], dwin.dtype)
+        (oh, ow), channels = self.out, kernel.shape[2]
+        batch = len(dz) // (oh * ow)
+        dxp = self.padded_zeros(batch, channels, dz.dtype)
         for i, j, rows, cols in self.offsets():
-            dxp[:, rows, cols] += dwin[:, :, :, i, j]
+            dxp[:, rows, cols] += np.dot(dz, kernel[i, j].T).reshape(batch, oh, ow, channels)
         return self.crop(dxp)
-
 
 def as_image(x: np.ndarray) -> np.ndarray:
     """(batch, steps, channels) -> (batch, 1, steps, channels): a sequence is an image of height 1 (a view)."""
