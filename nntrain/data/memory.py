@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from nntrain.data.formats.base import array_input, expected_inputs
-from nntrain.data.tables import Table
+from nntrain.data.tables import Table, is_missing
 from nntrain.errors import DataError
 from nntrain.registry import did_you_mean
 
@@ -25,13 +25,25 @@ def _is_frame(rows: Any) -> bool:
     return hasattr(rows, "columns") and hasattr(rows, "to_numpy") and not isinstance(rows, np.ndarray)
 
 
+def _missing(value: Any) -> bool:
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    if isinstance(value, str):
+        return is_missing(value)
+    return isinstance(value, float) and value != value
+
+
 def _column(values: Any, name: str, kind: str) -> np.ndarray:
     """One column as the file readers give it: float64 for a numeric column, str objects for a categorical one."""
     a = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values, dtype=object)
     if a.ndim != 1:
         raise DataError(f"{WHERE}: column {name!r} must be one value per row, got shape {a.shape}")
+    # a missing value (None, NaN, pandas' NA, or a cell a CSV file would call missing) is what the file readers make
+    # of it: None in a categorical column, NaN in a numeric one, for the impute step or the missing-value error
+    gone = np.array([_missing(v) for v in a], dtype=bool)
     if kind == "categorical":
-        return np.array([str(v) for v in a], dtype=object)
+        return np.array([None if g else str(v).strip() for v, g in zip(a, gone)], dtype=object)
+    a[gone] = np.nan
     try:
         return a.astype(np.float64)
     except (TypeError, ValueError):
