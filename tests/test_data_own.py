@@ -267,3 +267,19 @@ def test_validation_rows_are_weighted_like_training_rows(tmp_path):
     p = np.clip(predict(load_trained(run, "last").model, x)[:, 0].astype(np.float64), 1e-7, 1 - 1e-7)
     assert logged["val_loss"] == pytest.approx(float((w * -(y * np.log(p) + (1 - y) * np.log(1 - p))).sum() / 6),
                                                rel=1e-5)
+
+
+def test_more_output_units_than_classes_train_as_in_keras(tmp_path):
+    """Fewer units than classes stop before training; more train (Keras allows it: the extra units are never the
+    label, and softmax learns to give them nothing)."""
+    from tests.hardening import iris_config
+    from tests.helpers import invoke
+
+    (tmp_path / "iris.yaml").write_text(iris_config().replace("units: 3, activation: softmax",
+                                                              "units: 5, activation: softmax"))
+    result = invoke("fit", "iris.yaml", "-q", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (tmp_path / "two.yaml").write_text(iris_config().replace("units: 3, activation: softmax",
+                                                             "units: 2, activation: softmax"))
+    result = invoke("check", "two.yaml", "--data", cwd=tmp_path)
+    assert result.returncode == 2 and "has 2 units, but its labels have 3 classes" in result.stderr

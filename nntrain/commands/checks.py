@@ -28,8 +28,8 @@ def _outputs(model, bundle) -> list[tuple[str, np.ndarray]]:
 
 def check_classes(cfg: RunConfig, model, bundle) -> None:
     """An output reading class indices must have one unit per class (or one sigmoid unit for two classes): a
-    single unit cannot learn three classes, and units for fewer classes than the labels name stop here, naming
-    the classes and the units to set."""
+    single unit cannot learn three classes, and fewer units than the labels have classes stop here, naming the
+    classes and the units to set. More units than classes train, as in Keras (the extra ones are never the label)."""
     outputs = bundle.info["outputs"]
     for name, y in _outputs(model, bundle):
         # the data's facts of this output: by name, or the one output of a single-output model
@@ -38,7 +38,7 @@ def check_classes(cfg: RunConfig, model, bundle) -> None:
         if info.get("task") not in ("binary", "multiclass") or not k or np.asarray(y).ndim != 1 or len(shape) != 1:
             continue
         units = shape[0]
-        if units == k or (units == 1 and k == 2):
+        if units >= k or (units == 1 and k == 2):  # more units than classes: allowed, as in Keras (unused)
             continue
         names = info.get("class_names") or list(range(k))
         fix = (f"end the model with Dense(units: {k}, activation: softmax) and use sparse_categorical_crossentropy"
