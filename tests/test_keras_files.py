@@ -19,7 +19,8 @@ from nntrain.interop.keras_write import keras_order, write_keras
 from tests.helpers import ROOT, invoke
 
 FIXTURES = ROOT / "tests" / "fixtures" / "keras"
-FILES = {"wide_deep": "wide_deep.keras", "text": "text.keras", "iris": "iris.h5"}
+FILES = {"wide_deep": "wide_deep.keras", "text": "text.keras", "iris": "iris.h5", "convnet": "convnet.keras",
+         "sequence": "sequence.keras", "shared": "shared.keras"}
 
 
 def keras_case(name: str):
@@ -61,7 +62,7 @@ def _layers(config: dict) -> list[tuple]:
     return [(e["class_name"], e["config"]["name"], reads(e)) for e in config["config"]["layers"]]
 
 
-@pytest.mark.parametrize("name", ["wide_deep", "text"])
+@pytest.mark.parametrize("name", ["wide_deep", "text", "convnet", "sequence", "shared"])
 def test_an_exported_file_is_laid_out_as_keras_lays_out_the_same_model(name, tmp_path):
     path, _, _ = keras_case(name)
     model = engine_model(read_keras(path))
@@ -128,14 +129,14 @@ def test_import_refuses_what_nntrain_has_not_naming_the_layer(tmp_path):
     with zipfile.ZipFile(FIXTURES / "text.keras") as z:
         parts = {n: z.read(n) for n in z.namelist()}
     config = json.loads(parts["config.json"])
-    config["config"]["layers"][3]["class_name"] = "Conv1D"  # the Reshape `steps`
+    config["config"]["layers"][3]["class_name"] = "Conv3D"  # the Reshape `steps`
     parts["config.json"] = json.dumps(config).encode()
     with zipfile.ZipFile(tmp_path / "conv.keras", "w") as z:
         for n, data in parts.items():
             z.writestr(n, data)
     r = invoke("import", tmp_path / "conv.keras", "-o", tmp_path / "c.yaml")
     assert r.returncode == 2 and "Traceback" not in r.stderr and not (tmp_path / "c.yaml").exists()
-    assert "layer `steps` (Conv1D): nntrain has no such layer; it reads Dense, " in r.stderr
+    assert "layer `steps` (Conv3D): nntrain has no such layer; it reads Dense, " in r.stderr
     r = invoke("import", tmp_path / "nothing.keras")
     assert r.returncode == 2 and "no such Keras model file" in r.stderr
     r = invoke("import", FIXTURES / "text.keras")  # no -o: the config on stdout
