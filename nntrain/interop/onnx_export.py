@@ -19,7 +19,8 @@ import numpy as np
 
 from nntrain import __version__
 from nntrain.errors import NNTrainError
-from nntrain.interop.onnx_graph import OPSET, GraphBuilder, layer_nodes
+from nntrain.interop.onnx_graph import OPSET, GraphBuilder
+from nntrain.interop.onnx_layers_more import masked_layer_nodes
 from nntrain.interop.onnx_preprocessing import GraphInput, input_nodes, output_nodes
 from nntrain.runs.folder import atomic_file
 from nntrain.runs.trained import Trained, load_trained
@@ -120,10 +121,12 @@ def build_onnx(trained: Trained, preprocessing: bool = True):
     for name in output_names:
         b.reserve(name)
     feeds, inputs = _folded_inputs(b, trained, output_names) if preprocessing else _plain_inputs(b, model)
-    results = dict(feeds)
+    results, masks = dict(feeds), {}
     for node in model.nodes:
-        if node.layer.name not in results:  # Input layers are fed above
-            results[node.layer.name] = layer_nodes(b, node.layer, [results[r] for r in node.inbound])
+        if node.name not in results:  # Input layers are fed above; a shared layer's nodes each have their name
+            mask = None if node.layer.multi_input else masks.get(node.inbound[0])
+            results[node.name], masks[node.name] = masked_layer_nodes(b, node.layer, [results[r] for r in node.inbound],
+                                                                      mask)
     outputs = _graph_outputs(b, trained, results, preprocessing)
     graph = b.graph(f"nntrain_{model.name}")
     proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)],

@@ -207,3 +207,6 @@ def layer_nodes(b: GraphBuilder, layer, xs: list[str]) -> str:
         raise ConfigError(f"layer `{layer.name}` ({type(layer).__name__}) has no ONNX form; exportable layers: "
                           f"{', '.join(LAYER_OPS)}", layer=layer.name)
     return emit(b, layer, xs)
+
+
+from nntrain.interop import onnx_layers_more  # noqa: E402,F401  (convolution, pooling, recurrent: added to LAYER_OPS)
