@@ -54,7 +54,8 @@ def assert_as_engine(model, xs: list) -> list[str]:
 
 
 @pytest.mark.parametrize("name, ops", [("convnet", {"Conv", "MaxPool", "AveragePool", "LayerNormalization"}),
-                                       ("sequence", {"Scan"}), ("shared", {"Conv", "MaxPool"})])
+                                       ("sequence", {"Scan"}), ("shared", {"Conv", "MaxPool"}),
+                                       ("masked_functional", {"Scan"})])
 def test_the_keras_fixtures_run_in_onnx_as_in_nntrain(name, ops):
     path, xs, _ = keras_case(name)
     model = engine_model(read_keras(path))

@@ -104,6 +104,11 @@ def is_chain(model) -> bool:
     return model.output_names == [prev]
 
 
+def _endpoints(histories: list) -> list:
+    """A model's inputs or outputs as Keras writes them: one alone flat ([name, 0, 0]), several as a list."""
+    return histories[0] if len(histories) == 1 else histories
+
+
 def keras_config(model) -> tuple[dict, list]:
     """(config.json's content, the layers in the order of the weights file) for an engine model."""
     if is_chain(model):
@@ -134,8 +139,8 @@ def keras_config(model) -> tuple[dict, list]:
         entries.append({**_layer_entry(layer), "name": name, "inbound_nodes": inbound_nodes})
     config = {"module": "keras.src.models.functional", "class_name": "Functional",
               "config": {"name": model.name, "trainable": True, "layers": entries,
-                         "input_layers": [history[n] for n in model.input_names],
-                         "output_layers": [history[n] for n in model.output_names]},
+                         "input_layers": _endpoints([history[n] for n in model.input_names]),
+                         "output_layers": _endpoints([history[n] for n in model.output_names])},
               "registered_name": "Functional"}
     return config, [calls[n][0].layer for n in order]
 
