@@ -146,6 +146,26 @@ def test_import_refuses_what_nntrain_has_not_naming_the_layer(tmp_path):
         "type": "Input", "shape": [8], "dtype": "int32", "name": "tokens"}
 
 
+@pytest.mark.parametrize("name, layer, key, value, message", [
+    ("sequence", 4, "reset_after", False, "layer `gru` (GRU): GRU(reset_after=False) is not supported"),
+    ("sequence", 2, "dropout", 0.2, "layer `rnn` (SimpleRNN): SimpleRNN(dropout=0.2): dropout inside a recurrent"),
+    ("convnet", 2, "groups", 2, "layer `conv` (Conv2D): Keras argument groups=2 has no nntrain equivalent"),
+    ("convnet", 2, "data_format", "channels_first", "layer `conv` (Conv2D): Keras argument data_format="),
+])
+def test_import_refuses_keras_arguments_nntrain_has_not(tmp_path, name, layer, key, value, message):
+    with zipfile.ZipFile(FIXTURES / FILES[name]) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    config = json.loads(parts["config.json"])
+    config["config"]["layers"][layer]["config"][key] = value
+    parts["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "changed.keras", "w") as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+    r = invoke("import", tmp_path / "changed.keras", "-o", tmp_path / "c.yaml")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and not (tmp_path / "c.yaml").exists()
+    assert message in r.stderr
+
+
 def test_a_legacy_h5_in_the_form_keras_2_wrote_it(tmp_path):
     """tf.keras 2.x: `batch_input_shape`, inbound nodes as [[name, 0, 0, {}]], weights named `layer/kernel:0`. (Hand
     written from that format: no Keras 2 here to write it.)"""

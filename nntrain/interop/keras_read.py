@@ -281,10 +281,18 @@ def engine_model(km: KerasModel, seed: int = 0):
     section = model_section(km)
     meta = ("type", "inputs")
     layers = [e for e in section["layers"] if e.get("type", "Input") != "Input"]
-    built = [LAYERS.get(e["type"])(**{k: v for k, v in e.items() if k not in meta}) for e in layers]
+    built = [_build(LAYERS.get(e["type"]), e, meta) for e in layers]
     inputs = [Input(shape=i["shape"], name=i["name"], dtype=i["dtype"]) for i in km.inputs]
     nodes = [Node(layer, list(reads), node_name(layer.name, i)) for layer, l in zip(built, km.layers)
              for i, reads in enumerate([l["inbound"], *l.get("reuses", [])])]
     model = Model(inputs, nodes, list(km.outputs), name=km.name, seed=seed)
     model.set_weights(weights_by_name(km))
     return model
+
+
+def _build(cls, entry: dict, meta: tuple):
+    """One engine layer; an argument its constructor refuses is named with the layer."""
+    try:
+        return cls(**{k: v for k, v in entry.items() if k not in meta})
+    except ConfigError as exc:
+        raise ConfigError(f"layer `{entry['name']}` ({entry['type']}): {exc}", layer=entry["name"]) from None
