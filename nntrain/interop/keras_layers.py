@@ -244,7 +244,7 @@ def nntrain_weights(class_name: str, config: dict, arrays: list[np.ndarray], lay
     return dict(zip(order, (np.asarray(a) for a in arrays)))
 
 
-__all__ = ["EXPORTS", "IMPORTS", "WEIGHT_ORDER", "WEIGHT_NAMES", "WEIGHT_PATHS", "NO_TRAINABLE_ARG", "from_keras",
+__all__ = ["EXPORTS", "IMPORTS", "NO_TRAINABLE_ARG", "WEIGHT_NAMES", "WEIGHT_ORDER", "WEIGHT_PATHS", "from_keras",
            "keras_weights", "nntrain_weights", "to_keras"]
 
-from nntrain.interop import keras_layers_more  # noqa: E402,F401  (convolution, pooling, recurrent: added above)
+from nntrain.interop import keras_layers_more  # noqa: F401  (convolution, pooling, recurrent: added above)

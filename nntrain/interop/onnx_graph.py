@@ -209,4 +209,4 @@ def layer_nodes(b: GraphBuilder, layer, xs: list[str]) -> str:
     return emit(b, layer, xs)
 
 
-from nntrain.interop import onnx_layers_more  # noqa: E402,F401  (convolution, pooling, recurrent: added to LAYER_OPS)
+from nntrain.interop import onnx_layers_more  # noqa: F401  (convolution, pooling, recurrent: added to LAYER_OPS)
