@@ -7,9 +7,10 @@ nntrain side (this interpreter): configs on bundled or local data train 3 epochs
 JSON alone reproduces nntrain's inputs. Configs on Keras-catalogue data (a download these machines cannot make) are
 built from the config (`nntrain check`'s model), trained 2 epochs on random inputs of the model's shape (multi-hot
 0/1 rows for the text configs, word ids padded in front for an Embedding), and exported; so are the models of EXTRA
-(convolution, pooling, LayerNormalization, masked SimpleRNN / Bidirectional LSTM / GRU, Conv1D + Bidirectional GRU). The Keras side (benchmarks/keras_side.py, in an interpreter with Keras
-and without nntrain) loads each file with keras.models.load_model and predicts, then changes every weight and saves
-.keras and legacy .h5 files, which nntrain reads back here (`nntrain import`'s engine model) and predicts.
+(convolution, pooling, LayerNormalization, masked SimpleRNN / Bidirectional LSTM / GRU, Conv1D + Bidirectional GRU).
+The Keras side (benchmarks/keras_side.py, in an interpreter with Keras and without nntrain) loads each file with
+keras.models.load_model and predicts, then changes every weight and saves .keras and legacy .h5 files, which nntrain
+reads back here (`nntrain import`'s engine model) and predicts.
 Writes DIR/keras_roundtrip.json (default benchmarks/results/) and prints a table.
 """
 
