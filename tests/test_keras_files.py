@@ -127,15 +127,20 @@ def test_keras_weights_of_another_shape_are_a_clear_error(tmp_path):
     assert not (tmp_path / "runs" / "bad").exists()
 
 
-def test_import_refuses_what_nntrain_has_not_naming_the_layer(tmp_path):
-    with zipfile.ZipFile(FIXTURES / "text.keras") as z:
+def _changed(name: str, path, change) -> None:
+    """A copy of the fixture NAME at `path`, its config.json's layer list changed by `change(layers)`."""
+    with zipfile.ZipFile(FIXTURES / FILES[name]) as z:
         parts = {n: z.read(n) for n in z.namelist()}
     config = json.loads(parts["config.json"])
-    config["config"]["layers"][3]["class_name"] = "Conv3D"  # the Reshape `steps`
+    change(config["config"]["layers"])
     parts["config.json"] = json.dumps(config).encode()
-    with zipfile.ZipFile(tmp_path / "conv.keras", "w") as z:
+    with zipfile.ZipFile(path, "w") as z:
         for n, data in parts.items():
             z.writestr(n, data)
+
+
+def test_import_refuses_what_nntrain_has_not_naming_the_layer(tmp_path):
+    _changed("text", tmp_path / "conv.keras", lambda layers: layers[3].update(class_name="Conv3D"))  # `steps`
     r = invoke("import", tmp_path / "conv.keras", "-o", tmp_path / "c.yaml")
     assert r.returncode == 2 and "Traceback" not in r.stderr and not (tmp_path / "c.yaml").exists()
     assert "layer `steps` (Conv3D): nntrain has no such layer; it reads Dense, " in r.stderr
@@ -153,14 +158,7 @@ def test_import_refuses_what_nntrain_has_not_naming_the_layer(tmp_path):
     ("convnet", 2, "data_format", "channels_first", "layer `conv` (Conv2D): Keras argument data_format="),
 ])
 def test_import_refuses_keras_arguments_nntrain_has_not(tmp_path, name, layer, key, value, message):
-    with zipfile.ZipFile(FIXTURES / FILES[name]) as z:
-        parts = {n: z.read(n) for n in z.namelist()}
-    config = json.loads(parts["config.json"])
-    config["config"]["layers"][layer]["config"][key] = value
-    parts["config.json"] = json.dumps(config).encode()
-    with zipfile.ZipFile(tmp_path / "changed.keras", "w") as z:
-        for n, data in parts.items():
-            z.writestr(n, data)
+    _changed(name, tmp_path / "changed.keras", lambda layers: layers[layer]["config"].update({key: value}))
     r = invoke("import", tmp_path / "changed.keras", "-o", tmp_path / "c.yaml")
     assert r.returncode == 2 and "Traceback" not in r.stderr and not (tmp_path / "c.yaml").exists()
     assert message in r.stderr
