@@ -126,3 +126,14 @@ def test_convolution_and_pooling_variants():
     xs = [rng.normal(size=(3, 7, 5, 2)).astype(np.float32), rng.normal(size=(3, 9, 2)).astype(np.float32)]
     ops = assert_as_engine(model, xs)
     assert "LayerNormalization" not in ops  # over height and width, not the last axes: its formula
+
+
+def test_a_convolution_over_steps_of_unknown_number_is_refused_naming_the_layer():
+    from nntrain.errors import ConfigError
+
+    steps = L.Input(shape=(None, 2), name="steps")
+    model = Model([steps], [Node(L.Conv1D(2, 3, padding="same", name="conv"), ["steps"]),
+                            Node(L.GlobalMaxPooling1D(name="gmax"), ["conv"])], ["gmax"])
+    with pytest.raises(ConfigError, match=r"layer `conv` \(Conv1D\): ONNX export needs inputs of known size, got "
+                                          r"\[None, 2\]"):
+        run_onnx(model, [np.zeros((1, 4, 2), np.float32)])
