@@ -153,7 +153,7 @@ def test_import_refuses_what_nntrain_has_not_naming_the_layer(tmp_path):
 
 @pytest.mark.parametrize("name, layer, key, value, message", [
     ("sequence", 4, "reset_after", False, "layer `gru` (GRU): GRU(reset_after=False) is not supported"),
-    ("sequence", 2, "dropout", 0.2, "layer `rnn` (SimpleRNN): SimpleRNN(dropout=0.2): dropout inside a recurrent"),
+    ("sequence", 2, "recurrent_dropout", 0.2, "layer `rnn` (SimpleRNN): SimpleRNN(recurrent_dropout=0.2)"),
     ("convnet", 2, "groups", 2, "layer `conv` (Conv2D): Keras argument groups=2 has no nntrain equivalent"),
     ("convnet", 2, "data_format", "channels_first", "layer `conv` (Conv2D): Keras argument data_format="),
 ])

@@ -50,7 +50,7 @@ def _recurrent(c: dict, name: str, kind: str, in_bidirectional: bool = False) ->
         cfg["unit_forget_bias"] = c["unit_forget_bias"]
     cfg.update(_objects(c, ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer"), kl.REGULARIZERS,
                         "regularizer", name, kind))
-    cfg.update({"dropout": 0.0, "recurrent_dropout": 0.0, "seed": None})
+    cfg.update({"dropout": c["dropout"], "recurrent_dropout": c["recurrent_dropout"], "seed": None})
     if "reset_after" in c:
         cfg["reset_after"] = c["reset_after"]
     return cfg
