@@ -20,7 +20,8 @@ from tests.helpers import ROOT, invoke
 
 FIXTURES = ROOT / "tests" / "fixtures" / "keras"
 FILES = {"wide_deep": "wide_deep.keras", "text": "text.keras", "iris": "iris.h5", "convnet": "convnet.keras",
-         "sequence": "sequence.keras", "shared": "shared.keras", "masked_functional": "masked_functional.keras"}
+         "sequence": "sequence.keras", "shared": "shared.keras", "masked_functional": "masked_functional.keras",
+         "sequence_legacy": "sequence_legacy.h5"}
 
 
 def keras_case(name: str):
@@ -85,18 +86,26 @@ def _legacy(path):
     with h5py.File(path, "r") as f:
         config = json.loads(f.attrs["model_config"])
         group = f["model_weights"]
-        weights = {n: [group[n][w].shape for w in group[n].attrs["weight_names"]] for n in group.attrs["layer_names"]}
+        weights = {n: [(w, group[n][w].shape) for w in group[n].attrs["weight_names"]]
+                   for n in group.attrs["layer_names"]}
         return sorted(f.attrs), config, weights, list(group.attrs["layer_names"])
 
 
-def test_an_exported_legacy_h5_is_laid_out_as_keras_writes_it(tmp_path):
-    """Keras 3 loads a legacy .h5 by layer order: layer_names, then each group's weight_names in Keras's order."""
-    path, _, _ = keras_case("iris")
+@pytest.mark.parametrize("name", ["iris", "sequence_legacy"])
+def test_an_exported_legacy_h5_is_laid_out_as_keras_writes_it(name, tmp_path):
+    """Keras 3 loads a legacy .h5 by layer order: layer_names, then each group's weight_names in Keras's order, named
+    by Keras's variable paths (a recurrent layer's in its cell, a Bidirectional's in its two wrapped layers)."""
+    path, xs, keras_outs = keras_case(name)
     write_h5(tmp_path / "ours.h5", engine_model(read_keras(path)), {"nntrain_version": "test"})
     attrs, config, weights, names = _legacy(tmp_path / "ours.h5")
     k_attrs, k_config, k_weights, k_names = _legacy(path)
     assert set(k_attrs) <= set(attrs) and config["class_name"] == k_config["class_name"] == "Sequential"
     assert _layers(config) == _layers(k_config) and names == k_names and weights == k_weights
+    if name == "sequence_legacy":
+        assert weights["bi"][3][0] == "sequence/bi/backward_lstm/lstm_cell/kernel"
+    # the file reads back to Keras's predictions
+    (ours,) = engine_model(read_keras(tmp_path / "ours.h5")).predict_on_batch(xs)
+    np.testing.assert_allclose(ours, keras_outs[0], atol=1e-5)
 
 
 def test_keras_order_is_the_order_keras_derives_from_the_graph():
