@@ -3,8 +3,8 @@
     python benchmarks/keras_roundtrip.py [--keras-python /work/venv-keras/bin/python] [--out DIR]
 
 nntrain side (this interpreter): configs on bundled or local data train 3 epochs (`nntrain.fit`) and export
-(`Run.export`, .keras and legacy .h5); for those, 64 raw rows of the table go along, so the Keras side also checks that the preprocessing
-JSON alone reproduces nntrain's inputs. Configs on Keras-catalogue data (a download these machines cannot make) are
+(`Run.export`, .keras and legacy .h5); for those, 64 raw rows of the table go along, so the Keras side also checks
+that the preprocessing JSON alone reproduces nntrain's inputs. Configs on Keras-catalogue data (a download these machines cannot make) are
 built from the config (`nntrain check`'s model), trained 2 epochs on random inputs of the model's shape (multi-hot
 0/1 rows for the text configs, word ids padded in front for an Embedding), and exported; so are the models of EXTRA
 (convolution, pooling, LayerNormalization, masked SimpleRNN / Bidirectional LSTM / GRU, Conv1D + Bidirectional GRU).
