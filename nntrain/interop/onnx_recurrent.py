@@ -6,9 +6,9 @@ i, o, f, c, GRU's z, r, h kept with linear_before_reset=1 (Keras's reset_after) 
 go_backwards is direction="reverse"; a Bidirectional is its two layers and their merge.
 
 With a mask (Embedding(mask_zero=True) before it), or an activation ONNX's operators do not offer, the layer is a
-Scan over the steps whose body is the engine's step (recurrent.py), with a masked step carrying the state through
-unchanged (Where), wherever in the sequence the padding is: ONNX's sequence_lens only describes padding at the end,
-and pad_sequences pads in front.
+Scan over the steps whose body is the engine's step (recurrent.py, gated.py), with a masked step carrying the state
+through unchanged (Where), wherever in the sequence the padding is: ONNX's sequence_lens only describes padding at
+the end, and pad_sequences pads in front. Either way the graph does not grow with the number of steps.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def _split(b: GraphBuilder, x: str, parts: int, units: int, hint: str) -> list[s
 
 
 def _step(s: GraphBuilder, cell, params: dict, x_t: str, states: list[str], hint: str) -> list[str]:
-    """The engine's step (recurrent.py `_step`), in its order of operations: the new states."""
+    """The engine's step (`_step` of recurrent.py and gated.py), in its order of operations: the new states."""
     kind, u, dtype = type(cell).registered_name, cell.units, params["kernel"].dtype
     xw = s.op("MatMul", [x_t, s.const(f"{hint}/kernel", params["kernel"])], f"{hint}/xw")
     hu = s.op("MatMul", [states[0], s.const(f"{hint}/recurrent_kernel", params["recurrent_kernel"])], f"{hint}/hu")
