@@ -86,7 +86,7 @@ CASES = [
     ("labels-do-not-fit-loss", replace(GOOD, "loss: sparse_categorical_crossentropy", "loss: categorical_crossentropy"),
      ["categorical_crossentropy", "label"]),
     ("label-out-of-range-for-output", replace(GOOD, "units: 3, activation: softmax", "units: 2, activation: softmax"),
-     [":10:", "label 2 is out of range for 2 classes"]),
+     [":10:", "has 2 units, but its labels have 3 classes", "units: 3"]),
     ("input-width", replace(GOOD, "model:\n", "model:\n  input_shape: [5]\n"), ["input", "(None, 5)", "(None, 4)"]),
     ("unknown-reference", replace(FUNCTIONAL, "inputs: [a, b]", "inputs: [a, bb]"),
      [":9:", "`bb`", "did you mean `b`"]),
