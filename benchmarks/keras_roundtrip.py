@@ -3,12 +3,14 @@
     python benchmarks/keras_roundtrip.py [--keras-python /work/venv-keras/bin/python] [--out DIR]
 
 nntrain side (this interpreter): configs on bundled or local data train 3 epochs (`nntrain.fit`) and export
-(`Run.export`, .keras and legacy .h5); for those, 64 raw rows of the table go along, so the Keras side also checks that the preprocessing
-JSON alone reproduces nntrain's inputs. Configs on Keras-catalogue data (a download these machines cannot make) are
+(`Run.export`, .keras and legacy .h5); for those, 64 raw rows of the table go along, so the Keras side also checks
+that the preprocessing JSON alone reproduces nntrain's inputs. Configs on Keras-catalogue data (a download these machines cannot make) are
 built from the config (`nntrain check`'s model), trained 2 epochs on random inputs of the model's shape (multi-hot
-0/1 rows for the text configs), and exported. The Keras side (benchmarks/keras_side.py, in an interpreter with Keras
-and without nntrain) loads each file with keras.models.load_model and predicts, then changes every weight and saves
-.keras and legacy .h5 files, which nntrain reads back here (`nntrain import`'s engine model) and predicts.
+0/1 rows for the text configs, word ids padded in front for an Embedding), and exported; so are the models of EXTRA
+(convolution, pooling, LayerNormalization, masked SimpleRNN / Bidirectional LSTM / GRU, Conv1D + Bidirectional GRU).
+The Keras side (benchmarks/keras_side.py, in an interpreter with Keras and without nntrain) loads each file with
+keras.models.load_model and predicts, then changes every weight and saves .keras and legacy .h5 files, which nntrain
+reads back here (`nntrain import`'s engine model) and predicts.
 Writes DIR/keras_roundtrip.json (default benchmarks/results/) and prints a table.
 """
 
@@ -35,6 +37,56 @@ from nntrain.interop.keras_read import engine_model, read_keras  # noqa: E402
 from nntrain.interop.keras_write import write_h5, write_keras  # noqa: E402
 
 ROWS = 64
+# the convolutional and recurrent layers on the catalogue's shapes, beside the example configs (random inputs)
+EXTRA = {
+    "fashion_convnet": """
+name: fashion_convnet
+data: {dataset: fashion_mnist, preprocessing: [{rescale: {scale: 0.00392156862745098}}]}
+model:
+  layers:
+    - Reshape: {target_shape: [28, 28, 1]}
+    - ZeroPadding2D: {padding: 1}
+    - Conv2D: {filters: 8, kernel_size: 3, padding: same, activation: relu}
+    - MaxPooling2D: {}
+    - SpatialDropout2D: {rate: 0.1}
+    - Conv2D: {filters: 8, kernel_size: 3, strides: 2}
+    - AveragePooling2D: {pool_size: 2, padding: same}
+    - UpSampling2D: {size: 2}
+    - LayerNormalization: {}
+    - GlobalMaxPooling2D: {}
+    - Dense: {units: 10, activation: softmax}
+loss: sparse_categorical_crossentropy
+optimizer: adam
+""",
+    "imdb_bidirectional": """
+name: imdb_bidirectional
+data: {dataset: imdb, options: {num_words: 1000}, preprocessing: [{pad_sequences: {maxlen: 30}}]}
+model:
+  layers:
+    - Embedding: {input_dim: 1000, output_dim: 8, mask_zero: true}
+    - SimpleRNN: {units: 6, return_sequences: true}
+    - Bidirectional: {layer: {type: LSTM, units: 4, return_sequences: true}}
+    - GRU: {units: 4, return_sequences: true}
+    - GlobalAveragePooling1D: {}
+    - Dense: {units: 1, activation: sigmoid}
+loss: binary_crossentropy
+optimizer: adam
+""",
+    "reuters_conv1d": """
+name: reuters_conv1d
+data: {dataset: reuters, options: {num_words: 1000}, preprocessing: [{pad_sequences: {maxlen: 40}}]}
+model:
+  layers:
+    - Embedding: {input_dim: 1000, output_dim: 8}
+    - Conv1D: {filters: 8, kernel_size: 3, padding: causal, activation: relu}
+    - SpatialDropout1D: {rate: 0.1}
+    - MaxPooling1D: {}
+    - Bidirectional: {layer: {type: GRU, units: 4}, merge_mode: sum}
+    - Dense: {units: 46, activation: softmax}
+loss: sparse_categorical_crossentropy
+optimizer: adam
+""",
+}
 
 
 def _raw_table(config: dict, columns: list[str]) -> np.ndarray:
@@ -77,6 +129,19 @@ def _targets(model, rng, n: int) -> list:
     return ys
 
 
+def _random_input(rng, model, inp, n: int) -> np.ndarray:
+    """Multi-hot 0/1 rows, word ids padded with zeros in front (pad_sequences) for an Embedding, or uniform values."""
+    if inp.sparse:
+        return (rng.random((n, *inp.shape)) < 0.05).astype(np.float32)
+    readers = [node.layer for node in model.nodes if node.inbound == [inp.name]]
+    if readers and type(readers[0]).registered_name == "Embedding":
+        ids = rng.integers(1, readers[0].input_dim, (n, *inp.shape))
+        for row, start in zip(ids, rng.integers(0, inp.shape[-1], n)):
+            row[:start] = 0
+        return ids.astype(np.float32 if inp.input_dtype.startswith("float") else inp.input_dtype)
+    return rng.random((n, *inp.shape), dtype=np.float32)
+
+
 def catalogue(config_path: Path, work: Path) -> None:
     from nntrain.commands.prepare import check
     from nntrain.training.loop import fit
@@ -85,9 +150,7 @@ def catalogue(config_path: Path, work: Path) -> None:
     _, model = check(config_path)
     rng = np.random.default_rng(0)
     n = 4 * ROWS
-    xs = [(rng.random((n, *i.shape)) < 0.05).astype(np.float32) if i.sparse else rng.random((n, *i.shape),
-                                                                                          dtype=np.float32)
-          for i in model.inputs]
+    xs = [_random_input(rng, model, i, n) for i in model.inputs]
     ys = _targets(model, rng, n)
     fit(model, dict(zip(model.input_names, xs)), dict(zip(model.output_names, ys)), epochs=2, batch_size=32)
     source = {"nntrain_version": nntrain.__version__, "source_run": str(config_path), "checkpoint": "in memory",
@@ -126,6 +189,11 @@ def main() -> None:
         (bundled if local else catalogue)(path, work)
         kinds[path.stem] = "trained 3 epochs on its data" if local else "trained 2 epochs on random inputs"
         print("exported", path.stem, flush=True)
+    for name, text in EXTRA.items():
+        (work / f"{name}.yaml").write_text(text)
+        catalogue(work / f"{name}.yaml", work)
+        kinds[name] = "trained 2 epochs on random inputs"
+        print("exported", name, flush=True)
     env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "torch")}
     env.pop("PYTHONPATH", None)  # the Keras side runs without nntrain
     subprocess.run([args.keras_python, str(ROOT / "benchmarks" / "keras_side.py"), str(work)], check=True, env=env,

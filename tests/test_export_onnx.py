@@ -30,7 +30,6 @@ from nntrain import __version__
 from nntrain.data import load_raw
 from nntrain.data.sources import catalogue
 from nntrain.data.tables import Table
-from nntrain.engine.layers import LAYERS
 from nntrain.engine.sparse import MultiHot
 from nntrain.errors import ConfigError
 from nntrain.interop.onnx_export import ExportError, export_onnx
@@ -161,9 +160,6 @@ optimizer: adam
 training: {epochs: 1, batch_size: 64}
 """
 EXTRA = {"mixed": MIXED, "embedding": EMBEDDING, "multi_hot": MULTI_HOT, "recurrent": RECURRENT, "images": IMAGES}
-# the layers each needs, where the engine does not have them all yet
-NEEDS = {"recurrent": ("LSTM", "GRU", "SimpleRNN", "Bidirectional"),
-         "images": ("Conv2D", "Conv1D", "MaxPooling2D", "LayerNormalization", "UpSampling2D")}
 # the same graphs on less: 100 words instead of 10,000 (files 100 times smaller), 20 steps instead of 200
 MULTI_HOT_100 = ["data.options.num_words=100", "data.preprocessing.0.multi_hot.dimension=100"]
 SMALLER = {"imdb": MULTI_HOT_100, "reuters": MULTI_HOT_100, "reuters_bottleneck": MULTI_HOT_100,
@@ -226,8 +222,6 @@ def runs(tmp_path_factory):
            "NNTRAIN_DATASETS_URL": "http://127.0.0.1:9/"}  # nothing is downloaded: a request would fail
     configs = [ROOT / "configs" / f"{name}.yaml" for name in EXAMPLES]
     for name, text in EXTRA.items():
-        if not all(kind in LAYERS for kind in NEEDS.get(name, ())):
-            continue
         (folder / f"{name}.yaml").write_text(text)
         configs.append(folder / f"{name}.yaml")
     with pytest.MonkeyPatch.context() as mp:  # for the module's tests too: they read the test rows again
@@ -241,7 +235,7 @@ def runs(tmp_path_factory):
                 sets += ["--set", key_value]
             result = invoke("fit", path, "-q", *sets, cwd=folder)
             assert result.returncode == 0, result.stderr
-        yield {p.stem: folder / "runs" / p.stem for p in configs}  # EXTRA's runs only where the engine has NEEDS
+        yield {p.stem: folder / "runs" / p.stem for p in configs}
 
 
 def _dense(x) -> np.ndarray:
@@ -300,8 +294,6 @@ def _differences(run: Path, tmp_path: Path) -> dict[str, float]:
 
 @pytest.mark.parametrize("name", [*EXAMPLES, *EXTRA])
 def test_onnx_runtime_predicts_as_nntrain(runs, name, tmp_path):
-    if name not in runs:
-        pytest.skip(f"needs the layers {', '.join(NEEDS[name])}, which this engine does not have")
     diffs = _differences(runs[name], tmp_path)
     assert diffs["folded"] <= TOLERANCE and diffs["plain"] <= TOLERANCE, diffs
 

@@ -19,7 +19,9 @@ from nntrain.interop.keras_write import keras_order, write_h5, write_keras
 from tests.helpers import ROOT, invoke
 
 FIXTURES = ROOT / "tests" / "fixtures" / "keras"
-FILES = {"wide_deep": "wide_deep.keras", "text": "text.keras", "iris": "iris.h5"}
+FILES = {"wide_deep": "wide_deep.keras", "text": "text.keras", "iris": "iris.h5", "convnet": "convnet.keras",
+         "sequence": "sequence.keras", "shared": "shared.keras", "masked_functional": "masked_functional.keras",
+         "sequence_legacy": "sequence_legacy.h5"}
 
 
 def keras_case(name: str):
@@ -54,14 +56,16 @@ def _zip(path):
 
 
 def _layers(config: dict) -> list[tuple]:
-    """(class, name, what it reads) of each layer, in file order, as Keras wrote them."""
+    """(class, name, what it reads) of each layer, in file order, as Keras wrote them. Not the `ids != 0` op and
+    `mask` arguments Keras writes for an Embedding's mask: nntrain leaves them out, Keras derives them on loading."""
     def reads(entry):
-        text = json.dumps(entry.get("inbound_nodes", []))
+        text = json.dumps([n.get("args") if isinstance(n, dict) else n for n in entry.get("inbound_nodes", [])])
         return [h[0] for h in (json.loads(m) for m in re.findall(r'"keras_history": (\[[^]]*\])', text))]
-    return [(e["class_name"], e["config"]["name"], reads(e)) for e in config["config"]["layers"]]
+    return [(e["class_name"], e["config"]["name"], reads(e)) for e in config["config"]["layers"]
+            if e["class_name"] != "NotEqual"]
 
 
-@pytest.mark.parametrize("name", ["wide_deep", "text"])
+@pytest.mark.parametrize("name", ["wide_deep", "text", "convnet", "sequence", "shared", "masked_functional"])
 def test_an_exported_file_is_laid_out_as_keras_lays_out_the_same_model(name, tmp_path):
     path, _, _ = keras_case(name)
     model = engine_model(read_keras(path))
@@ -82,18 +86,26 @@ def _legacy(path):
     with h5py.File(path, "r") as f:
         config = json.loads(f.attrs["model_config"])
         group = f["model_weights"]
-        weights = {n: [group[n][w].shape for w in group[n].attrs["weight_names"]] for n in group.attrs["layer_names"]}
+        weights = {n: [(w, group[n][w].shape) for w in group[n].attrs["weight_names"]]
+                   for n in group.attrs["layer_names"]}
         return sorted(f.attrs), config, weights, list(group.attrs["layer_names"])
 
 
-def test_an_exported_legacy_h5_is_laid_out_as_keras_writes_it(tmp_path):
-    """Keras 3 loads a legacy .h5 by layer order: layer_names, then each group's weight_names in Keras's order."""
-    path, _, _ = keras_case("iris")
+@pytest.mark.parametrize("name", ["iris", "sequence_legacy"])
+def test_an_exported_legacy_h5_is_laid_out_as_keras_writes_it(name, tmp_path):
+    """Keras 3 loads a legacy .h5 by layer order: layer_names, then each group's weight_names in Keras's order, named
+    by Keras's variable paths (a recurrent layer's in its cell, a Bidirectional's in its two wrapped layers)."""
+    path, xs, keras_outs = keras_case(name)
     write_h5(tmp_path / "ours.h5", engine_model(read_keras(path)), {"nntrain_version": "test"})
     attrs, config, weights, names = _legacy(tmp_path / "ours.h5")
     k_attrs, k_config, k_weights, k_names = _legacy(path)
     assert set(k_attrs) <= set(attrs) and config["class_name"] == k_config["class_name"] == "Sequential"
     assert _layers(config) == _layers(k_config) and names == k_names and weights == k_weights
+    if name == "sequence_legacy":
+        assert weights["bi"][3][0] == "sequence/bi/backward_lstm/lstm_cell/kernel"
+    # the file reads back to Keras's predictions
+    (ours,) = engine_model(read_keras(tmp_path / "ours.h5")).predict_on_batch(xs)
+    np.testing.assert_allclose(ours, keras_outs[0], atol=1e-5)
 
 
 def test_keras_order_is_the_order_keras_derives_from_the_graph():
@@ -142,18 +154,23 @@ def test_keras_weights_of_another_shape_are_a_clear_error(tmp_path):
     assert not (tmp_path / "runs" / "bad").exists()
 
 
-def test_import_refuses_what_nntrain_has_not_naming_the_layer(tmp_path):
-    with zipfile.ZipFile(FIXTURES / "text.keras") as z:
+def _changed(name: str, path, change) -> None:
+    """A copy of the fixture NAME at `path`, its config.json's layer list changed by `change(layers)`."""
+    with zipfile.ZipFile(FIXTURES / FILES[name]) as z:
         parts = {n: z.read(n) for n in z.namelist()}
     config = json.loads(parts["config.json"])
-    config["config"]["layers"][3]["class_name"] = "Conv1D"  # the Reshape `steps`
+    change(config["config"]["layers"])
     parts["config.json"] = json.dumps(config).encode()
-    with zipfile.ZipFile(tmp_path / "conv.keras", "w") as z:
+    with zipfile.ZipFile(path, "w") as z:
         for n, data in parts.items():
             z.writestr(n, data)
+
+
+def test_import_refuses_what_nntrain_has_not_naming_the_layer(tmp_path):
+    _changed("text", tmp_path / "conv.keras", lambda layers: layers[3].update(class_name="Conv3D"))  # `steps`
     r = invoke("import", tmp_path / "conv.keras", "-o", tmp_path / "c.yaml")
     assert r.returncode == 2 and "Traceback" not in r.stderr and not (tmp_path / "c.yaml").exists()
-    assert "layer `steps` (Conv1D): nntrain has no such layer; it reads Dense, " in r.stderr
+    assert "layer `steps` (Conv3D): nntrain has no such layer; it reads Dense, " in r.stderr
     r = invoke("import", tmp_path / "nothing.keras")
     assert r.returncode == 2 and "no such Keras model file" in r.stderr
     (tmp_path / "cut.keras").write_bytes((FIXTURES / "text.keras").read_bytes()[:3000])
@@ -162,6 +179,19 @@ def test_import_refuses_what_nntrain_has_not_naming_the_layer(tmp_path):
     r = invoke("import", FIXTURES / "text.keras")  # no -o: the config on stdout
     assert r.returncode == 0 and yaml.safe_load(r.stdout)["model"]["layers"][0] == {
         "type": "Input", "shape": [8], "dtype": "int32", "name": "tokens"}
+
+
+@pytest.mark.parametrize("name, layer, key, value, message", [
+    ("sequence", 4, "reset_after", False, "layer `gru` (GRU): GRU(reset_after=False) is not supported"),
+    ("sequence", 2, "recurrent_dropout", 0.2, "layer `rnn` (SimpleRNN): SimpleRNN(recurrent_dropout=0.2)"),
+    ("convnet", 2, "groups", 2, "layer `conv` (Conv2D): Keras argument groups=2 has no nntrain equivalent"),
+    ("convnet", 2, "data_format", "channels_first", "layer `conv` (Conv2D): Keras argument data_format="),
+])
+def test_import_refuses_keras_arguments_nntrain_has_not(tmp_path, name, layer, key, value, message):
+    _changed(name, tmp_path / "changed.keras", lambda layers: layers[layer]["config"].update({key: value}))
+    r = invoke("import", tmp_path / "changed.keras", "-o", tmp_path / "c.yaml")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and not (tmp_path / "c.yaml").exists()
+    assert message in r.stderr
 
 
 def test_a_legacy_h5_in_the_form_keras_2_wrote_it(tmp_path):

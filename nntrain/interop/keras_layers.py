@@ -86,8 +86,10 @@ def to_keras(layer) -> dict:
     if "/" in name:  # Keras refuses the name: it separates weight paths
         raise _refuse(name, kind, "Keras does not allow '/' in a layer name; rename the layer in the config")
     keras_cfg = EXPORTS[kind](cfg, name, kind)
-    return {"class_name": kind, "config": {"name": name, "trainable": layer.trainable, "dtype": "float32",
-                                           **keras_cfg}}
+    base = {"name": name, "trainable": layer.trainable, "dtype": "float32"}
+    if kind in NO_TRAINABLE_ARG:
+        del base["trainable"]
+    return {"class_name": kind, "config": {**base, **keras_cfg}}
 
 
 def _dense(c: dict, name: str, kind: str) -> dict:
@@ -128,6 +130,14 @@ EXPORTS = {
 # the order of a layer's weights in Keras (layer.weights, and vars/0, vars/1... of a .keras file)
 WEIGHT_ORDER = {"Dense": ("kernel", "bias"), "BatchNormalization": ("gamma", "beta", "moving_mean", "moving_variance"),
                 "Embedding": ("embeddings",)}
+
+
+# classes whose Keras constructor takes no `trainable` (SpatialDropout1D/2D)
+NO_TRAINABLE_ARG: set[str] = set()
+# class -> function(Keras config) -> its weight names, where they depend on more than use_bias, center and scale
+WEIGHT_NAMES: dict = {}
+# class -> where model.weights.h5 keeps its arrays below layers/<name>/ ("": vars/ itself; "cell": cell/vars/)
+WEIGHT_PATHS: dict[str, tuple[str, ...]] = {}
 
 
 def keras_weights(layer) -> list[np.ndarray]:
@@ -210,6 +220,8 @@ def from_keras(class_name: str, config: dict, rank: int | None = None) -> dict:
             entry[key] = list(value) if isinstance(value, tuple) else value
         elif how == "act":
             entry[key] = _from_activation(value, name, class_name)
+        elif callable(how):
+            entry[key] = how(value, name, class_name)
         elif how == "axis":
             axis = value[0] if isinstance(value, list) and len(value) == 1 else value
             if axis != -1 and not (rank is not None and axis == rank):
@@ -227,10 +239,10 @@ def nntrain_weights(class_name: str, config: dict, arrays: list[np.ndarray], lay
     Raises:
         ConfigError: not as many arrays as the layer's configuration has weights.
     """
-    order = list(WEIGHT_ORDER.get(class_name, ()))
-    if class_name == "Dense" and config.get("use_bias", True) is False:
+    order = list(WEIGHT_NAMES[class_name](config) if class_name in WEIGHT_NAMES else WEIGHT_ORDER.get(class_name, ()))
+    if config.get("use_bias", True) is False and "bias" in order:
         order.remove("bias")
-    if class_name == "BatchNormalization":
+    if class_name in ("BatchNormalization", "LayerNormalization"):
         order = [k for k in order if not (k == "gamma" and config.get("scale") is False)
                  and not (k == "beta" and config.get("center") is False)]
     if len(arrays) != len(order):
@@ -239,5 +251,7 @@ def nntrain_weights(class_name: str, config: dict, arrays: list[np.ndarray], lay
     return dict(zip(order, (np.asarray(a) for a in arrays)))
 
 
-__all__ = ["EXPORTS", "IMPORTS", "WEIGHT_ORDER", "from_keras", "keras_weights", "nntrain_weights",
-           "to_keras"]
+__all__ = ["EXPORTS", "IMPORTS", "NO_TRAINABLE_ARG", "WEIGHT_NAMES", "WEIGHT_ORDER", "WEIGHT_PATHS", "from_keras",
+           "keras_weights", "nntrain_weights", "to_keras"]
+
+from nntrain.interop import keras_layers_more  # noqa: F401  (convolution, pooling, recurrent: added above)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from nntrain.errors import CheckpointError, ConfigError
-from nntrain.interop.keras_layers import from_keras, nntrain_weights
+from nntrain.interop.keras_layers import WEIGHT_PATHS, from_keras, nntrain_weights
 from nntrain.interop.keras_write import snake
 
 SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -31,8 +31,9 @@ class KerasModel:
 
     Attributes:
         inputs: {"name", "shape" (no batch axis), "dtype"} per model input, in input order.
-        layers: {"class_name", "config", "inbound": [names read]} per layer (inputs excluded), in file order.
-        outputs: the output layer names. sequential: saved as a Sequential model.
+        layers: {"class_name", "config", "inbound": [names read], "reuses": [[names read], ...]} per layer (inputs
+            excluded), in file order; `reuses` lists a shared layer's further calls (node i is named NAME_i).
+        outputs: the output node names. sequential: saved as a Sequential model.
         weights: layer name -> its arrays in Keras's order.
     """
 
@@ -105,6 +106,7 @@ def _zip_weights(f, km: KerasModel, config: dict) -> dict[str, list[np.ndarray]]
     """model.weights.h5: layers/<snake>[_i]/vars/<j>, counted over the model's layers in config order (inputs too,
     but not a Sequential model's InputLayer)."""
     entries = config["config"]["layers"]
+    entries = [e for e in entries if not _is_mask_op(e)]
     if km.sequential:
         entries = [e for e in entries if e["class_name"] != "InputLayer"]
     used: dict[str, int] = {}
@@ -116,10 +118,17 @@ def _zip_weights(f, km: KerasModel, config: dict) -> dict[str, list[np.ndarray]]
         if group is None:
             continue
         name = _text(group.attrs.get("name", entry["config"].get("name")))
-        arrays = [np.asarray(group[k][()]) for k in sorted(group, key=int)]
+        arrays = [np.asarray(part[k][()]) for part in _weight_groups(f, group, entry["class_name"])
+                  for k in sorted(part, key=int)]
         if arrays:
             weights[name] = arrays
     return weights
+
+
+def _weight_groups(f, group, class_name: str) -> list:
+    """The vars/ groups holding a layer's arrays, in Keras's order (a recurrent layer's are in its cell)."""
+    paths = WEIGHT_PATHS.get(class_name)
+    return [group] if paths is None else [f[f"{group.parent.name}/{p}/vars"] for p in paths]
 
 
 def _read_legacy(path: Path) -> KerasModel:
@@ -147,33 +156,43 @@ def _input(config: dict, default_name: str = "input") -> dict:
     return {"name": str(config.get("name") or default_name), "shape": list(shape[1:]), "dtype": dtype}
 
 
+def node_name(layer: str, index: int = 0) -> str:
+    """The nntrain node of a Keras layer's call `index`: the layer's own name for its first, NAME_i after it."""
+    return layer if not index else f"{layer}_{index}"
+
+
 def _tensor_names(args) -> list[str]:
-    """The layer names a Keras 3 node's call arguments read (keras_history[0] of each tensor, in order)."""
+    """The node names a Keras 3 node's call arguments read (keras_history of each tensor, in order)."""
     if isinstance(args, dict):
         if args.get("class_name") == "__keras_tensor__":
-            return [args["config"]["keras_history"][0]]
+            return [node_name(*args["config"]["keras_history"][:2])]
         return [n for v in args.values() for n in _tensor_names(v)]
     if isinstance(args, (list, tuple)):
         return [n for v in args for n in _tensor_names(v)]
     return []
 
 
-def _inbound(entry: dict) -> list[str]:
+def _inbound(entry: dict) -> list[list[str]]:
+    """What each call of the layer reads (a shared layer is called more than once). A call's `mask` argument (the
+    NotEqual op Keras writes after an Embedding with mask_zero) is not read: nntrain's masks travel by themselves."""
     nodes = entry.get("inbound_nodes") or []
     name = entry.get("name") or entry["config"].get("name")
-    if len(nodes) != 1:
-        raise ConfigError(f"layer `{name}` is called {len(nodes)} times in the Keras graph; nntrain layers are "
-                          f"called once (share weights by name instead)", layer=name)
-    node = nodes[0]
-    if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
-        return _tensor_names(node.get("args"))
-    return [t[0] for t in node]  # Keras 2: [[name, node_index, tensor_index, kwargs], ...]
+    if not nodes:
+        raise ConfigError(f"layer `{name}` is never called in the Keras graph", layer=name)
+    if isinstance(nodes[0], dict):  # Keras 3: {"args": [...], "kwargs": {...}}
+        return [_tensor_names(node.get("args")) for node in nodes]
+    return [[node_name(t[0], t[1]) for t in node] for node in nodes]  # Keras 2: [[name, node, tensor, kwargs]]
+
+
+def _is_mask_op(entry: dict) -> bool:
+    """The `ids != 0` Keras writes into a functional model for an Embedding's mask (not a layer: no weights)."""
+    return entry["class_name"] == "NotEqual" and str(entry.get("module", "")).startswith("keras.src.ops")
 
 
 def _endpoints(value) -> list[str]:
     if value and isinstance(value[0], str):  # one endpoint written flat: [name, 0, 0]
-        return [value[0]]
-    return [v[0] for v in value]
+        return [node_name(value[0], value[1] if len(value) > 1 else 0)]
+    return [node_name(v[0], v[1] if len(v) > 1 else 0) for v in value]
 
 
 def _architecture(config: dict, path: Path, version: str) -> KerasModel:
@@ -197,8 +216,9 @@ def _architecture(config: dict, path: Path, version: str) -> KerasModel:
     if kind in ("Functional", "Model"):
         by_name = {e["config"]["name"]: e for e in body["layers"] if e["class_name"] == "InputLayer"}
         inputs = [_input(by_name[n]["config"], n) for n in _endpoints(body["input_layers"])]
-        layers = [{"class_name": e["class_name"], "config": e["config"], "inbound": _inbound(e)}
-                  for e in body["layers"] if e["class_name"] != "InputLayer"]
+        layers = [{"class_name": e["class_name"], "config": e["config"], "inbound": calls[0], "reuses": calls[1:]}
+                  for e in body["layers"] if e["class_name"] != "InputLayer" and not _is_mask_op(e)
+                  for calls in [_inbound(e)]]
         return KerasModel(path, str(body.get("name", "model")), False, inputs, layers,
                           _endpoints(body["output_layers"]), version)
     raise CheckpointError(f"{path}: a {kind} model: nntrain reads Sequential and functional Keras models (a "
@@ -222,10 +242,14 @@ def model_section(km: KerasModel) -> dict:
         return {"name": km.name, "layers": [first, *entries]}
     inputs = {i["name"]: (i["shape"] if i["dtype"] == "float32" else {"shape": i["shape"], "dtype": i["dtype"]})
               for i in km.inputs}
+    layers = []
     for entry, layer in zip(entries, km.layers):
-        reads = layer["inbound"]
-        entry["inputs"] = reads[0] if len(reads) == 1 else list(reads)
-    return {"name": km.name, "inputs": inputs, "layers": entries, "outputs": list(km.outputs)}
+        calls = [layer["inbound"], *layer.get("reuses", [])]
+        for i, reads in enumerate(calls):
+            node = entry if i == 0 else {"name": node_name(entry["name"], i), "reuse": entry["name"]}
+            node["inputs"] = reads[0] if len(reads) == 1 else list(reads)
+            layers.append(node)
+    return {"name": km.name, "inputs": inputs, "layers": layers, "outputs": list(km.outputs)}
 
 
 def weights_by_name(km: KerasModel) -> dict[str, dict[str, np.ndarray]]:
@@ -256,10 +280,19 @@ def engine_model(km: KerasModel, seed: int = 0):
 
     section = model_section(km)
     meta = ("type", "inputs")
-    layers = [e for e in section["layers"] if e["type"] != "Input"]
-    built = [LAYERS.get(e["type"])(**{k: v for k, v in e.items() if k not in meta}) for e in layers]
+    layers = [e for e in section["layers"] if e.get("type", "Input") != "Input"]
+    built = [_build(LAYERS.get(e["type"]), e, meta) for e in layers]
     inputs = [Input(shape=i["shape"], name=i["name"], dtype=i["dtype"]) for i in km.inputs]
-    nodes = [Node(layer, list(l["inbound"])) for layer, l in zip(built, km.layers)]
+    nodes = [Node(layer, list(reads), node_name(layer.name, i)) for layer, l in zip(built, km.layers)
+             for i, reads in enumerate([l["inbound"], *l.get("reuses", [])])]
     model = Model(inputs, nodes, list(km.outputs), name=km.name, seed=seed)
     model.set_weights(weights_by_name(km))
     return model
+
+
+def _build(cls, entry: dict, meta: tuple):
+    """One engine layer; an argument its constructor refuses is named with the layer."""
+    try:
+        return cls(**{k: v for k, v in entry.items() if k not in meta})
+    except ConfigError as exc:
+        raise ConfigError(f"layer `{entry['name']}` ({entry['type']}): {exc}", layer=entry["name"]) from None

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nntrain.interop.keras_layers import WEIGHT_ORDER, keras_weights, to_keras
+from nntrain.interop.keras_layers import keras_weights, to_keras
+from nntrain.interop.keras_layers_more import legacy_weight_names, weight_groups
 from nntrain.runs.folder import atomic_file
 
 KERAS_VERSION = "3.15.1"  # the Keras release whose file layout this follows (benchmarks/keras_roundtrip.py checks it)
@@ -31,14 +32,17 @@ def snake(class_name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def keras_order(inbound: dict[str, list[str]], outputs: list[str]) -> list[str]:
+def keras_order(inbound: dict[str, list[str]], outputs: list[str], layer_of: dict[str, str] | None = None) -> list[str]:
     """The layer order a Keras functional model derives from its graph (keras.src.ops.function.map_graph): depth
     first from the outputs, then by decreasing depth (the longest path to an output), ties by first visit.
 
     Args:
-        inbound: every layer name (inputs included, with []) -> the names it reads, in order.
-        outputs: the output layer names, in order.
+        inbound: every node name (inputs included, with []) -> the names it reads, in order.
+        outputs: the output node names, in order.
+        layer_of: node name -> its layer's name, where they differ (a shared layer's further nodes); a layer takes
+            the greatest depth of its nodes and its first node's place.
     """
+    layer_of = layer_of or {}
     first_seen: dict[str, int] = {}
     finished: list[str] = []
 
@@ -53,20 +57,26 @@ def keras_order(inbound: dict[str, list[str]], outputs: list[str]) -> list[str]:
     for out in outputs:
         visit(out)
     depth: dict[str, int] = {}
+    layer_depth: dict[str, int] = {}
+    layer_seen: dict[str, int] = {}
+    for name in first_seen:
+        layer_seen.setdefault(layer_of.get(name, name), len(layer_seen))
     for name in reversed(finished):
-        d = depth.setdefault(name, 0)
+        layer = layer_of.get(name, name)
+        d = max(depth.setdefault(name, 0), layer_depth.get(layer, 0))
+        depth[name] = layer_depth[layer] = d
         for parent in inbound[name]:
             depth[parent] = max(depth.get(parent, 0), d + 1)
-    return sorted(finished, key=lambda n: (-depth[n], first_seen[n]))
+    return sorted(layer_depth, key=lambda n: (-layer_depth[n], layer_seen[n]))
 
 
 def _shape(shape) -> list:
     return [None, *shape]
 
 
-def _tensor(name: str, shape, dtype: str = "float32") -> dict:
+def _tensor(history: list, shape, dtype: str = "float32") -> dict:
     return {"class_name": "__keras_tensor__", "config": {"shape": _shape(shape), "dtype": dtype,
-                                                         "keras_history": [name, 0, 0]}}
+                                                         "keras_history": history}}
 
 
 def _input_entry(inp) -> dict:
@@ -87,16 +97,22 @@ def _layer_entry(layer) -> dict:
 def is_chain(model) -> bool:
     """Whether the model is a Sequential one: one input, each layer reading the one before, one output."""
     prev = model.input_names[0] if len(model.input_names) == 1 else None
+    seen = set()
     for node in (n for n in model.nodes if n.layer.name not in model.input_names):
-        if prev is None or node.inbound != [prev]:
+        if prev is None or node.inbound != [prev] or node.layer.name in seen:  # a shared layer: functional
             return False
-        prev = node.layer.name
+        prev = node.name
+        seen.add(node.layer.name)
     return model.output_names == [prev]
+
+
+def _endpoints(histories: list) -> list:
+    """A model's inputs or outputs as Keras writes them: one alone flat ([name, 0, 0]), several as a list."""
+    return histories[0] if len(histories) == 1 else histories
 
 
 def keras_config(model) -> tuple[dict, list]:
     """(config.json's content, the layers in the order of the weights file) for an engine model."""
-    nodes = {n.layer.name: n for n in model.nodes}
     if is_chain(model):
         layers = [n.layer for n in model.nodes if n.layer.name not in model.input_names]
         config = {"module": "keras", "class_name": "Sequential",
@@ -104,24 +120,31 @@ def keras_config(model) -> tuple[dict, list]:
                              "layers": [_input_entry(model.inputs[0]), *(_layer_entry(l) for l in layers)]},
                   "registered_name": None, "build_config": {"input_shape": _shape(model.inputs[0].shape)}}
         return config, layers
-    order = keras_order({name: list(n.inbound) for name, n in nodes.items()}, list(model.output_names))
+    nodes = {n.name: n for n in model.nodes}
+    calls: dict[str, list] = {}  # layer name -> its nodes, Keras's call order: the one named as the layer first
+    for node in sorted(model.nodes, key=lambda n: n.name != n.layer.name):
+        calls.setdefault(node.layer.name, []).append(node)
+    history = {n.name: [layer, i, 0] for layer, ns in calls.items() for i, n in enumerate(ns)}
+    layer_of = {name: h[0] for name, h in history.items() if h[0] != name}
+    order = keras_order({name: list(n.inbound) for name, n in nodes.items()}, list(model.output_names), layer_of)
     entries = []
     for name in order:
-        node = nodes[name]
+        layer = calls[name][0].layer
         if name in model.input_names:
-            entries.append({**_input_entry(node.layer), "name": name, "inbound_nodes": []})
+            entries.append({**_input_entry(layer), "name": name, "inbound_nodes": []})
             continue
-        shapes = [nodes[p].layer.output_shape for p in node.inbound]
-        dtypes = [getattr(nodes[p].layer, "input_dtype", "float32") for p in node.inbound]
-        tensors = [_tensor(p, s, d) for p, s, d in zip(node.inbound, shapes, dtypes)]
-        args = [tensors] if node.layer.multi_input else tensors
-        entries.append({**_layer_entry(node.layer), "name": name, "inbound_nodes": [{"args": args, "kwargs": {}}]})
+        inbound_nodes = []
+        for node in calls[name]:
+            tensors = [_tensor(history[p], nodes[p].layer.output_shape, getattr(nodes[p].layer, "input_dtype",
+                                                                               "float32")) for p in node.inbound]
+            inbound_nodes.append({"args": [tensors] if layer.multi_input else tensors, "kwargs": {}})
+        entries.append({**_layer_entry(layer), "name": name, "inbound_nodes": inbound_nodes})
     config = {"module": "keras.src.models.functional", "class_name": "Functional",
               "config": {"name": model.name, "trainable": True, "layers": entries,
-                         "input_layers": [[n, 0, 0] for n in model.input_names],
-                         "output_layers": [[n, 0, 0] for n in model.output_names]},
+                         "input_layers": _endpoints([history[n] for n in model.input_names]),
+                         "output_layers": _endpoints([history[n] for n in model.output_names])},
               "registered_name": "Functional"}
-    return config, [nodes[n].layer for n in order]
+    return config, [calls[n][0].layer for n in order]
 
 
 def _weights_file(model, layers: list) -> bytes:
@@ -137,10 +160,11 @@ def _weights_file(model, layers: list) -> bytes:
             key = snake(cls)
             used[key] = used.get(key, -1) + 1
             path = key if used[key] == 0 else f"{key}_{used[key]}"
-            vars_ = group.create_group(path).create_group("vars")
-            vars_.attrs["name"] = layer.name
-            for j, array in enumerate(keras_weights(layer)):
-                vars_.create_dataset(str(j), data=array)
+            for sub, arrays in weight_groups(layer):  # vars/, or a recurrent layer's cell/vars/ too
+                vars_ = group.create_group(f"{path}/{sub}")
+                vars_.attrs["name"] = layer.name
+                for j, array in enumerate(arrays):
+                    vars_.create_dataset(str(j), data=array)
         f.create_group("vars").attrs["name"] = model.name
     return buf.getvalue()
 
@@ -179,8 +203,7 @@ def write_h5(path: Path, model, provenance: dict) -> dict:
         for layer in layers:
             layer_group = group.create_group(layer.name)
             arrays = keras_weights(layer)
-            keys = [k for k in WEIGHT_ORDER.get(type(layer).registered_name, ()) if k in layer.get_weights()]
-            names = [f"{model.name}/{layer.name}/{k}" for k in keys]
+            names = [f"{model.name}/{layer.name}/{k}" for k in legacy_weight_names(layer)]
             layer_group.attrs["weight_names"] = names
             for name, array in zip(names, arrays):
                 layer_group.create_dataset(name, data=array)

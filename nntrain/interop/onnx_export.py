@@ -126,7 +126,7 @@ def build_onnx(trained: Trained, preprocessing: bool = True):
     for node in model.nodes:
         if isinstance(node.layer, Input):  # fed above
             continue
-        name = getattr(node, "name", node.layer.name)  # a shared layer's later uses carry their own name
+        name = node.name  # a shared layer's later uses carry their own name
         mask = None if node.layer.multi_input else masks.get(node.inbound[0])
         results[name], masks[name] = layer_nodes(b, node.layer, [results[r] for r in node.inbound], mask, name)
     outputs = _graph_outputs(b, trained, results, preprocessing)

@@ -6,7 +6,8 @@ Every layer computes what its inference-mode `forward` (or `forward_masked`) com
 the same order of operations where the engine's float32 rounding could tell (BatchNormalization folds its
 statistics exactly as `forward` does). A mask travels as the engine's does: a layer that `passes_mask` keeps it,
 a recurrent layer keeps it with return_sequences, anything else ends it. The recurrent layers are in
-onnx_recurrent.py, convolutions, poolings and LayerNormalization in onnx_spatial.py.
+onnx_recurrent.py (ONNX's own RNN/LSTM/GRU operators, or a Scan over the steps where a mask is read), convolutions,
+poolings and LayerNormalization in onnx_spatial.py (ONNX's own operators, channels first).
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
-"""The recurrent layers (SimpleRNN, LSTM, GRU, Bidirectional) as ONNX nodes, unrolled step by step.
+"""SimpleRNN, LSTM, GRU and Bidirectional as ONNX nodes.
 
-Each step is written out as the engine's loop computes it (engine/layers/recurrent.py): the input projection of
-every step in one MatMul, then per step the recurrent MatMul, the gates, and the new state; a mask (from
-Embedding(mask_zero=True)) carries the state through a padding step with `Where`, as the engine does. Unrolling,
-rather than ONNX's LSTM/GRU operators, keeps Keras's gate order and activations (hard_sigmoid included), GRU's
-reset_after, masks anywhere in a sequence (ONNX's operators only stop at a length) and the engine's arithmetic:
-the graph grows with the number of steps (about 15 nodes per step and layer), which a fixed-length input has.
+Without a mask, each recurrent layer is ONNX's own operator (RNN, LSTM, GRU), which runtimes run fast: the weights
+are transposed to ONNX's (gates * units, features), LSTM's gates reordered from Keras's i, f, c, o to ONNX's
+i, o, f, c, GRU's z, r, h kept with linear_before_reset=1 (Keras's reset_after) and the bias rows as ONNX's Wb, Rb.
+go_backwards is direction="reverse"; a Bidirectional is its two layers and their merge.
+
+With a mask (Embedding(mask_zero=True) before it), or an activation ONNX's operators do not offer, the layer is a
+Scan over the steps whose body is the engine's step (recurrent.py, gated.py), with a masked step carrying the state
+through unchanged (Where), wherever in the sequence the padding is: ONNX's sequence_lens only describes padding at
+the end, and pad_sequences pads in front. Either way the graph does not grow with the number of steps.
 """
 
 from __future__ import annotations
@@ -14,131 +17,165 @@ import numpy as np
 
 from nntrain.interop.onnx_graph import GraphBuilder, activation_nodes
 
-
-def _gate(b: GraphBuilder, act, z: str, dtype, where: str) -> str:
-    """A gate activation; the engine's sigmoid for gates is 0.5 + 0.5 * tanh(z / 2), written the same way."""
-    inner = getattr(act, "act", None)  # the engine wraps a sigmoid gate in a faster form of the same function
-    if inner is None:
-        return activation_nodes(b, act, z, dtype, where)
-    half = b.const(f"{where}/half", np.asarray(0.5, dtype))
-    t = b.op("Tanh", [b.op("Mul", [z, half], f"{where}/z2")], f"{where}/tanh")
-    return b.op("Add", [b.op("Mul", [t, half], f"{where}/t2"), half], f"{where}/sigmoid")
+# the activations ONNX's recurrent operators take by name, with the engine's functions
+NATIVE = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softsign": "Softsign", "softplus": "Softplus"}
+ONNX_OP = {"SimpleRNN": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
+LSTM_GATES = [0, 3, 1, 2]  # Keras's i, f, c, o blocks -> ONNX's i, o, f, c
+FIRST = np.iinfo(np.int64).min
 
 
-def _slice(b: GraphBuilder, x: str, start: int, end: int, axis: int, hint: str) -> str:
-    """x[start:end] along `axis`."""
-    bounds = [b.const(hint, np.asarray([v], np.int64)) for v in (start, end, axis)]
-    return b.op("Slice", [x, *bounds], hint)
+def _act(act):
+    return getattr(act, "act", act)  # the engine's fast gate sigmoid stands for the registered sigmoid
 
 
-class _Unroller:
-    """One recurrent layer's nodes. params: its kernel, recurrent_kernel and bias (a Bidirectional's are its own,
-    prefixed, so they are passed in); x: the (batch, steps, features) input tensor; mask: (batch, steps) bool."""
+def _activations(cell) -> list:
+    acts = [cell.activation] if type(cell).registered_name == "SimpleRNN" else [cell.recurrent_activation,
+                                                                               cell.activation]
+    return [_act(a) for a in acts] + ([_act(cell.activation)] if type(cell).registered_name == "LSTM" else [])
 
-    def __init__(self, b: GraphBuilder, layer, params: dict, name: str):
-        self.b, self.layer, self.name = b, layer, name
-        self.dtype = params["kernel"].dtype
-        self.u = layer.units
-        bias = params.get("bias") if layer.use_bias else None
-        self.kernel = b.const(f"{name}/kernel", params["kernel"])
-        self.rec = b.const(f"{name}/recurrent_kernel", params["recurrent_kernel"])
-        kind = type(layer).registered_name
-        # GRU's bias has two rows: the input projection's and the recurrent projection's
-        self.in_bias = None if bias is None else b.const(f"{name}/bias", bias[0] if kind == "GRU" else bias)
-        self.rec_bias = b.const(f"{name}/recurrent_bias", bias[1]) if bias is not None and kind == "GRU" else None
-        self.step = {"SimpleRNN": self._simple, "LSTM": self._lstm, "GRU": self._gru}[kind]
 
-    def _op(self, op_type: str, inputs: list[str], hint: str, **attrs) -> str:
-        return self.b.op(op_type, inputs, f"{self.name}/{hint}", **attrs)
+def reverse_steps(b: GraphBuilder, x: str, hint: str) -> str:
+    """x: (batch, steps, ...) with the steps last to first."""
+    return b.op("Slice", [x, b.const(f"{hint}/start", np.asarray([-1], np.int64)),
+                          b.const(f"{hint}/end", np.asarray([FIRST], np.int64)),
+                          b.const(f"{hint}/axis", np.asarray([1], np.int64)),
+                          b.const(f"{hint}/step", np.asarray([-1], np.int64))], hint)
 
-    def _act(self, act, z: str, hint: str) -> str:
-        return activation_nodes(self.b, act, z, self.dtype, f"{self.name}/{hint}")
 
-    def _simple(self, xw: str, hu: str, state: list[str]) -> list[str]:
-        return [self._act(self.layer.activation, self._op("Add", [hu, xw], "z"), "h")]
+def _native(b: GraphBuilder, cell, params: dict, x: str, hint: str) -> str:
+    kind, u = type(cell).registered_name, cell.units
+    w, r = params["kernel"].T, params["recurrent_kernel"].T  # (gates * units, features), (gates * units, units)
+    if kind == "LSTM":
+        w, r = (a.reshape(4, u, -1)[LSTM_GATES].reshape(4 * u, -1) for a in (w, r))
+    inputs = [b.op("Transpose", [x], f"{hint}/time_major", perm=[1, 0, 2]),
+              b.const(f"{hint}/W", np.ascontiguousarray(w[None])), b.const(f"{hint}/R", np.ascontiguousarray(r[None]))]
+    if cell.use_bias:
+        bias = params["bias"]
+        if kind == "GRU":
+            bias = bias.reshape(-1)  # input bias, then recurrent bias: ONNX's Wb, Rb
+        else:
+            bias = np.concatenate([bias.reshape(-1, u)[LSTM_GATES].reshape(-1) if kind == "LSTM" else bias,
+                                   np.zeros_like(bias)])
+        inputs.append(b.const(f"{hint}/B", bias[None]))
+    attrs = {"hidden_size": u, "direction": "reverse" if cell.go_backwards else "forward",
+             "activations": [NATIVE[a.name] for a in _activations(cell)]}
+    if kind == "GRU":
+        attrs["linear_before_reset"] = 1
+    out = b.fresh(f"{hint}/{'sequence' if cell.return_sequences else 'state'}")
+    outputs = [out] if cell.return_sequences else ["", out]
+    b.nodes.append(b.onnx.helper.make_node(ONNX_OP[kind], inputs, outputs, name=out, **attrs))
+    if not cell.return_sequences:  # Y_h: (1, batch, units)
+        return b.op("Squeeze", [out, b.const(f"{hint}/direction_axis", np.asarray([0], np.int64))], hint)
+    y = b.op("Squeeze", [out, b.const(f"{hint}/direction_axis", np.asarray([1], np.int64))], f"{hint}/steps_first")
+    y = b.op("Transpose", [y], f"{hint}/batch_first", perm=[1, 0, 2])
+    # ONNX gives a reverse layer's outputs in step order; the engine in the order it read them
+    return reverse_steps(b, y, hint) if cell.go_backwards else b.op("Identity", [y], hint)
 
-    def _lstm(self, xw: str, hu: str, state: list[str]) -> list[str]:
-        u, b = self.u, self.b
-        z = self._op("Add", [hu, xw], "z")
-        s = _gate(b, self.layer.recurrent_activation, z, self.dtype, f"{self.name}/gates")
-        i, f, o = (_slice(b, s, k * u, (k + 1) * u, 1, f"{self.name}/{g}") for k, g in ((0, "i"), (1, "f"), (3, "o")))
-        g = self._act(self.layer.activation, _slice(b, z, 2 * u, 3 * u, 1, f"{self.name}/zg"), "g")
-        c = self._op("Add", [self._op("Mul", [f, state[1]], "fc"), self._op("Mul", [i, g], "ig")], "c")
-        return [self._op("Mul", [o, self._act(self.layer.activation, c, "tc")], "h"), c]
 
-    def _gru(self, xw: str, hu: str, state: list[str]) -> list[str]:
-        u, b = self.u, self.b
-        zr = self._op("Add", [_slice(b, xw, 0, 2 * u, 1, f"{self.name}/xzr"),
-                              _slice(b, hu, 0, 2 * u, 1, f"{self.name}/hzr")], "zr")
-        s = _gate(b, self.layer.recurrent_activation, zr, self.dtype, f"{self.name}/gates")
-        z, r = _slice(b, s, 0, u, 1, f"{self.name}/z"), _slice(b, s, u, 2 * u, 1, f"{self.name}/r")
-        pre = self._op("Add", [_slice(b, xw, 2 * u, 3 * u, 1, f"{self.name}/xh"),
-                               self._op("Mul", [r, _slice(b, hu, 2 * u, 3 * u, 1, f"{self.name}/hh")], "rh")], "pre")
-        hh = self._act(self.layer.activation, pre, "candidate")
-        # hh + z * (h_prev - hh), in the engine's order
-        return [self._op("Add", [hh, self._op("Mul", [z, self._op("Sub", [state[0], hh], "d")], "zd")], "h")]
+def _split(b: GraphBuilder, x: str, parts: int, units: int, hint: str) -> list[str]:
+    outs = [b.fresh(f"{hint}_{i}") for i in range(parts)]
+    b.nodes.append(b.onnx.helper.make_node("Split", [x, b.const(f"{hint}/sizes", np.full(parts, units, np.int64))],
+                                           outs, name=outs[0], axis=1))
+    return outs
 
-    def nodes(self, x: str, mask: str | None, steps: int, zero_output_for_mask: bool) -> str:
-        """The layer's output tensor: (batch, steps, units) with return_sequences, else (batch, units)."""
-        layer, b = self.layer, self.b
-        xw = self._op("MatMul", [x, self.kernel], "xw")  # every step's input projection in one product
-        if self.in_bias is not None:
-            xw = self._op("Add", [xw, self.in_bias], "xw_bias")
-        batch = self._op("Shape", [x], "batch", start=0, end=1)
-        zeros = self._op("ConstantOfShape", [self._op("Concat", [batch, b.const(f"{self.name}/units", np.asarray(
-            [self.u], np.int64))], "state_shape", axis=0)], "zeros",
-            value=b.onnx.numpy_helper.from_array(np.zeros(1, self.dtype)))
-        state = [zeros, zeros] if type(layer).registered_name == "LSTM" else [zeros]  # (h, c) or h
-        order = range(steps - 1, -1, -1) if layer.go_backwards else range(steps)
-        outs = []
-        for t in order:
-            index = b.const(f"{self.name}/t{t}", np.asarray(t, np.int64))
-            xw_t = self._op("Gather", [xw, index], f"xw{t}", axis=1)
-            hu = self._op("MatMul", [state[0], self.rec], f"hu{t}")
-            if self.rec_bias is not None:
-                hu = self._op("Add", [hu, self.rec_bias], f"hu_bias{t}")
-            new = self.step(xw_t, hu, state)
-            if mask is not None:  # a padding step carries every state through
-                keep = self._op("Unsqueeze", [self._op("Gather", [mask, index], f"mask{t}", axis=1),
-                                              b.const(f"{self.name}/axis1", np.asarray([1], np.int64))], f"keep{t}")
-                new = [self._op("Where", [keep, n, s], f"carry{t}") for n, s in zip(new, state)]
-                if zero_output_for_mask and layer.return_sequences:
-                    outs.append(self._op("Where", [keep, new[0], zeros], f"out{t}"))
-                    state = new
-                    continue
-            state = new
-            outs.append(state[0])
-        if not layer.return_sequences:
-            return state[0]
-        axis = b.const(f"{self.name}/axis1", np.asarray([1], np.int64))
-        return self._op("Concat", [self._op("Unsqueeze", [o, axis], f"seq{i}") for i, o in enumerate(outs)],
-                        "sequence", axis=1)
+
+def _step(s: GraphBuilder, cell, params: dict, x_t: str, states: list[str], hint: str) -> list[str]:
+    """The engine's step (`_step` of recurrent.py and gated.py), in its order of operations: the new states."""
+    kind, u, dtype = type(cell).registered_name, cell.units, params["kernel"].dtype
+    xw = s.op("MatMul", [x_t, s.const(f"{hint}/kernel", params["kernel"])], f"{hint}/xw")
+    hu = s.op("MatMul", [states[0], s.const(f"{hint}/recurrent_kernel", params["recurrent_kernel"])], f"{hint}/hu")
+    if cell.use_bias:
+        bias = params["bias"]
+        xw = s.op("Add", [xw, s.const(f"{hint}/bias", bias[0] if kind == "GRU" else bias)], f"{hint}/xw_b")
+        if kind == "GRU":
+            hu = s.op("Add", [hu, s.const(f"{hint}/recurrent_bias", bias[1])], f"{hint}/hu_b")
+
+    def act(a, z, name):
+        return activation_nodes(s, _act(a), z, dtype, f"{hint}/{name}")
+
+    if kind == "SimpleRNN":
+        return [act(cell.activation, s.op("Add", [hu, xw], f"{hint}/z"), "h")]
+    if kind == "LSTM":
+        zi, zf, zg, zo = _split(s, s.op("Add", [hu, xw], f"{hint}/z"), 4, u, f"{hint}/gates")
+        i, f, o = (act(cell.recurrent_activation, z, n) for z, n in ((zi, "i"), (zf, "f"), (zo, "o")))
+        c = s.op("Add", [s.op("Mul", [f, states[1]], f"{hint}/fc"), s.op("Mul", [i, act(cell.activation, zg, "g")],
+                                                                         f"{hint}/ig")], f"{hint}/c")
+        return [s.op("Mul", [o, act(cell.activation, c, "tc")], f"{hint}/h"), c]
+    xz, xr, xh = _split(s, xw, 3, u, f"{hint}/x_gates")
+    hz, hr, hh = _split(s, hu, 3, u, f"{hint}/h_gates")
+    z = act(cell.recurrent_activation, s.op("Add", [xz, hz], f"{hint}/zz"), "z")
+    r = act(cell.recurrent_activation, s.op("Add", [xr, hr], f"{hint}/zr"), "r")
+    cand = act(cell.activation, s.op("Add", [xh, s.op("Mul", [r, hh], f"{hint}/rh")], f"{hint}/zh"), "hh")
+    return [s.op("Add", [cand, s.op("Mul", [z, s.op("Sub", [states[0], cand], f"{hint}/d")], f"{hint}/zd")],
+                 f"{hint}/h")]
+
+
+def _scan(b: GraphBuilder, cell, params: dict, x: str, mask: str | None, hint: str) -> str:
+    """The layer as a Scan whose body is one step; a masked step keeps the states it was given."""
+    onnx, dtype = b.onnx, params["kernel"].dtype
+    elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    n_states = 2 if type(cell).registered_name == "LSTM" else 1
+    s = GraphBuilder(onnx, dtype)
+    s._names, s.initializers = b._names, b.initializers  # one namespace; the weights are the outer graph's
+    states = [s.fresh(f"{hint}/state{i}_in") for i in range(n_states)]
+    x_t = s.fresh(f"{hint}/x_t")
+    body_in = [onnx.helper.make_tensor_value_info(n, elem, None) for n in (*states, x_t)]
+    new = _step(s, cell, params, x_t, states, hint)
+    out_t = new[0]
+    if mask is not None:
+        m_t = s.fresh(f"{hint}/mask_t")
+        body_in.append(onnx.helper.make_tensor_value_info(m_t, onnx.TensorProto.BOOL, None))
+        keep = s.op("Unsqueeze", [m_t, s.const(f"{hint}/mask_axis", np.asarray([1], np.int64))], f"{hint}/keep")
+        new = [s.op("Where", [keep, n, old], f"{hint}/carried") for n, old in zip(new, states)]
+        out_t = new[0]
+        if cell.zero_output_for_mask and cell.return_sequences:  # Bidirectional: zeros at masked steps
+            out_t = s.op("Where", [keep, new[0], s.const(f"{hint}/zero", np.zeros((), dtype))], f"{hint}/out_t")
+    outs = [s.op("Identity", [n], f"{hint}/state{i}_out") for i, n in enumerate(new)]
+    outs.append(s.op("Identity", [out_t], f"{hint}/y_t"))
+    body = onnx.helper.make_graph(s.nodes, f"{hint}_step", body_in,
+                                  [onnx.helper.make_tensor_value_info(n, elem, None) for n in outs])
+    batch = b.op("Slice", [b.op("Shape", [x], f"{hint}/x_shape"), b.const(f"{hint}/b0", np.asarray([0], np.int64)),
+                           b.const(f"{hint}/b1", np.asarray([1], np.int64))], f"{hint}/batch")
+    shape = b.op("Concat", [batch, b.const(f"{hint}/units", np.asarray([cell.units], np.int64))], f"{hint}/shape",
+                 axis=0)
+    zeros = b.op("ConstantOfShape", [shape], f"{hint}/zeros",
+                 value=onnx.numpy_helper.from_array(np.zeros(1, dtype)))
+    scanned = [x] if mask is None else [x, mask]
+    results = [b.fresh(f"{hint}/final{i}") for i in range(n_states)] + [b.fresh(f"{hint}/outputs")]
+    b.nodes.append(onnx.helper.make_node(
+        "Scan", [zeros] * n_states + scanned, results, name=results[-1], body=body, num_scan_inputs=len(scanned),
+        scan_input_axes=[1] * len(scanned), scan_input_directions=[int(cell.go_backwards)] * len(scanned),
+        scan_output_axes=[1]))  # outputs in the order the steps were read, as the engine returns them
+    return b.op("Identity", [results[-1] if cell.return_sequences else results[0]], hint)
+
+
+def _cell_nodes(b: GraphBuilder, cell, params: dict, x: str, mask: str | None, hint: str) -> str:
+    """One recurrent layer (`params`: its own, or a Bidirectional's side with the prefix taken off)."""
+    native = mask is None and all(a.name in NATIVE for a in _activations(cell))
+    return _native(b, cell, params, x, hint) if native else _scan(b, cell, params, x, mask, hint)
 
 
 def recurrent_nodes(b: GraphBuilder, layer, x: str, mask: str | None, name: str) -> str:
-    """A SimpleRNN, LSTM or GRU reading (batch, steps, features) tensor `x`."""
-    steps = layer.input_shape[0]
-    return _Unroller(b, layer, layer.params, name).nodes(x, mask, steps, layer.zero_output_for_mask)
+    """A SimpleRNN, LSTM or GRU reading the (batch, steps, features) tensor `x`; `mask`: its (batch, steps) bool
+    tensor or None; `name`: the node's name (a shared layer's later uses have their own). Returns the output tensor:
+    (batch, steps, units) with return_sequences, else (batch, units)."""
+    return _cell_nodes(b, layer, layer.params, x, mask, name)
 
 
 def bidirectional_nodes(b: GraphBuilder, layer, x: str, mask: str | None, name: str) -> str:
-    """A Bidirectional: both inner layers (with the wrapper's prefixed weights), the backward sequence put back in
-    step order, merged by merge_mode."""
-    steps, ys = layer.input_shape[0], []
-    for prefix, inner in (("forward_", layer.forward_layer), ("backward_", layer.backward_layer)):
-        params = {k[len(prefix):]: v for k, v in layer.params.items() if k.startswith(prefix)}
-        ys.append(_Unroller(b, inner, params, f"{name}/{prefix[:-1]}").nodes(x, mask, steps,
-                                                                              inner.zero_output_for_mask))
-    yf, yb = ys
-    if layer.return_sequences:  # the backward layer's sequence runs last step first
-        yb = b.op("Gather", [yb, b.const(f"{name}/reversed", np.arange(steps - 1, -1, -1, dtype=np.int64))],
-                  f"{name}/backward_in_order", axis=1)
-    mode = layer.merge_mode
-    if mode == "concat":
+    """Both directions, the backward sequence put back in step order, merged (bidirectional.py)."""
+    out = []
+    for side, cell in (("forward", layer.forward_layer), ("backward", layer.backward_layer)):
+        params = {k[len(side) + 1:]: v for k, v in layer.params.items() if k.startswith(side + "_")}
+        out.append(_cell_nodes(b, cell, params, x, mask, f"{name}/{side}"))
+    yf, yb = out
+    if layer.return_sequences:
+        yb = reverse_steps(b, yb, f"{name}/backward_in_order")
+    if layer.merge_mode == "concat":
         return b.op("Concat", [yf, yb], name, axis=-1)
-    if mode == "mul":
+    if layer.merge_mode == "mul":
         return b.op("Mul", [yf, yb], name)
-    total = b.op("Add", [yf, yb], name if mode == "sum" else f"{name}/sum")
-    if mode == "sum":
-        return total
-    return b.op("Mul", [total, b.const(f"{name}/half", np.asarray(0.5, b.model_dtype))], name)  # ave
+    total = b.op("Add", [yf, yb], f"{name}/sum" if layer.merge_mode == "ave" else name)
+    if layer.merge_mode == "ave":
+        return b.op("Mul", [total, b.const(f"{name}/half", np.dtype(layer.dtype).type(0.5))], name)
+    return total

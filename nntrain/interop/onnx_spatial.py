@@ -1,116 +1,125 @@
 """The layers over images and sequences (channels last) as ONNX nodes: convolutions, poolings, padding, upsampling,
-LayerNormalization.
+LayerNormalization (entries of onnx_layers.py's LAYER_OPS).
 
-ONNX's Conv and pooling operators read channels first, so each is wrapped in two `Transpose`s; the padding of each
-window comes from the layer's own window geometry (`layer.windows(size)`), so 'same' and 'causal' pad exactly as the
-engine does (TensorFlow's rule: the smaller half before).
+The engine's images are channels_last (batch, height, width, channels); ONNX's Conv, MaxPool and AveragePool read
+channels first, so each of them sits between two Transposes. A 1-D layer is its 2-D twin on an image of height 1
+(Unsqueeze / Squeeze), as in the engine. Padding is written out as the engine computes it (windows.py: 'same' puts
+the smaller half before, 'causal' everything before), never as ONNX's auto_pad.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from nntrain.errors import ConfigError
 from nntrain.interop.onnx_graph import GraphBuilder, activation_nodes
 
-
-def _channels_first(b: GraphBuilder, x: str, rank: int, hint: str) -> str:
-    return b.op("Transpose", [x], f"{hint}/nchw", perm=[0, rank + 1, *range(1, rank + 1)])
+NCHW, NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
 
 
-def _channels_last(b: GraphBuilder, x: str, rank: int, hint: str) -> str:
-    return b.op("Transpose", [x], f"{hint}/nhwc", perm=[0, *range(2, rank + 2), 1])
+def _axes(b: GraphBuilder, hint: str, axes) -> str:
+    return b.const(hint, np.asarray(axes, np.int64))
 
 
-def _pads(win, rank: int) -> list[int]:
-    """ONNX's pads (all begins, then all ends) from a Windows' ((top, bottom), (left, right)) of the last axes."""
-    pairs = win.pads[-rank:]
-    return [p[0] for p in pairs] + [p[1] for p in pairs]
+def _image(b: GraphBuilder, layer, x: str) -> tuple[str, tuple]:
+    """x as a channels_first image (batch, channels, height, width), and its spatial size (height, width)."""
+    size = tuple(layer.input_shape[:-1])
+    if None in size:
+        raise ConfigError(f"layer `{layer.name}` ({type(layer).__name__}): ONNX export needs inputs of known size, "
+                          f"got {list(layer.input_shape)}", layer=layer.name)
+    if layer.rank == 1:
+        x, size = b.op("Unsqueeze", [x, _axes(b, f"{layer.name}/height", [1])], f"{layer.name}/image"), (1, *size)
+    return b.op("Transpose", [x], f"{layer.name}/nchw", perm=NCHW), size
+
+
+def _back(b: GraphBuilder, layer, y: str) -> str:
+    """A channels_first result back to the engine's layout (and to a sequence for a 1-D layer)."""
+    y = b.op("Transpose", [y], f"{layer.name}/nhwc", perm=NHWC)
+    if layer.rank == 1:
+        y = b.op("Squeeze", [y, _axes(b, f"{layer.name}/height_axis", [1])], f"{layer.name}/steps")
+    return y
+
+
+def _pads(win) -> list[int]:
+    (top, bottom), (left, right) = win.pads
+    return [top, left, bottom, right]
 
 
 def _conv(b: GraphBuilder, layer, xs: list[str]) -> str:
-    """Conv1D / Conv2D: Conv on channels-first, kernel (*k, in, filters) as ONNX's (filters, in, *k)."""
-    rank, name = layer.rank, layer.name
-    size = tuple(layer.input_shape[:-1]) if rank == 2 else (1, layer.input_shape[0])
+    x, size = _image(b, layer, xs[0])
     win = layer.windows(size)
     kernel = layer.params["kernel"]
-    weights = [b.const(f"{name}/kernel", np.ascontiguousarray(np.transpose(kernel, (rank + 1, rank,
-                                                                                    *range(rank)))))]
-    if layer.use_bias:
-        weights.append(b.const(f"{name}/bias", layer.params["bias"]))
-    conv = b.op("Conv", [_channels_first(b, xs[0], rank, name), *weights], f"{name}/conv",
-                kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
-                dilations=list(layer.dilation_rate), pads=_pads(win, rank))
-    return activation_nodes(b, layer.activation, _channels_last(b, conv, rank, name), kernel.dtype, name)
+    if layer.rank == 1:
+        kernel = kernel[None]  # (1, width, channels, filters)
+    w = b.const(f"{layer.name}/kernel", np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)))  # (F, C, kh, kw)
+    inputs = [x, w] + ([b.const(f"{layer.name}/bias", layer.params["bias"])] if layer.use_bias else [])
+    z = b.op("Conv", inputs, f"{layer.name}/conv", kernel_shape=list(win.kernel), strides=list(win.strides),
+             dilations=list(win.dilation), pads=_pads(win))
+    return activation_nodes(b, layer.activation, _back(b, layer, z), kernel.dtype, layer.name)
 
 
 def _pool(b: GraphBuilder, layer, xs: list[str]) -> str:
-    """MaxPooling1D/2D, AveragePooling2D: padding never wins a maximum; an average counts the real values only."""
-    rank, name = layer.rank, layer.name
-    size = tuple(layer.input_shape[:-1]) if rank == 2 else (1, layer.input_shape[0])
+    x, size = _image(b, layer, xs[0])
     win, _ = layer.windows(size)
-    attrs = {"kernel_shape": list(layer.pool_size), "strides": list(layer.strides), "pads": _pads(win, rank)}
+    attrs = {"kernel_shape": list(win.kernel), "strides": list(win.strides), "pads": _pads(win)}
     if layer.reduce == "max":
-        pooled = b.op("MaxPool", [_channels_first(b, xs[0], rank, name)], f"{name}/pool", **attrs)
+        y = b.op("MaxPool", [x], f"{layer.name}/max", **attrs)  # padding never wins, as in the engine
     else:
-        pooled = b.op("AveragePool", [_channels_first(b, xs[0], rank, name)], f"{name}/pool", count_include_pad=0,
-                      **attrs)
-    return _channels_last(b, pooled, rank, name)
+        y = b.op("AveragePool", [x], f"{layer.name}/mean", count_include_pad=0, **attrs)  # over real values only
+    return _back(b, layer, y)
 
 
 def _global_pool(b: GraphBuilder, layer, xs: list[str]) -> str:
-    """GlobalAverage/MaxPooling: ReduceMean / ReduceMax over the spatial axes."""
-    axes = b.const(f"{layer.name}/axes", np.arange(1, layer.rank + 1, dtype=np.int64))
-    op = "ReduceMean" if layer.reduce == "average" else "ReduceMax"
-    return b.op(op, [xs[0], axes], layer.name, keepdims=int(layer.keepdims))
+    axes = [1] if layer.rank == 1 else [1, 2]
+    op = "ReduceMax" if layer.reduce == "max" else "ReduceMean"
+    return b.op(op, [xs[0], _axes(b, f"{layer.name}/axes", axes)], layer.name, keepdims=int(layer.keepdims))
+
+
+def _layer_norm(b: GraphBuilder, layer, xs: list[str]) -> str:
+    """ONNX's LayerNormalization where the normalized axes are the last ones; else its formula, as forward has it."""
+    rank = len(layer.input_shape) + 1
+    axes, dtype = list(layer._axes), layer.dtype
+    shape = [layer.input_shape[a - 1] for a in axes]
+    gamma = layer.params["gamma"] if layer.scale else np.ones(shape, dtype)
+    beta = layer.params["beta"] if layer.center else np.zeros(shape, dtype)
+    if axes == list(range(axes[0], rank)):
+        return b.op("LayerNormalization", [xs[0], b.const(f"{layer.name}/gamma", gamma),
+                                           b.const(f"{layer.name}/beta", beta)], layer.name, axis=axes[0],
+                    epsilon=layer.epsilon)
+    bshape = [d if i in axes else 1 for i, d in enumerate([1, *layer.input_shape])]
+    ax = _axes(b, f"{layer.name}/axes", axes)
+    centred = b.op("Sub", [xs[0], b.op("ReduceMean", [xs[0], ax], f"{layer.name}/mean")], f"{layer.name}/centred")
+    var = b.op("ReduceMean", [b.op("Mul", [centred, centred], f"{layer.name}/sq"), ax], f"{layer.name}/var")
+    var = b.op("Add", [var, b.const(f"{layer.name}/epsilon", dtype.type(layer.epsilon))], f"{layer.name}/var_eps")
+    inv = b.op("Reciprocal", [b.op("Sqrt", [var], f"{layer.name}/std")], f"{layer.name}/inv")
+    y = b.op("Mul", [b.op("Mul", [centred, inv], f"{layer.name}/xhat"),
+                     b.const(f"{layer.name}/gamma", gamma.reshape(bshape))], f"{layer.name}/scaled")
+    return b.op("Add", [y, b.const(f"{layer.name}/beta", beta.reshape(bshape))], layer.name)
 
 
 def _zero_padding(b: GraphBuilder, layer, xs: list[str]) -> str:
     (top, bottom), (left, right) = layer.padding
     pads = np.asarray([0, top, left, 0, 0, bottom, right, 0], np.int64)
-    return b.op("Pad", [xs[0], b.const(f"{layer.name}/pads", pads)], layer.name)
+    return b.op("Pad", [xs[0], b.const(f"{layer.name}/pads", pads)], layer.name, mode="constant")
 
 
-def _upsampling(b: GraphBuilder, layer, xs: list[str]) -> str:
-    """Nearest neighbour, as the engine does it: (b, h, 1, w, 1, c) broadcast to (b, h, sh, w, sw, c), reshaped."""
-    (h, w, c), (sh, sw), name = layer.input_shape, layer.size, layer.name
-    grid = b.op("Unsqueeze", [xs[0], b.const(f"{name}/axes", np.asarray([2, 4], np.int64))], f"{name}/grid")
-    spread = b.op("Expand", [grid, b.const(f"{name}/repeat", np.asarray([1, 1, sh, 1, sw, 1], np.int64))],
-                  f"{name}/repeated")
-    return b.op("Reshape", [spread, b.const(f"{name}/shape", np.asarray([-1, h * sh, w * sw, c], np.int64))], name)
-
-
-def _layer_norm(b: GraphBuilder, layer, xs: list[str]) -> str:
-    """(x - mean) / sqrt(var + epsilon) * gamma + beta over the layer's axes, in the engine's order of operations."""
-    name, x = layer.name, xs[0]
-    rank = len(layer.input_shape) + 1
-    axes = sorted({a % rank for a in ([layer.axis] if isinstance(layer.axis, int) else layer.axis)})
-    dtype = b.model_dtype.type
-    bshape = [1, *(layer.input_shape[a - 1] if a in axes else 1 for a in range(1, rank))]
-    over = b.const(f"{name}/axes", np.asarray(axes, np.int64))
-    centered = b.op("Sub", [x, b.op("ReduceMean", [x, over], f"{name}/mean", keepdims=1)], f"{name}/centered")
-    var = b.op("ReduceMean", [b.op("Mul", [centered, centered], f"{name}/sq"), over], f"{name}/var", keepdims=1)
-    root = b.op("Sqrt", [b.op("Add", [var, b.const(f"{name}/epsilon", dtype(layer.epsilon))], f"{name}/ve")],
-                f"{name}/std")
-    y = b.op("Mul", [centered, b.op("Div", [b.const(f"{name}/one", dtype(1)), root], f"{name}/inv")], f"{name}/xhat")
-    if layer.scale:
-        y = b.op("Mul", [y, b.const(f"{name}/gamma", layer.params["gamma"].reshape(bshape))], f"{name}/scaled")
-    if layer.center:
-        y = b.op("Add", [y, b.const(f"{name}/beta", layer.params["beta"].reshape(bshape))], f"{name}/shifted")
-    return y
+def _up_sampling(b: GraphBuilder, layer, xs: list[str]) -> str:
+    """Nearest neighbour, exactly: (b, h, w, c) -> (b, h, 1, w, 1, c), broadcast to (b, h, sh, w, sw, c), merged."""
+    (h, w, c), (sh, sw) = layer.input_shape, layer.size
+    y = b.op("Unsqueeze", [xs[0], _axes(b, f"{layer.name}/axes", [2, 4])], f"{layer.name}/spread")
+    y = b.op("Expand", [y, b.const(f"{layer.name}/repeat", np.asarray([1, 1, sh, 1, sw, 1], np.int64))],
+             f"{layer.name}/repeated")
+    return b.op("Reshape", [y, b.const(f"{layer.name}/shape", np.asarray([-1, h * sh, w * sw, c], np.int64))],
+                layer.name)
 
 
 SPATIAL_OPS = {
-    "Conv1D": _conv,
-    "Conv2D": _conv,
-    "MaxPooling1D": _pool,
-    "MaxPooling2D": _pool,
-    "AveragePooling2D": _pool,
-    "GlobalAveragePooling2D": _global_pool,
-    "GlobalMaxPooling2D": _global_pool,
-    "GlobalMaxPooling1D": _global_pool,
-    "ZeroPadding2D": _zero_padding,
-    "UpSampling2D": _upsampling,
-    "LayerNormalization": _layer_norm,
+    "Conv1D": _conv, "Conv2D": _conv,
+    "MaxPooling1D": _pool, "MaxPooling2D": _pool, "AveragePooling2D": _pool,
+    "GlobalAveragePooling2D": _global_pool, "GlobalMaxPooling1D": _global_pool, "GlobalMaxPooling2D": _global_pool,
     "SpatialDropout1D": lambda b, layer, xs: b.op("Identity", xs, layer.name),  # inference: the identity
     "SpatialDropout2D": lambda b, layer, xs: b.op("Identity", xs, layer.name),
+    "LayerNormalization": _layer_norm,
+    "ZeroPadding2D": _zero_padding,
+    "UpSampling2D": _up_sampling,
 }
