@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+# The suite starts ~100 Python processes (xdist workers, real `nntrain` commands). Where the environment says not
+# to write bytecode (PYTHONDONTWRITEBYTECODE), each of them would compile nntrain and the tests from source again:
+# for the suite, bytecode goes to a cache of its own under the temporary folder, never into the checkout.
+if sys.dont_write_bytecode or os.environ.get("PYTHONDONTWRITEBYTECODE"):
+    _PYCACHE = str(Path(tempfile.gettempdir()) / f"nntrain-tests-pycache-{os.getuid()}")
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = _PYCACHE
+    sys.dont_write_bytecode, sys.pycache_prefix = False, _PYCACHE
 
 try:  # imported once up front: its dependency google-crc32c sets CRC32C_SW_MODE in os.environ on first import, which
     import tensorboardX  # noqa: F401  # tests/helpers.invoke would otherwise blame on whichever command came first

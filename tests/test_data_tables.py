@@ -8,7 +8,7 @@ import gzip
 import numpy as np
 import pytest
 
-from nntrain.data import tables_pandas
+from nntrain.data import tables, tables_pandas
 from nntrain.data.tables import read_table
 from nntrain.errors import DataError
 
@@ -40,6 +40,12 @@ FAULTS = {
     "not UTF-8": (b"x,y\n1,0\n\xe9,1\n", r"line 3, byte 1 \(0xe9\) is not UTF-8 text"),
     "no data rows": ("x,y\n", r"the header names 2 columns but there are no data rows"),
 }
+
+
+@pytest.fixture(autouse=True)
+def pandas_for_every_size(monkeypatch):
+    """read_table leaves files under PANDAS_MIN_BYTES to the csv-module reader; these small files test pandas."""
+    monkeypatch.setattr(tables, "PANDAS_MIN_BYTES", 0)
 
 
 @pytest.fixture(params=["pandas", "csv"])
@@ -93,8 +99,6 @@ def _both(path, monkeypatch, **kwargs):
 @pytest.fixture(params=[65_536, 7])
 def chunks(request, monkeypatch):
     """The csv-module reader's chunk size: its default, and 7 rows (so every file spans many chunks)."""
-    from nntrain.data import tables
-
     monkeypatch.setattr(tables, "CHUNK_ROWS", request.param)
 
 
