@@ -30,7 +30,8 @@ BARS = [
     ("boston_housing", "mae", "<=", 3.2),
     ("xor", "accuracy", ">=", 1.0),
 ]
-RECORDED_ONLY = [("boston_housing_kfold", "val_mae", "<=", 2.5)]  # 4 folds + refit: too slow to train here
+# too slow to train here (4 folds + refit; a convnet's 50 epochs): every recorded seed is held to the bar
+RECORDED_ONLY = [("boston_housing_kfold", "val_mae", "<=", 2.5), ("digits_cnn", "accuracy", ">=", 0.975)]
 
 
 def _meets(value: float, op: str, bar: float) -> bool:
