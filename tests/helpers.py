@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import traceback
 import warnings
@@ -34,6 +35,9 @@ _PYTHON_WARNING_FILTERS = (("default", DeprecationWarning, "__main__"), ("ignore
 # a module a command imported from here (a config's custom callbacks beside it in a test's tmp folder) is forgotten
 # afterwards, as the next process would not know it; library modules stay loaded
 _SCRATCH = Path(tempfile.gettempdir()).resolve()
+# ...but never an installed library, even when the environment itself lives in the temporary folder (a fresh venv
+# under /tmp): h5py, imported a second time in one process, fails to register its type converters
+_INSTALLED = tuple({Path(p).resolve() for p in (sys.prefix, sys.base_prefix, *sysconfig.get_paths().values())})
 
 
 @dataclass
@@ -119,7 +123,7 @@ def _process_like(argv: list[str], cwd):
         for name in set(sys.modules) - modules_before:
             file = getattr(sys.modules[name], "__file__", None)
             path = Path(file).resolve() if file else ROOT
-            if path.is_relative_to(_SCRATCH) and not path.is_relative_to(ROOT):
+            if path.is_relative_to(_SCRATCH) and not any(path.is_relative_to(p) for p in (ROOT, *_INSTALLED)):
                 del sys.modules[name]
     after = _shared_state()
     leaked = [key for key in before if after[key] != before[key]]
