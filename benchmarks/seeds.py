@@ -37,6 +37,7 @@ FIGURES = {
                       ("recall", "recall", 3)],
     "digits": [("test accuracy", "accuracy", 3), ("loss", "loss", 3)],
     "digits_cnn": [("test accuracy", "accuracy", 3), ("loss", "loss", 3)],
+    "fashion_mnist_cnn": [("test accuracy", "accuracy", 3), ("loss", "loss", 3)],  # needs the Fashion-MNIST files
     "boston_housing": [("test MAE", "mae", 2), ("MSE", "loss", 1)],
     "boston_housing_kfold": [("4-fold validation MAE", "val_mae", 2), ("with `--refit` (all 404 rows) test MAE",
                                                                         "refit_test_mae", 2)],
