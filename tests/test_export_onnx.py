@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib.util
 import json
 import random
 import re
@@ -436,13 +435,19 @@ def test_an_unwritable_path_is_a_storage_error(runs, tmp_path):
         export_onnx(runs["iris"], tmp_path / "no" / "such" / "folder" / "m.onnx")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("nntrain.commands.export") is None, reason="no `nntrain export` here")
 def test_nntrain_export_writes_the_onnx_model(runs, tmp_path):
     result = invoke("export", runs["wine"], "--format", "onnx", "-o", tmp_path / "wine.onnx")
     assert result.returncode == 0, result.stderr
+    epoch = load_trained(runs["wine"]).checkpoint.epoch
+    assert result.stdout.splitlines() == [  # what was written, from which checkpoint, and what it takes in
+        f"exported {runs['wine']} (best, epoch {epoch})",
+        f"  {tmp_path / 'wine.onnx'}  (ONNX opset 19, raw values in: the preprocessing folded in)"]
     assert [i.name for i in ort.InferenceSession(tmp_path / "wine.onnx").get_outputs()] == ["prediction",
                                                                                            "probabilities"]
-    result = invoke("export", runs["wine"], "--no-preprocessing", "-o", tmp_path / "plain.onnx")
+    result = invoke("export", runs["wine"], "--no-preprocessing", "-o", tmp_path / "plain.onnx", "--json")
     assert result.returncode == 0, result.stderr
+    written = json.loads(result.stdout)
+    assert (written["file"], written["epoch"], written["preprocessing_folded"]) == (str(tmp_path / "plain.onnx"),
+                                                                                     epoch, False)
     outputs = ort.InferenceSession(tmp_path / "plain.onnx").get_outputs()
     assert [(o.name, o.shape) for o in outputs] == [(load_trained(runs["wine"]).model.output_names[0], ["batch", 3])]

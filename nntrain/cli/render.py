@@ -307,8 +307,12 @@ def export_report(result: dict) -> None:
     out = console()
     source = f"{result.get('source_run')} ({result.get('checkpoint')}, epoch {result.get('epoch')})"
     out.print(lit(f"exported {source}"), soft_wrap=True)
-    what = (f"Keras {result.get('keras_version')} {result.get('class_name')}, {len(result.get('layers', []))} layers"
-            if result.get("format") == "keras" else str(result.get("format")))
+    if result.get("format") == "keras":
+        what = f"Keras {result.get('keras_version')} {result.get('class_name')}, {len(result.get('layers', []))} layers"
+    else:
+        what = (f"ONNX opset {result.get('opset')}, "
+                + ("raw values in: the preprocessing folded in" if result.get("preprocessing_folded")
+                   else "the network alone: preprocessed inputs in"))
     out.print(lit(f"  {result.get('file')}  ({what})"), soft_wrap=True)
     if result.get("preprocessing"):
         out.print(lit(f"  {result['preprocessing']}  (preprocessing: scaling, vocabularies, class names)"),

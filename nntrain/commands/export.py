@@ -1,5 +1,6 @@
 """`nntrain export`: a trained run's model as a file other tools open: Keras (.keras, or the legacy .h5 of
-`model.save("model.h5")`, with the preprocessing as JSON beside it) or ONNX (nntrain.interop.onnx_export, the preprocessing folded into the graph as an option).
+`model.save("model.h5")`, with the preprocessing as JSON beside it) or ONNX (nntrain.interop.onnx_export, the
+preprocessing folded into the graph as an option).
 
     export("runs/iris", Path("iris.keras"))                 # -> what was written, for the report
 """
@@ -34,8 +35,9 @@ def export_format(out: Path, fmt: str | None) -> str:
 def provenance(trained) -> dict:
     """What exported files record of where they came from."""
     source = Path(trained.run_dir or trained.checkpoint_path).resolve()
-    return {"nntrain_version": __version__, "source_run": str(source), "checkpoint": trained.which, "checkpoint_path": str(Path(trained.checkpoint_path).resolve()),
-            "epoch": trained.checkpoint.epoch, "created": timestamp()}
+    return {"nntrain_version": __version__, "source_run": str(source), "checkpoint": trained.which,
+            "checkpoint_path": str(Path(trained.checkpoint_path).resolve()), "epoch": trained.checkpoint.epoch,
+            "created": timestamp()}
 
 
 def export(target, out, fmt: str | None = None, checkpoint: str = "best", preprocessing: bool = True) -> dict:
@@ -77,4 +79,8 @@ def _onnx(trained, out: Path, preprocessing: bool) -> dict:
                               "onnx_export); export --format keras instead") from None
         raise ConfigError(f"--format onnx needs the onnx extra ({missing} is not installed): "
                           f"pip install 'nntrain[onnx]'") from None
-    return export_onnx(trained, out, checkpoint=trained.which, preprocessing=preprocessing)
+    written = export_onnx(trained, out, checkpoint=trained.which, preprocessing=preprocessing)
+    # the keys the Keras export reports too (the report and --json read one shape); "preprocessing" is a file there
+    folded = written.pop("preprocessing")
+    return {**written, "file": written["path"], "checkpoint": trained.which, "epoch": written["checkpoint_epoch"],
+            "preprocessing_folded": folded}
