@@ -11,7 +11,7 @@ A few things keep 2,000 examples within seconds without changing what is tested:
 resolved config is written by libyaml's emitter, and `describe`, a pure function of the data section, is computed
 once per distinct data section. The budget is split in two tests that the suite's two processes run side by side.
 
-    NNTRAIN_FUZZ_EXAMPLES=50000 python -m pytest -q tests/test_config_fuzz.py -s   # the release budget
+    NNTRAIN_FUZZ_EXAMPLES=50000 python -m pytest -q tests/test_config_fuzz.py -n 0 -s   # the release budget
 """
 
 from __future__ import annotations
