@@ -30,8 +30,9 @@ BARS = [
     ("boston_housing", "mae", "<=", 3.2),
     ("xor", "accuracy", ">=", 1.0),
 ]
-# too slow to train here (4 folds + refit; a convnet's 50 epochs): every recorded seed is held to the bar
-RECORDED_ONLY = [("boston_housing_kfold", "val_mae", "<=", 2.5), ("digits_cnn", "accuracy", ">=", 0.975)]
+# too slow to train here (4 folds + refit; convnets' many epochs): every recorded seed is held to the bar
+RECORDED_ONLY = [("boston_housing_kfold", "val_mae", "<=", 2.5), ("digits_cnn", "accuracy", ">=", 0.975),
+                 ("fashion_mnist_cnn", "accuracy", ">=", 0.895)]  # the real Fashion-MNIST: not on every machine
 
 
 def _meets(value: float, op: str, bar: float) -> bool:
