@@ -8,7 +8,8 @@ Inputs (one InputPipeline each, nntrain/data/pipeline.py):
                 chosen columns of x in their order)
     sequences,  the value after the pipeline's multi_hot step (float32 (batch, dimension), 0/1) or pad_sequences
     text        step (int32 (batch, maxlen) ids): tokenizing is not an ONNX operation
-Then each fitted step as arithmetic: standardize/minmax Sub + Div, rescale Mul + Add, flatten, reshape, one_hot.
+Then each fitted step as arithmetic: standardize/minmax Sub + Div, rescale Mul + Add, flatten, reshape, one_hot;
+impute as IsNaN / Equal against the missing tokens + Where, its indicators as Cast (onnx_impute.py).
 
 Outputs (one trained Output each, nntrain/runs/trained.py), named as `nntrain predict` names its columns
 (`prediction`, or `<output>_prediction` when the model has several outputs):
@@ -27,6 +28,7 @@ import numpy as np
 
 from nntrain.errors import ConfigError
 from nntrain.interop.onnx_graph import GraphBuilder
+from nntrain.interop.onnx_impute import TableImpute, array_impute
 
 SEQUENCE_STEPS = ("multi_hot", "pad_sequences")
 
@@ -61,9 +63,18 @@ def _error(pipeline, what: str) -> ConfigError:
 
 
 # --- inputs --------------------------------------------------------------------------------------------
+def _table_impute(pipeline) -> TableImpute | None:
+    steps = [s for s in pipeline.steps if s.registered_name == "impute"]
+    if len(steps) > 1:
+        raise _error(pipeline, "more than one impute step")
+    return TableImpute(steps[0]) if steps else None
+
+
 def _table_start(b: GraphBuilder, pipeline, inputs: list[GraphInput], taken: set[str]) -> str:
     """Graph inputs of a table's columns, encoded as ColumnEncoder.transform does: (batch, features) float32."""
-    enc = pipeline.encoder
+    enc, impute = pipeline.encoder, _table_impute(pipeline)
+    if impute is not None:
+        return _imputed_table_start(b, pipeline, impute, inputs, taken)
     numeric = [c for c in enc.columns if c not in enc.categories]
     if numeric:
         numbers = b.add_input(pipeline.name, np.float32, [None, len(numeric)])
@@ -85,14 +96,52 @@ def _table_start(b: GraphBuilder, pipeline, inputs: list[GraphInput], taken: set
     return parts[0] if len(parts) == 1 else b.op("Concat", parts, f"{pipeline.name}/features", axis=1)
 
 
-def _one_hot_column(b: GraphBuilder, pipeline, column: str, inputs: list[GraphInput], taken: set[str]) -> str:
-    """A string input (batch,) -> (batch, categories) float32 0/1, by Equal against the training categories."""
+def _imputed_table_start(b: GraphBuilder, pipeline, impute: TableImpute, inputs: list[GraphInput],
+                         taken: set[str]) -> str:
+    """_table_start with the impute step first: the user feeds the raw columns (NaN or a missing token where a
+    value is missing); each encoded column, in the encoder's order, comes from its filled value or its indicator."""
+    enc = pipeline.encoder
+    numeric = impute.raw_numeric(enc.columns, enc.categories)
+    filled = missing = None
+    if numeric:
+        raw = b.add_input(pipeline.name, np.float32, [None, len(numeric)])
+        inputs.append(GraphInput(pipeline.name, "float32", [None, len(numeric)], pipeline.name, numeric))
+        filled, missing = impute.numbers(b, raw, numeric, f"{pipeline.name}/impute")
+    flags, parts = {}, {}
+    for column in enc.columns:
+        if column in enc.categories:
+            parts[column] = _one_hot_column(b, pipeline, column, inputs, taken, impute, flags)
+    for column in enc.columns:
+        if column in parts:
+            continue
+        base = impute.base_of.get(column)
+        if base is not None and base in enc.categories:
+            parts[column] = flags[base]
+            continue
+        k = numeric.index(base if base is not None else column)
+        at = [b.const("start", np.asarray([k], np.int64)), b.const("end", np.asarray([k + 1], np.int64)),
+              b.const("axis", np.asarray([1], np.int64))]
+        if base is None:
+            parts[column] = b.op("Slice", [filled, *at], f"{pipeline.name}/{column}")
+        else:
+            flag = b.op("Slice", [missing, *at], f"{pipeline.name}/{column}")
+            parts[column] = b.op("Cast", [flag], f"{pipeline.name}/{column}_f", to=b.onnx.TensorProto.FLOAT)
+    ordered = [parts[c] for c in enc.columns]
+    return ordered[0] if len(ordered) == 1 else b.op("Concat", ordered, f"{pipeline.name}/features", axis=1)
+
+
+def _one_hot_column(b: GraphBuilder, pipeline, column: str, inputs: list[GraphInput], taken: set[str],
+                    impute: TableImpute | None = None, flags: dict | None = None) -> str:
+    """A string input (batch,) -> (batch, categories) float32 0/1, by Equal against the training categories
+    (after `impute` fills a missing value, its indicator kept in `flags`)."""
     categories = pipeline.encoder.categories[column]
     name = column if column not in taken else f"{pipeline.name}.{column}"
     taken.add(name)
     b.add_input(name, object, [None])
     inputs.append(GraphInput(name, "string", [None], pipeline.name, [column], list(categories)))
     col = b.op("Unsqueeze", [name, b.const("axes", np.asarray([1], np.int64))], f"{name}/column")
+    if impute is not None:
+        col, flags[column] = impute.text(b, name, col)
     hit = b.op("Equal", [col, b.const(f"{name}/categories", np.asarray(categories, dtype=object))], f"{name}/equal")
     return b.op("Cast", [hit], f"{name}/one_hot", to=b.onnx.TensorProto.FLOAT)
 
@@ -115,6 +164,8 @@ def _step(b: GraphBuilder, pipeline, step, x: str) -> str:
         classes = np.arange(step.fitted_size, dtype=np.float32)
         hit = b.op("Equal", [idx, b.const(f"{hint}/classes", classes)], f"{hint}/equal")
         return b.op("Cast", [hit], hint, to=b.onnx.TensorProto.FLOAT)
+    if name == "impute":  # an array input's columns (a table's are imputed before encoding: _table_start)
+        return array_impute(b, step, x, hint)
     raise _error(pipeline, f"preprocessing step {name!r}")
 
 
@@ -138,6 +189,7 @@ def input_nodes(b: GraphBuilder, pipeline, model_input, model_dtype, inputs: lis
         steps = steps[seq_at[-1] + 1:]
     elif pipeline.kind == "table":
         x = _table_start(b, pipeline, inputs, taken)
+        steps = [s for s in steps if s.registered_name != "impute"]  # done on the columns, before encoding
     elif pipeline.kind == "array":
         shape = [None, *pipeline.source.get("sample_shape", model_input.shape)]
         x = b.add_input(pipeline.name, np.float32, shape)
