@@ -107,6 +107,15 @@ class Impute(Step):
         flags = [missing[:, int(c)].astype(out.dtype) for c in self.indicators]
         return np.column_stack([out, *flags]) if flags else out
 
+    def number_fill(self, j: int) -> float:
+        """What fills a missing value of table column j when it holds numbers."""
+        return self.numbers[j] if np.isfinite(self.numbers[j]) else 0.0
+
+    def text_fill(self, j: int) -> str:
+        """What fills a missing value of table column j when it holds text ("": numeric in training; the encoder
+        then says the column's type changed)."""
+        return self.texts[j] or "missing"
+
     def _table(self, table: Table) -> Table:
         columns = {}
         for j, name in enumerate(self.columns):
@@ -116,11 +125,10 @@ class Impute(Step):
             if col.dtype == object:
                 missing = np.equal(col, None)
                 filled = col.copy()
-                filled[missing] = self.texts[j] or "missing"  # "": numeric in training; the encoder says so
+                filled[missing] = self.text_fill(j)
             else:
                 missing = np.isnan(col)
-                fill = self.numbers[j] if np.isfinite(self.numbers[j]) else 0.0
-                filled = np.where(missing, fill, col)
+                filled = np.where(missing, self.number_fill(j), col)
             columns[name] = filled
             if name in self.indicators:
                 columns[name + SUFFIX] = missing.astype(np.float64)

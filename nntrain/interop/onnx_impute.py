@@ -23,19 +23,10 @@ class TableImpute:
         self.step = step
         self.base_of = {c + SUFFIX: c for c in step.indicators}  # indicator feature -> the column it flags
 
-    def raw_numeric(self, columns: list[str], categories: dict) -> list[str]:
-        """The numeric columns a user feeds: the encoder's numeric columns without the indicator features."""
-        return [c for c in columns if c not in categories and c not in self.base_of]
-
     def numbers(self, b: GraphBuilder, numbers: str, columns: list[str], hint: str) -> tuple[str, str]:
         """(filled float32 (batch, n), NaN mask (batch, n) bool) of the numeric input holding `columns`."""
-        step, fills = self.step, []
-        for c in columns:
-            if c in step.columns:
-                value = step.numbers[step.columns.index(c)]
-                fills.append(value if np.isfinite(value) else 0.0)
-            else:
-                fills.append(np.nan)  # not imputed: NaN stays NaN, as the encoder would see it
+        step = self.step  # a column the step does not fill keeps its NaN, as the encoder would see it
+        fills = [step.number_fill(step.columns.index(c)) if c in step.columns else np.nan for c in columns]
         nan = b.op("IsNaN", [numbers], f"{hint}/isnan")
         fill = b.const(f"{hint}/fill", np.asarray([fills], np.float32))
         return b.op("Where", [nan, fill, numbers], f"{hint}/imputed"), nan
@@ -49,7 +40,7 @@ class TableImpute:
                     keepdims=1)
         if column not in self.step.columns:
             return col, flag
-        value = self.step.texts[self.step.columns.index(column)] or "missing"
+        value = self.step.text_fill(self.step.columns.index(column))
         missing = b.op("Cast", [flag], f"{column}/missing_bool", to=b.onnx.TensorProto.BOOL)
         filled = b.op("Where", [missing, b.const(f"{column}/fill", np.asarray([[value]], dtype=object)), col],
                       f"{column}/imputed")

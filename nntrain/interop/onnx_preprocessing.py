@@ -71,63 +71,50 @@ def _table_impute(pipeline) -> TableImpute | None:
 
 
 def _table_start(b: GraphBuilder, pipeline, inputs: list[GraphInput], taken: set[str]) -> str:
-    """Graph inputs of a table's columns, encoded as ColumnEncoder.transform does: (batch, features) float32."""
+    """Graph inputs of a table's columns, encoded as ColumnEncoder.transform does: (batch, features) float32.
+
+    With an impute step the user feeds the raw columns (NaN, or a missing token, where a value is missing): the
+    numbers are filled first, and each indicator feature comes from its column's missing mask."""
     enc, impute = pipeline.encoder, _table_impute(pipeline)
-    if impute is not None:
-        return _imputed_table_start(b, pipeline, impute, inputs, taken)
-    numeric = [c for c in enc.columns if c not in enc.categories]
+    base_of = impute.base_of if impute is not None else {}  # indicator feature -> the column it flags
+    numeric = [c for c in enc.columns if c not in enc.categories and c not in base_of]
+    numbers = missing = None
     if numeric:
         numbers = b.add_input(pipeline.name, np.float32, [None, len(numeric)])
         inputs.append(GraphInput(pipeline.name, "float32", [None, len(numeric)], pipeline.name, numeric))
-    parts, done = [], 0  # done: numeric columns placed so far
-    for categorical, group in itertools.groupby(enc.columns, key=lambda c: c in enc.categories):
+        if impute is not None:
+            numbers, missing = impute.numbers(b, numbers, numeric, f"{pipeline.name}/impute")
+    flags: dict[str, str] = {}  # categorical column -> its missing indicator (batch, 1), when imputed
+    one_hot = {c: _one_hot_column(b, pipeline, c, inputs, taken, impute, flags)
+               for c in enc.columns if c in enc.categories}
+
+    def columns(source: str, first: str, count: int, hint: str) -> str:
+        """`count` columns of a (batch, numeric) tensor from numeric column `first` on: all of it, or a slice."""
+        if count == len(numeric):
+            return source
+        k = numeric.index(first)
+        at = [b.const(name, np.asarray([v], np.int64)) for name, v in (("start", k), ("end", k + count), ("axis", 1))]
+        return b.op("Slice", [source, *at], hint)
+
+    def kind(column: str) -> str:
+        return "categorical" if column in enc.categories else "indicator" if column in base_of else "numeric"
+
+    parts = []
+    for what, group in itertools.groupby(enc.columns, key=kind):
         group = list(group)
-        if categorical:
-            parts += [_one_hot_column(b, pipeline, column, inputs, taken) for column in group]
-            continue
-        # consecutive numeric columns: the whole numeric input, or one slice of it
-        start, done = done, done + len(group)
-        parts.append(numbers if len(group) == len(numeric) else b.op(
-            "Slice", [numbers, b.const("start", np.asarray([start], np.int64)),
-                      b.const("end", np.asarray([done], np.int64)), b.const("axis", np.asarray([1], np.int64))],
-            f"{pipeline.name}/columns"))
+        if what == "categorical":
+            parts += [one_hot[c] for c in group]
+        elif what == "numeric":  # consecutive numeric columns: the whole numeric input, or one slice of it
+            parts.append(columns(numbers, group[0], len(group), f"{pipeline.name}/columns"))
+        else:
+            for c in group:
+                base = base_of[c]
+                parts.append(flags[base] if base in flags else b.op(
+                    "Cast", [columns(missing, base, 1, f"{pipeline.name}/{c}")], f"{pipeline.name}/{c}_f",
+                    to=b.onnx.TensorProto.FLOAT))
     if not parts:
         raise _error(pipeline, "a table without columns")
     return parts[0] if len(parts) == 1 else b.op("Concat", parts, f"{pipeline.name}/features", axis=1)
-
-
-def _imputed_table_start(b: GraphBuilder, pipeline, impute: TableImpute, inputs: list[GraphInput],
-                         taken: set[str]) -> str:
-    """_table_start with the impute step first: the user feeds the raw columns (NaN or a missing token where a
-    value is missing); each encoded column, in the encoder's order, comes from its filled value or its indicator."""
-    enc = pipeline.encoder
-    numeric = impute.raw_numeric(enc.columns, enc.categories)
-    filled = missing = None
-    if numeric:
-        raw = b.add_input(pipeline.name, np.float32, [None, len(numeric)])
-        inputs.append(GraphInput(pipeline.name, "float32", [None, len(numeric)], pipeline.name, numeric))
-        filled, missing = impute.numbers(b, raw, numeric, f"{pipeline.name}/impute")
-    flags, parts = {}, {}
-    for column in enc.columns:
-        if column in enc.categories:
-            parts[column] = _one_hot_column(b, pipeline, column, inputs, taken, impute, flags)
-    for column in enc.columns:
-        if column in parts:
-            continue
-        base = impute.base_of.get(column)
-        if base is not None and base in enc.categories:
-            parts[column] = flags[base]
-            continue
-        k = numeric.index(base if base is not None else column)
-        at = [b.const("start", np.asarray([k], np.int64)), b.const("end", np.asarray([k + 1], np.int64)),
-              b.const("axis", np.asarray([1], np.int64))]
-        if base is None:
-            parts[column] = b.op("Slice", [filled, *at], f"{pipeline.name}/{column}")
-        else:
-            flag = b.op("Slice", [missing, *at], f"{pipeline.name}/{column}")
-            parts[column] = b.op("Cast", [flag], f"{pipeline.name}/{column}_f", to=b.onnx.TensorProto.FLOAT)
-    ordered = [parts[c] for c in enc.columns]
-    return ordered[0] if len(ordered) == 1 else b.op("Concat", ordered, f"{pipeline.name}/features", axis=1)
 
 
 def _one_hot_column(b: GraphBuilder, pipeline, column: str, inputs: list[GraphInput], taken: set[str],
