@@ -265,8 +265,7 @@ def test_a_reader_that_closes_early_ends_kfold_and_every_worker(tmp_path):
 def test_a_fold_whose_worker_never_records_its_end_is_not_left_running(tmp_path):
     """A worker killed after the grace period (or stopped before its run began) cannot write run.json itself: the
     parent marks the fold, and only a fold of that very process."""
-    from nntrain.commands.folds import mark_unfinished
-    from nntrain.runs import read_json, write_json
+    from nntrain.runs import mark_unfinished, read_json, write_json
 
     write_json(tmp_path / "run.json", {"status": "running", "pid": 4242})
     mark_unfinished(tmp_path, 4243, "interrupted", "killed")

@@ -135,12 +135,10 @@ def _worker(job: FoldJob, events, parent: int) -> None:
             cfg, raw = _load(job)
             result = train_fold(cfg, raw, job.train_pos, job.val_pos, Path(job.run_dir), job.fold, emit, job.info,
                                 callbacks=[_ParentWatch(parent)])
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before its run began (train_run records one that began: session._setting_up)
         result = failed_result(job.fold, job.run_dir, "interrupted", "interrupted")
-        mark_unfinished(Path(job.run_dir), os.getpid(), "interrupted", "interrupted before training started")
     except Exception as exc:  # reported as this fold's failure; the parent goes on with the others
         result = failed_result(job.fold, job.run_dir, f"{type(exc).__name__}: {exc}")
-        mark_unfinished(Path(job.run_dir), os.getpid(), "failed", result["message"])
     emit({"type": "done", "fold": job.fold, "result": result})
     if os.getppid() != parent:  # nobody will read the queue: do not wait to flush it
         events.cancel_join_thread()
@@ -148,18 +146,6 @@ def _worker(job: FoldJob, events, parent: int) -> None:
     events.join_thread()
     if result["status"] == "interrupted":
         raise SystemExit(130)
-
-
-def mark_unfinished(run_dir: Path, pid: int, status: str, reason: str) -> None:
-    """A fold's run.json that still says "running" for process `pid`, which will never record how it ended (it
-    was killed, or stopped before its run began), gets `status` and `reason`: no fold looks as if it still ran."""
-    try:
-        info = runs.read_json(run_dir / "run.json")
-        if info.get("status") == "running" and info.get("pid") == pid:
-            info.update(status=status, finished=runs.timestamp(), stop_reason=reason)
-            runs.write_json(run_dir / "run.json", info)
-    except NNTrainError:  # no run.json yet (nothing to correct), or unreadable: nothing better to write
-        pass
 
 
 @contextmanager
@@ -258,7 +244,7 @@ class _Pool:
                 if proc.is_alive():
                     proc.kill()
                     proc.join()
-                    mark_unfinished(Path(job.run_dir), proc.pid, "interrupted",
+                    runs.mark_unfinished(Path(job.run_dir), proc.pid, "interrupted",
                                     f"the worker did not stop within {GRACE_SECONDS:.0f} s and was killed")
                 proc.join()
             try:

@@ -173,12 +173,8 @@ def _setting_up(run_dir: Path, remove: bool):
         if remove:
             shutil.rmtree(run_dir, ignore_errors=True)
         else:
-            with suppress(NNTrainError):
-                info = runs.read_json(run_dir / "run.json")
-                if info.get("status") == "running" and info.get("pid") == os.getpid():
-                    info.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                                finished=runs.timestamp(), stop_reason=f"training did not start: {_reason(exc)}")
-                    runs.write_json(run_dir / "run.json", info)
+            runs.mark_unfinished(run_dir, os.getpid(), "interrupted" if isinstance(exc, KeyboardInterrupt)
+                                 else "failed", f"training did not start: {_reason(exc)}")
         raise
 
 

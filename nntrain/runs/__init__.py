@@ -8,6 +8,7 @@ from nntrain.runs.folder import (
     check_free_space,
     check_run_name,
     clean,
+    mark_unfinished,
     new_run_dir,
     process_alive,
     read_history_csv,
@@ -23,5 +24,5 @@ from nntrain.runs.folder import (
 )
 
 __all__ = ["atomic_file", "atomic_write_text", "blas_info", "check_free_space", "check_run_name", "clean",
-           "new_run_dir", "process_alive", "read_history_csv", "read_json", "remove_stale_temporaries", "run_info",
-           "storage_error", "temporary_path", "timestamp", "write_history_csv", "write_json", "write_npz"]
+           "mark_unfinished", "new_run_dir", "process_alive", "read_history_csv", "read_json", "remove_stale_temporaries",
+           "run_info", "storage_error", "temporary_path", "timestamp", "write_history_csv", "write_json", "write_npz"]

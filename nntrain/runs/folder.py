@@ -355,3 +355,14 @@ def run_info(command: list[str] | None = None) -> dict:
         "finished": None,
         "status": "running",
     }
+
+
+def mark_unfinished(run_dir: Path, pid: int, status: str, reason: str) -> None:
+    """A run.json that still says "running" for process `pid`, which will never record how its run ended (it was
+    killed, or failed before training began), gets `status` and `reason`, so the run never looks as if it still
+    ran. Another process's run, a recorded end, and a missing or unreadable run.json are left as they are."""
+    with suppress(NNTrainError):
+        info = read_json(Path(run_dir) / "run.json")
+        if info.get("status") == "running" and info.get("pid") == pid:
+            info.update(status=status, finished=timestamp(), stop_reason=reason)
+            write_json(Path(run_dir) / "run.json", info)
